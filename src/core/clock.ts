@@ -1,0 +1,74 @@
+/** An opaque handle returned by {@link Clock.setTimeout}. */
+export type TimerHandle = unknown;
+
+/**
+ * The source of time for every policy. Inject `virtualClock()` from `breakwater/testing` to drive
+ * time in tests; the default, {@link systemClock}, uses the platform's timers.
+ */
+export interface Clock {
+  /** Current time in milliseconds (epoch-based on the system clock). */
+  now(): number;
+  /** Calls `callback` once after `ms` milliseconds. */
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer from {@link Clock.setTimeout}; a handle that already fired is ignored. */
+  clearTimeout(handle: TimerHandle): void;
+  /**
+   * Resolves after `ms` milliseconds, or rejects with `signal.reason` as soon as `signal` aborts.
+   * A delay ≤ 0 resolves without starting a timer.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Lets the process exit while this timer is pending (no-op where timers never hold a process). */
+  unref?(handle: TimerHandle): void;
+  /** Undoes {@link Clock.unref}. */
+  ref?(handle: TimerHandle): void;
+}
+
+/**
+ * Sleeps on any clock's `setTimeout`, honouring an abort signal: listeners are added
+ * `{ once: true }` and removed when the sleep ends, so a long-lived signal accumulates nothing.
+ *
+ * @example
+ * ```ts
+ * const clock: Clock = { ...myTimers, sleep: (ms, signal) => sleepWith(clock, ms, signal) };
+ * ```
+ */
+export function sleepWith(
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (!(ms > 0)) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    let onAbort: (() => void) | undefined;
+    const handle = clock.setTimeout(() => {
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    if (signal !== undefined) {
+      onAbort = () => {
+        clock.clearTimeout(handle);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
+}
+
+/**
+ * The platform clock: `Date.now()` and the global timers, looked up at call time so that
+ * `vi.useFakeTimers()` and similar tools still work.
+ *
+ * @example
+ * ```ts
+ * const r = retry({ clock: systemClock }); // the default
+ * ```
+ */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  sleep: (ms, signal) => sleepWith(systemClock, ms, signal),
+  unref: (handle) => (handle as { unref?: () => void } | null)?.unref?.(),
+  ref: (handle) => (handle as { ref?: () => void } | null)?.ref?.(),
+};

@@ -1,0 +1,170 @@
+import { CallContext, type Context, type ExecuteOptions, type Task } from './context.js';
+import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from './events.js';
+
+/** The result of {@link Policy.executeOutcome}: never a rejection. */
+export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/** The event a listener receives for `type` (or every event for `'*'`). */
+export type EventOf<E extends PolicyEventBase, K> = K extends '*' ? E : Extract<E, { type: K }>;
+
+/**
+ * Something that runs a function for you: a single policy (`retry()`, `timeout()`, …) or a
+ * pipeline built by {@link Policy.wrap}.
+ *
+ * @example
+ * ```ts
+ * const policy = Policy.wrap(timeout(10_000), retry({ maxRetries: 2 }));
+ * const text = await policy.execute(({ signal }) => fetch(url, { signal }).then((r) => r.text()));
+ * ```
+ */
+export interface Policy<E extends PolicyEventBase = PolicyEventBase> {
+  /** Runs `fn` under this policy. Rejects with the last error, or the caller's abort reason. */
+  execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
+  /** Like {@link Policy.execute} but resolves to `{ ok, value | error }` and never rejects. */
+  executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>>;
+  /**
+   * Turns a plain function into a protected one with the same parameters. Use `execute` when the
+   * function needs `ctx` (its signal or attempt number).
+   */
+  bind<A extends unknown[], T>(
+    fn: (...args: A) => T | PromiseLike<T>,
+    options?: ExecuteOptions,
+  ): (...args: A) => Promise<T>;
+  /** Listens to events of `type` (or `'*'` for all) from every layer; returns an unsubscribe. */
+  on<K extends E['type'] | '*'>(type: K, listener: Listener<EventOf<E, K>>): Unsubscribe;
+  /** The layers, outermost first. */
+  readonly layers: readonly Layer[];
+}
+
+/** The next layer in, or the user's function at the end of the chain. @internal */
+export interface Chain {
+  readonly layer: Layer;
+  readonly inner: Chain | undefined;
+}
+
+/**
+ * One policy's behaviour. A layer runs the rest of the chain with {@link invoke}; it gets the one
+ * {@link CallContext} of the call and must restore any field it changes.
+ * @internal
+ */
+export interface Layer {
+  readonly kind: string;
+  readonly name: string | undefined;
+  readonly events: Emitter<PolicyEventBase>;
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown>;
+}
+
+/**
+ * Runs the rest of the chain: the next layer, or the user's function (whose synchronous throw
+ * becomes a rejection).
+ * @internal
+ */
+export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
+  if (chain !== undefined) return chain.layer.run(ctx, chain.inner);
+  return ctx.fn(ctx);
+}
+
+const toOk = <T>(value: T): Outcome<T> => ({ ok: true, value });
+const toError = (error: unknown): Outcome<never> => ({ ok: false, error });
+
+/** A sequence of layers built once; every policy object is one. @internal */
+export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Policy<E> {
+  readonly layers: readonly Layer[];
+  readonly #chain: Chain | undefined;
+
+  constructor(layers: readonly Layer[]) {
+    this.layers = layers;
+    let chain: Chain | undefined;
+    for (let i = layers.length - 1; i >= 0; i--) chain = { layer: layers[i] as Layer, inner: chain };
+    this.#chain = chain;
+  }
+
+  execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const ctx = new CallContext(fn, options);
+    const chain = this.#chain;
+    if (chain !== undefined) return chain.layer.run(ctx, chain.inner) as Promise<T>;
+    try {
+      return Promise.resolve(fn(ctx));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {
+    return this.execute(fn, options).then(toOk, toError);
+  }
+
+  bind<A extends unknown[], T>(
+    fn: (...args: A) => T | PromiseLike<T>,
+    options?: ExecuteOptions,
+  ): (...args: A) => Promise<T> {
+    return (...args: A) => this.execute(() => fn(...args), options);
+  }
+
+  on<K extends E['type'] | '*'>(type: K, listener: Listener<EventOf<E, K>>): Unsubscribe {
+    const offs: Unsubscribe[] = [];
+    for (const layer of new Set(this.layers)) offs.push(layer.events.on(type, listener as Listener<PolicyEventBase>));
+    return () => {
+      for (const off of offs) off();
+    };
+  }
+}
+
+/**
+ * Base for a single-policy layer: holds the kind, name and emitter, and exposes `emit` that
+ * builds no event when nobody listens.
+ * @internal
+ */
+export abstract class BaseLayer<E extends PolicyEventBase> implements Layer {
+  readonly kind: string;
+  readonly name: string | undefined;
+  readonly events: Emitter<PolicyEventBase> = new Emitter();
+
+  constructor(kind: string, name: string | undefined) {
+    this.kind = kind;
+    this.name = name;
+  }
+
+  abstract run(ctx: CallContext, inner: Chain | undefined): Promise<unknown>;
+}
+
+/** The union of the events of a set of policies. */
+export type EventsOf<P> = P extends Policy<infer E> ? E : never;
+
+/** Composes policies; the first argument is the outermost layer. */
+function wrap<P extends readonly Policy<any>[]>(...policies: P): Policy<EventsOf<P[number]>> {
+  const layers: Layer[] = [];
+  for (const p of policies) {
+    if (p === null || typeof p !== 'object' || !Array.isArray((p as Policy).layers)) {
+      throw new TypeError('Expected every argument of `Policy.wrap` to be a policy');
+    }
+    layers.push(...p.layers);
+  }
+  return new Pipeline(layers) as Policy as never;
+}
+
+let noopPolicy: Policy | undefined;
+
+/**
+ * The `Policy` value: {@link Policy.wrap} composes policies (first argument = outermost layer),
+ * `Policy.noop` runs the function as is.
+ *
+ * @example
+ * ```ts
+ * const llm = Policy.wrap(timeout(60_000), retry({ maxRetries: 4 }), timeout(20_000));
+ * ```
+ */
+export const Policy: {
+  /** Composes policies; the first argument is the outermost layer. */
+  readonly wrap: typeof wrap;
+  /** A policy that runs `fn` directly. */
+  readonly noop: Policy;
+} = {
+  wrap,
+  get noop(): Policy {
+    noopPolicy ??= new Pipeline([]);
+    return noopPolicy;
+  },
+};

@@ -1,0 +1,13 @@
+/**
+ * Test helpers: a virtual clock to drive every policy's time without real sleeps.
+ *
+ * @example
+ * ```ts
+ * import { virtualClock } from 'breakwater/testing';
+ * const clock = virtualClock();
+ * const policy = timeout({ after: 1000, clock });
+ * ```
+ *
+ * @module
+ */
+export { virtualClock, type VirtualClock, type VirtualClockOptions } from './virtual-clock.js';

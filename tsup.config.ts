@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { defineConfig } from 'tsup';
+
+// The package.json `exports` map is the one list of entry points; tsup and typedoc derive theirs.
+const pkg = JSON.parse(readFileSync('./package.json', 'utf8')) as { exports: Record<string, unknown> };
+const entry: Record<string, string> = {};
+for (const sub of Object.keys(pkg.exports)) {
+  if (sub === './package.json') continue;
+  const name = sub === '.' ? 'index' : `${sub.slice(2)}/index`;
+  entry[name] = `src/${name}.ts`;
+}
+
+export default defineConfig({
+  entry,
+  format: ['esm'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'es2022',
+  platform: 'neutral',
+  splitting: true,
+  treeshake: true,
+  external: ['pg', 'ioredis', 'better-sqlite3'],
+});
