@@ -1,0 +1,83 @@
+import type { CallContext, Context } from '../core/context.js';
+import type { PolicyEventBase } from '../core/events.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { checkFunction, checkObject } from '../core/validate.js';
+
+/** What the fallback replaces: the error, or a result that `handleResult` rejected. */
+export type FallbackReason = { readonly error: unknown } | { readonly result: unknown };
+
+/** Events a fallback policy emits. */
+export type FallbackEvent = PolicyEventBase & {
+  readonly type: 'fallback';
+  readonly error?: unknown;
+  readonly result?: unknown;
+};
+
+/** Options for {@link fallback}. */
+export interface FallbackOptions<R = unknown> {
+  /**
+   * Produces the replacement value. Receives the failure (`{ error }` or `{ result }`) and the
+   * call's context; may be async (e.g. a call to a cheaper model). What it throws is rethrown.
+   */
+  readonly to: (reason: FallbackReason, ctx: Context) => R | PromiseLike<R>;
+  /** Which errors fall back. The caller's abort does not, unless this says so. @defaultValue every error */
+  readonly handle?: ((error: unknown, ctx: Context) => boolean) | undefined;
+  /** Which results fall back (e.g. an empty answer). @defaultValue none */
+  readonly handleResult?: ((result: unknown, ctx: Context) => boolean) | undefined;
+  /** A name carried by this policy's events. */
+  readonly name?: string | undefined;
+}
+
+class FallbackLayer extends BaseLayer<FallbackEvent> {
+  readonly #to: (reason: FallbackReason, ctx: Context) => unknown;
+  readonly #handle: ((error: unknown, ctx: Context) => boolean) | undefined;
+  readonly #handleResult: ((result: unknown, ctx: Context) => boolean) | undefined;
+
+  constructor(o: FallbackOptions) {
+    super('fallback', o.name);
+    checkFunction('to', o.to, false);
+    checkFunction('handle', o.handle);
+    checkFunction('handleResult', o.handleResult);
+    this.#to = o.to;
+    this.#handle = o.handle;
+    this.#handleResult = o.handleResult;
+  }
+
+  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    let reason: FallbackReason;
+    try {
+      const result = await invoke(ctx, inner);
+      if (this.#handleResult === undefined || !this.#handleResult(result, ctx)) return result;
+      reason = { result };
+    } catch (error) {
+      if (this.#handle !== undefined) {
+        if (!this.#handle(error, ctx)) throw error;
+      } else if (ctx.callerAborted) {
+        // The caller gave up: do not produce a value nobody wants; reject with the caller's reason.
+        throw ctx.callerSignal?.reason;
+      }
+      reason = { error };
+    }
+    if (this.events.has('fallback')) this.events.emit({ type: 'fallback', kind: this.kind, name: this.name, ...reason });
+    return this.#to(reason, ctx);
+  }
+}
+
+/**
+ * Replaces a failure with a value: a cached answer, a degraded reply, or a call to another model.
+ * The fallback receives the failure, so it can choose by error class.
+ *
+ * @throws TypeError when `to` is missing or an option is not a function.
+ * @example
+ * ```ts
+ * const withBackup = Policy.wrap(
+ *   fallback({ to: ({ error }) => cheapModel.chat(req), handle: (e) => isTimeoutError(e) }),
+ *   timeout(20_000),
+ * );
+ * ```
+ */
+export function fallback<R = unknown>(options: FallbackOptions<R>): Policy<FallbackEvent> {
+  checkObject('options', options);
+  if (options === undefined || options === null) throw new TypeError('Expected `fallback` options with `to`');
+  return new Pipeline<FallbackEvent>([new FallbackLayer(options as FallbackOptions)]);
+}

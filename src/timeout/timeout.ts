@@ -1,0 +1,179 @@
+import { type Clock, systemClock } from '../core/clock.js';
+import { AbortScope, type CallContext, type Context } from '../core/context.js';
+import { DeadlineQueue } from '../core/deadline-queue.js';
+import { TimeoutError } from '../core/errors.js';
+import type { PolicyEventBase } from '../core/events.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
+
+/** `cooperative` waits for `fn` to settle after aborting its signal; `aggressive` walks away at once. */
+export type TimeoutStrategy = 'cooperative' | 'aggressive';
+
+/** Events a timeout policy emits. */
+export type TimeoutEvent = PolicyEventBase & {
+  readonly type: 'timeout';
+  /** The limit that passed, in ms. */
+  readonly ms: number;
+};
+
+/** Options for {@link timeout}. */
+export interface TimeoutOptions {
+  /** The limit in ms, or a function of the call's context. `Infinity` disables the limit. */
+  readonly after: number | ((ctx: Context) => number);
+  /** @defaultValue 'cooperative' */
+  readonly strategy?: TimeoutStrategy | undefined;
+  /** @defaultValue systemClock */
+  readonly clock?: Clock | undefined;
+  /** A name carried by this policy's events. */
+  readonly name?: string | undefined;
+}
+
+class TimeoutScope extends AbortScope {
+  readonly #layer: TimeoutLayer;
+  readonly #ms: number;
+  /** Set by an aggressive call: rejects the race at once. */
+  reject: ((reason: unknown) => void) | undefined = undefined;
+
+  constructor(ctx: CallContext, layer: TimeoutLayer, ms: number, deadline: number) {
+    const parent = ctx.scope;
+    const pd = parent?.deadline;
+    super(parent, ctx.callerSignal, pd !== undefined && pd < deadline ? pd : deadline);
+    this.#layer = layer;
+    this.#ms = ms;
+  }
+
+  override expire(): void {
+    // An enclosing abort that came first keeps its own reason.
+    if (this.aborted) return;
+    this.abort(new TimeoutError(this.#ms));
+    this.#layer.timedOut(this.#ms);
+  }
+}
+
+class TimeoutLayer extends BaseLayer<TimeoutEvent> {
+  readonly #after: number | ((ctx: Context) => number);
+  readonly #aggressive: boolean;
+  readonly #clock: Clock;
+  readonly #queue: DeadlineQueue | undefined;
+  #queues: Map<number, DeadlineQueue> | undefined = undefined;
+
+  constructor(o: TimeoutOptions) {
+    super('timeout', o.name);
+    if (typeof o.after === 'function') checkFunction('after', o.after);
+    else checkNumber('after', o.after, 0);
+    this.#after = o.after;
+    this.#aggressive = checkOneOf('strategy', o.strategy ?? 'cooperative', ['cooperative', 'aggressive']) === 'aggressive';
+    this.#clock = o.clock ?? systemClock;
+    this.#queue = typeof o.after === 'number' ? new DeadlineQueue(this.#clock) : undefined;
+  }
+
+  timedOut(ms: number): void {
+    if (this.events.has('timeout')) this.events.emit({ type: 'timeout', kind: this.kind, name: this.name, ms } as TimeoutEvent);
+  }
+
+  #queueFor(ms: number): DeadlineQueue {
+    if (this.#queue !== undefined) return this.#queue;
+    this.#queues ??= new Map();
+    let q = this.#queues.get(ms);
+    if (q === undefined) {
+      // Bound the map for functions that return many distinct limits: drop idle queues.
+      if (this.#queues.size >= 64) for (const [k, v] of this.#queues) if (v.size === 0) this.#queues.delete(k);
+      q = new DeadlineQueue(this.#clock);
+      this.#queues.set(ms, q);
+    }
+    return q;
+  }
+
+  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    const after = this.#after;
+    let ms: number;
+    if (typeof after === 'number') ms = after;
+    else {
+      ms = after(ctx);
+      if (typeof ms !== 'number' || !(ms >= 0)) {
+        throw new RangeError(`Expected \`after\` to return a number ≥ 0, got ${String(ms)}`);
+      }
+    }
+    if (ms === Number.POSITIVE_INFINITY) return invoke(ctx, inner);
+    const now = this.#clock.now();
+    const scope = new TimeoutScope(ctx, this, ms, now + ms);
+    const queue = this.#queueFor(ms);
+    queue.add(scope, now, ms);
+    const parent = ctx.scope;
+    try {
+      if (this.#aggressive) return await this.#race(ctx, inner, scope);
+      ctx.scope = scope;
+      let result: unknown;
+      try {
+        result = await invoke(ctx, inner);
+      } catch (error) {
+        if (scope.abortedHere) throw scope.reason === error ? error : withCause(scope.reason, error);
+        if (scope.aborted) throw scope.reason; // the caller's (or an enclosing) abort, never relabelled
+        throw error;
+      }
+      if (scope.abortedHere) throw scope.reason;
+      return result;
+    } finally {
+      ctx.scope = parent;
+      queue.remove(scope);
+      scope.dispose();
+    }
+  }
+
+  #race(ctx: CallContext, inner: Chain | undefined, scope: TimeoutScope): Promise<unknown> {
+    // The abandoned work keeps running on its own context, so outer layers can move on safely.
+    const forked = ctx.fork();
+    forked.scope = scope;
+    const signal = scope.signal;
+    if (signal.aborted) return Promise.reject(scope.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(scope.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      let work: PromiseLike<unknown>;
+      try {
+        work = Promise.resolve(invoke(forked, inner));
+      } catch (error) {
+        work = Promise.reject(error);
+      }
+      work.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+}
+
+function withCause(reason: unknown, cause: unknown): unknown {
+  if (reason instanceof TimeoutError && reason.cause === undefined) return new TimeoutError(reason.timeoutMs, { cause });
+  return reason;
+}
+
+/**
+ * Limits how long a call may take. When the limit passes, the signal `fn` sees aborts with a
+ * `TimeoutError`; `cooperative` (default) then waits for `fn` to settle and rejects with the
+ * `TimeoutError`, `aggressive` rejects at once and lets `fn` run on in the background. Sets
+ * `ctx.deadline` (the nearer of the enclosing deadline and its own). A caller's abort rejects with
+ * the caller's reason, never a `TimeoutError`. All pending timeouts of one policy share one timer.
+ *
+ * @throws TypeError / RangeError when `after` or `strategy` is invalid.
+ * @example
+ * ```ts
+ * const perAttempt = timeout(20_000);
+ * const total = timeout({ after: 60_000, strategy: 'aggressive' });
+ * await Policy.wrap(total, retry(), perAttempt).execute(({ signal }) => llm.chat(req, { signal }));
+ * ```
+ */
+export function timeout(options: number | TimeoutOptions): Policy<TimeoutEvent> {
+  if (typeof options !== 'number') {
+    checkObject('options', options);
+    if (options === undefined || options === null) throw new TypeError('Expected `timeout` options or a number of ms');
+  }
+  const o: TimeoutOptions = typeof options === 'number' ? { after: options } : options;
+  return new Pipeline<TimeoutEvent>([new TimeoutLayer(o)]);
+}
