@@ -1,0 +1,14 @@
+// `npm run demo`: breakwater protecting a small "agent" that talks to a flaky fake LLM API.
+// Every section uses embedded defaults (in-memory / SQLite); nothing to set up.
+import { startFakeLlm } from './fake-llm.js';
+import { resilienceSection } from './resilience.js';
+import { color } from './util.js';
+
+const started = performance.now();
+const llm = await startFakeLlm(Number(process.env.DEMO_SEED ?? 42));
+try {
+  await resilienceSection(llm);
+} finally {
+  await llm.close();
+}
+console.log(color.bold(`\ndemo finished in ${((performance.now() - started) / 1000).toFixed(1)} s`));
