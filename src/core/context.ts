@@ -46,10 +46,9 @@ export class AbortScope extends DeadlineEntry {
   #aborted = false;
   #reason: unknown = undefined;
   #parentSignal: AbortSignal | undefined = undefined;
-  readonly #onParentAbort = (): void => {
-    const s = this.#parentSignal as AbortSignal;
-    this.#abortController(s.reason);
-  };
+  // Created only when a signal is materialised under a parent: a closure per scope would cost
+  // more than the rest of a timeout's bookkeeping.
+  #onParentAbort: (() => void) | undefined = undefined;
 
   constructor(parent: AbortScope | undefined, callerSignal: AbortSignal | undefined, deadline: number | undefined) {
     super();
@@ -88,6 +87,7 @@ export class AbortScope extends DeadlineEntry {
       if (parentSignal.aborted) controller.abort(parentSignal.reason);
       else {
         this.#parentSignal = parentSignal;
+        this.#onParentAbort = () => this.#abortController(parentSignal.reason);
         parentSignal.addEventListener('abort', this.#onParentAbort, { once: true });
       }
     }
@@ -105,8 +105,9 @@ export class AbortScope extends DeadlineEntry {
   /** Detaches from the parent's signal. Call when the scope's layer is done. */
   dispose(): void {
     if (this.#parentSignal !== undefined) {
-      this.#parentSignal.removeEventListener('abort', this.#onParentAbort);
+      this.#parentSignal.removeEventListener('abort', this.#onParentAbort as () => void);
       this.#parentSignal = undefined;
+      this.#onParentAbort = undefined;
     }
   }
 

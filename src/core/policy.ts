@@ -1,4 +1,4 @@
-import { CallContext, type Context, type ExecuteOptions, type Task } from './context.js';
+import { CallContext, type Context, type ExecuteOptions } from './context.js';
 import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from './events.js';
 
 /** The result of {@link Policy.executeOutcome}: never a rejection. */
@@ -128,6 +128,11 @@ export abstract class BaseLayer<E extends PolicyEventBase> implements Layer {
   }
 
   abstract run(ctx: CallContext, inner: Chain | undefined): Promise<unknown>;
+
+  /** Emits a typed event; guard with `this.events.has(type)` so nothing is built when nobody listens. */
+  protected emit(event: E): void {
+    this.events.emit(event);
+  }
 }
 
 /** The union of the events of a set of policies. */

@@ -120,14 +120,17 @@ export function exponential(options?: ExponentialOptions): Backoff {
         const next = 2 ** t * Math.tanh(Math.sqrt(4 * t));
         const d = (next - state.prev) * RP_SCALING * initial;
         state.prev = next;
-        if (!(d <= max)) return max / 2 + (random() * max) / 2; // also catches NaN/Infinity
+        // Past MAX_EXPONENT the curve stops growing (t is clamped), so `next - prev` is noise that can be
+        // negative: treat those retries as past the cap, like an overflowing curve.
+        if (!(d <= max) || (retry > MAX_EXPONENT && initial > 0)) return max / 2 + (random() * max) / 2;
         return d < 0 ? 0 : d;
       },
     };
   }
   return {
     delay(retry, random) {
-      const raw = initial * factor ** (Math.min(retry, MAX_EXPONENT) - 1);
+      // factor^n may overflow to Infinity, which the cap absorbs; initial = 0 must stay 0 (0 · Infinity is NaN).
+      const raw = initial === 0 ? 0 : initial * factor ** (retry - 1);
       return spread(raw < max ? raw : max, jitter, random);
     },
   };

@@ -10,17 +10,18 @@
  *
  * @module
  */
-export { retry, type RetryOptions, type RetryEvent, type RetryOutcome } from './retry.js';
+
 export {
-  constant,
-  linear,
-  exponential,
   type Backoff,
   type BackoffState,
-  type Jitter,
   type ConstantOptions,
-  type LinearOptions,
+  constant,
   type ExponentialOptions,
+  exponential,
+  type Jitter,
+  type LinearOptions,
+  linear,
 } from './backoff.js';
-export { retryBudget, type RetryBudget, type RetryBudgetOptions } from './budget.js';
+export { type RetryBudget, type RetryBudgetOptions, retryBudget } from './budget.js';
+export { type RetryEvent, type RetryOptions, type RetryOutcome, retry } from './retry.js';
 export { retryAfterHint } from './retry-after.js';

@@ -72,7 +72,8 @@ class RetryLayer extends BaseLayer<RetryEvent> {
     this.#max = checkNumber('maxRetries', o?.maxRetries ?? 3, 0, { integer: true });
     const backoff = o?.backoff ?? exponential();
     if (typeof backoff === 'function') this.#backoffFn = backoff;
-    else if (backoff !== null && typeof backoff === 'object' && typeof backoff.delay === 'function') this.#backoff = backoff;
+    else if (backoff !== null && typeof backoff === 'object' && typeof backoff.delay === 'function')
+      this.#backoff = backoff;
     else throw new TypeError('Expected `backoff` to be a backoff (constant/linear/exponential) or a function');
     checkFunction('handle', o?.handle);
     checkFunction('handleResult', o?.handleResult);
@@ -111,10 +112,14 @@ class RetryLayer extends BaseLayer<RetryEvent> {
         if (ctx.aborted) throw ctx.abortReason;
         if (attempt > this.#max) return this.#giveUp(attempt, 'max-retries', outcome);
         state ??= { prev: 0 };
-        let delay = this.#backoffFn !== undefined ? this.#backoffFn(attempt, outcome) : (this.#backoff as Backoff).delay(attempt, this.#random, state);
+        let delay =
+          this.#backoffFn !== undefined
+            ? this.#backoffFn(attempt, outcome)
+            : (this.#backoff as Backoff).delay(attempt, this.#random, state);
         if (!(delay >= 0)) delay = 0;
         if ('error' in outcome) {
-          const hint = this.#hint !== undefined ? this.#hint(outcome.error) : retryAfterHint(outcome.error, this.#clock.now());
+          const hint =
+            this.#hint !== undefined ? this.#hint(outcome.error) : retryAfterHint(outcome.error, this.#clock.now());
           if (hint !== undefined && hint > delay) delay = hint;
         }
         const deadline = ctx.deadline;
@@ -125,7 +130,10 @@ class RetryLayer extends BaseLayer<RetryEvent> {
         if (this.events.has('retry')) this.#emit({ type: 'retry', attempt, delay, ...outcome });
         if (delay > 0) {
           // Only materialise a signal when something can abort this call.
-          await this.#clock.sleep(delay, ctx.scope !== undefined || ctx.callerSignal !== undefined ? ctx.signal : undefined);
+          await this.#clock.sleep(
+            delay,
+            ctx.scope !== undefined || ctx.callerSignal !== undefined ? ctx.signal : undefined,
+          );
         }
       }
     } finally {

@@ -9,5 +9,6 @@
  *
  * @module
  */
-export { timeout, type TimeoutOptions, type TimeoutStrategy, type TimeoutEvent } from './timeout.js';
-export { TimeoutError, isTimeoutError } from '../core/errors.js';
+
+export { isTimeoutError, TimeoutError } from '../core/errors.js';
+export { type TimeoutEvent, type TimeoutOptions, type TimeoutStrategy, timeout } from './timeout.js';

@@ -47,6 +47,7 @@ class TimeoutScope extends AbortScope {
     if (this.aborted) return;
     this.abort(new TimeoutError(this.#ms));
     this.#layer.timedOut(this.#ms);
+    this.reject?.(this.reason);
   }
 }
 
@@ -62,13 +63,15 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     if (typeof o.after === 'function') checkFunction('after', o.after);
     else checkNumber('after', o.after, 0);
     this.#after = o.after;
-    this.#aggressive = checkOneOf('strategy', o.strategy ?? 'cooperative', ['cooperative', 'aggressive']) === 'aggressive';
+    this.#aggressive =
+      checkOneOf('strategy', o.strategy ?? 'cooperative', ['cooperative', 'aggressive']) === 'aggressive';
     this.#clock = o.clock ?? systemClock;
     this.#queue = typeof o.after === 'number' ? new DeadlineQueue(this.#clock) : undefined;
   }
 
   timedOut(ms: number): void {
-    if (this.events.has('timeout')) this.events.emit({ type: 'timeout', kind: this.kind, name: this.name, ms } as TimeoutEvent);
+    if (this.events.has('timeout'))
+      this.events.emit({ type: 'timeout', kind: this.kind, name: this.name, ms } as TimeoutEvent);
   }
 
   #queueFor(ms: number): DeadlineQueue {
@@ -124,11 +127,27 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     // The abandoned work keeps running on its own context, so outer layers can move on safely.
     const forked = ctx.fork();
     forked.scope = scope;
-    const signal = scope.signal;
-    if (signal.aborted) return Promise.reject(scope.reason);
+    // Listen to the enclosing abort (caller or outer timeout) only if there is one; our own
+    // expiry rejects through `scope.reject`, so no signal is created unless `fn` reads it.
+    const parentSignal = scope.parent !== undefined ? scope.parent.signal : ctx.callerSignal;
+    if (parentSignal?.aborted) return Promise.reject(parentSignal.reason);
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => reject(scope.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
+      let onAbort: (() => void) | undefined;
+      const settle = (): void => {
+        scope.reject = undefined;
+        if (onAbort !== undefined) parentSignal?.removeEventListener('abort', onAbort);
+      };
+      scope.reject = (reason) => {
+        settle();
+        reject(reason);
+      };
+      if (parentSignal !== undefined) {
+        onAbort = () => {
+          settle();
+          reject(parentSignal.reason);
+        };
+        parentSignal.addEventListener('abort', onAbort, { once: true });
+      }
       let work: PromiseLike<unknown>;
       try {
         work = Promise.resolve(invoke(forked, inner));
@@ -137,11 +156,11 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
       }
       work.then(
         (value) => {
-          signal.removeEventListener('abort', onAbort);
+          settle();
           resolve(value);
         },
         (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
+          settle();
           reject(error);
         },
       );
@@ -150,7 +169,8 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
 }
 
 function withCause(reason: unknown, cause: unknown): unknown {
-  if (reason instanceof TimeoutError && reason.cause === undefined) return new TimeoutError(reason.timeoutMs, { cause });
+  if (reason instanceof TimeoutError && reason.cause === undefined)
+    return new TimeoutError(reason.timeoutMs, { cause });
   return reason;
 }
 
