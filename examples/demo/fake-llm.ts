@@ -17,7 +17,7 @@ export function seeded(seed: number): () => number {
 
 export interface FakeLlm {
   readonly url: string;
-  /** While true every request fails with 503 (a provider outage). */
+  /** While true every request for the primary model fails with 503 (a provider outage). */
   outage: boolean;
   readonly stats: { requests: number; byKind: Record<string, number> };
   close(): Promise<void>;
@@ -38,9 +38,15 @@ export async function startFakeLlm(seed = 42): Promise<FakeLlm> {
     req.on('end', () => {
       stats.requests++;
       const model = req.url?.split('/').pop() ?? 'model';
-      if (state.outage) {
+      if (state.outage && model !== 'gpt-small') {
         count('outage');
         res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"overloaded"}');
+        return;
+      }
+      if (model === 'gpt-small') {
+        // The small fallback model is slower to think but always there.
+        count('small');
+        setTimeout(() => reply(res, body, model, 'ok'), 30);
         return;
       }
       const r = random();

@@ -1,6 +1,7 @@
 // `npm run demo`: breakwater protecting a small "agent" that talks to a flaky fake LLM API.
 // Every section uses embedded defaults (in-memory / SQLite); nothing to set up.
 import { startFakeLlm } from './fake-llm.js';
+import { outageSection } from './outage.js';
 import { resilienceSection } from './resilience.js';
 import { color } from './util.js';
 
@@ -8,6 +9,7 @@ const started = performance.now();
 const llm = await startFakeLlm(Number(process.env.DEMO_SEED ?? 42));
 try {
   await resilienceSection(llm);
+  await outageSection(llm);
 } finally {
   await llm.close();
 }

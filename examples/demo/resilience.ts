@@ -1,6 +1,7 @@
 // Section 1: 50 chat calls through fallback → total timeout → retry → per-attempt timeout.
-import { Policy } from '../../src/index.js';
+
 import { fallback } from '../../src/fallback/index.js';
+import { Policy } from '../../src/index.js';
 import { exponential, retry } from '../../src/retry/index.js';
 import { timeout } from '../../src/timeout/index.js';
 import { chat, type FakeLlm, HttpError } from './fake-llm.js';
@@ -9,7 +10,9 @@ import { color, describeError, heading, percentile, pool } from './util.js';
 export async function resilienceSection(llm: FakeLlm, calls = 50): Promise<{ ok: number; fellBack: number }> {
   heading(`resilience: ${calls} chat calls, 10 at a time, through one pipeline`);
   console.log(
-    color.dim('  fallback(cached answer) → timeout(4 s total) → retry(4, exp. backoff, Retry-After) → timeout(1 s per attempt)'),
+    color.dim(
+      '  fallback(cached answer) → timeout(4 s total) → retry(4, exp. backoff, Retry-After) → timeout(1 s per attempt)',
+    ),
   );
   const llmPolicy = Policy.wrap(
     fallback({ to: ({ error }) => ({ content: `[fallback: ${describeError(error)}]`, fellBack: true }) }),
@@ -44,7 +47,9 @@ export async function resilienceSection(llm: FakeLlm, calls = 50): Promise<{ ok:
     const tag = reply.fellBack ? color.yellow('fallback') : color.green('ok      ');
     if (reply.fellBack) fellBack++;
     else ok++;
-    console.log(`  #${String(i + 1).padStart(2, '0')} ${tag} attempts=${attempts} ${ms.toFixed(0).padStart(5)} ms  ${color.dim(reply.content)}`);
+    console.log(
+      `  #${String(i + 1).padStart(2, '0')} ${tag} attempts=${attempts} ${ms.toFixed(0).padStart(5)} ms  ${color.dim(reply.content)}`,
+    );
   });
   console.log(
     `  ${color.bold('summary')}: ${ok} succeeded, ${fellBack} fell back, ${attemptsTotal} attempts (${retries} retries, ${timeouts} timeouts), ` +
