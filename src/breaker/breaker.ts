@@ -1,0 +1,442 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { AbortScope, type CallContext, type Context } from '../core/context.js';
+import { TimeoutError } from '../core/errors.js';
+import type { PolicyEventBase } from '../core/events.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
+import { BrokenCircuitError, IsolatedCircuitError } from './errors.js';
+import { type BreakerSnapshot, type BreakerState, readSnapshot } from './snapshot.js';
+import { type BreakerStrategy, consecutive, type StrategyWindow } from './strategies.js';
+
+/** A delay schedule object, such as a backoff from `breakwater/retry` (`exponential(…)`). */
+export interface BreakBackoff {
+  /** The break in ms before probe number `n` (1 for the first opening). */
+  delay(n: number, random: () => number, state: { prev: number }): number;
+}
+
+/** Options for {@link circuitBreaker}. */
+export interface CircuitBreakerOptions {
+  /** When to open. @defaultValue `consecutive(5)` */
+  readonly strategy?: BreakerStrategy | undefined;
+  /**
+   * How long the circuit stays open before probing: ms, a function of the number of consecutive
+   * openings (1, 2, …; reset on close), or a backoff such as `exponential()` from `breakwater/retry`.
+   * @defaultValue 30_000
+   */
+  readonly breakDuration?: number | ((openings: number) => number) | BreakBackoff | undefined;
+  /** Half-open behaviour. */
+  readonly halfOpen?:
+    | {
+        /** Probe calls admitted after a break; all must succeed to close. @defaultValue 1 */
+        readonly probes?: number | undefined;
+        /** A probe still running after this many ms counts as failed (its signal aborts). @defaultValue none */
+        readonly probeTimeout?: number | undefined;
+      }
+    | undefined;
+  /** Calls slower than `duration` ms count as failures when their share reaches `rate` (default 1). */
+  readonly slowCall?: { readonly duration: number; readonly rate?: number | undefined } | undefined;
+  /** Which errors count as failures. @defaultValue every error */
+  readonly handle?: ((error: unknown, ctx: Context) => boolean) | undefined;
+  /** Which results count as failures (the result is still returned). @defaultValue none */
+  readonly handleResult?: ((result: unknown, ctx: Context) => boolean) | undefined;
+  /** Source of time. @defaultValue systemClock */
+  readonly clock?: Clock | undefined;
+  /** State to start from, as returned by {@link CircuitBreaker.snapshot}. @defaultValue closed */
+  readonly initialState?: BreakerSnapshot | undefined;
+  /** Name carried by every event. @defaultValue undefined */
+  readonly name?: string | undefined;
+}
+
+type Base = PolicyEventBase & { readonly kind: 'breaker' };
+/** Events of a circuit breaker. */
+export type BreakerEvent =
+  | (Base & {
+      readonly type: 'open';
+      readonly cause: unknown;
+      readonly breakDuration: number;
+      readonly openings: number;
+    })
+  | (Base & { readonly type: 'half-open' | 'close' | 'isolate' })
+  | (Base & { readonly type: 'reject'; readonly error: BrokenCircuitError | IsolatedCircuitError })
+  | (Base & { readonly type: 'success'; readonly duration: number })
+  | (Base & {
+      readonly type: 'failure';
+      /** `error`: a handled error; `result`: a handled result; `slow`: a slow call; `probe-timeout`. */
+      readonly reason: 'error' | 'result' | 'slow' | 'probe-timeout';
+      readonly error: unknown;
+      readonly duration: number;
+    });
+
+/** Ends one {@link CircuitBreaker.isolate} call; the circuit closes when every handle is released. */
+export interface IsolationHandle {
+  /** Releases this isolation. Calling it twice is harmless. */
+  release(): void;
+}
+
+/** A circuit breaker: a {@link Policy} with state you can read, force and save. */
+export interface CircuitBreaker extends Policy<BreakerEvent> {
+  /** The current state; reads `'half-open'` as soon as the break has elapsed. */
+  readonly state: BreakerState;
+  /** Holds the circuit open (calls fail with `IsolatedCircuitError`) until every handle is released. */
+  isolate(): IsolationHandle;
+  /** Closes the circuit, forgets its statistics and ends every isolation. */
+  reset(): void;
+  /** The state as plain JSON, for `initialState` of a breaker in another process or later. */
+  snapshot(): BreakerSnapshot;
+}
+
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+const ISOLATED = 3;
+const NAMES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
+const always = (): boolean => true;
+
+function matches(f: (x: unknown, ctx: Context) => boolean, x: unknown, ctx: Context): boolean {
+  try {
+    return f(x, ctx) === true;
+  } catch {
+    return true; // a throwing predicate must not wedge the breaker; count conservatively
+  }
+}
+
+class Trip {
+  openUntil = 0;
+  openings = 0;
+  lastBreak = 0;
+  inFlight = 0;
+  succeeded = 0;
+  isolations = 0;
+  epoch = 0;
+  cause: unknown = undefined;
+  /** Backoff state for a `BreakBackoff` `breakDuration`. */
+  prev = 0;
+}
+
+class BreakerLayer extends BaseLayer<BreakerEvent> {
+  readonly #clock: Clock;
+  readonly #window: StrategyWindow;
+  readonly #handle: (error: unknown, ctx: Context) => boolean;
+  readonly #handleResult: ((result: unknown, ctx: Context) => boolean) | undefined;
+  readonly #break: NonNullable<CircuitBreakerOptions['breakDuration']>;
+  readonly #slowMs: number;
+  readonly #probes: number;
+  readonly #probeTimeout: number;
+  readonly #timed: boolean;
+  #state = CLOSED;
+  #gen = 0; // bumped on every transition: outcomes of older calls only update statistics
+  // Everything beyond the closed state lives in a side object made on first need, so a breaker
+  // that never opened stays small.
+  #trip: Trip | undefined = undefined;
+
+  constructor(o: CircuitBreakerOptions) {
+    super('breaker', o.name);
+    checkObject('halfOpen', o.halfOpen);
+    checkObject('slowCall', o.slowCall);
+    checkFunction('handle', o.handle);
+    checkFunction('handleResult', o.handleResult);
+    checkObject('clock', o.clock);
+    const strategy = o.strategy ?? consecutive(5);
+    if (typeof strategy !== 'object' || strategy === null || typeof strategy.create !== 'function') {
+      throw new TypeError('Expected `strategy` to be a breaker strategy such as `consecutive(5)`');
+    }
+    const b = o.breakDuration ?? 30_000;
+    if (typeof b === 'number') checkNumber('breakDuration', b, 0);
+    else if (typeof b !== 'function' && typeof (b as BreakBackoff | null)?.delay !== 'function') {
+      throw new TypeError('Expected `breakDuration` to be a number, a function or a backoff');
+    }
+    this.#break = b;
+    this.#probes = checkNumber('halfOpen.probes', o.halfOpen?.probes ?? 1, 1, { integer: true });
+    const pt = o.halfOpen?.probeTimeout;
+    const probeTimeout = pt === undefined ? 0 : checkNumber('halfOpen.probeTimeout', pt, 0, { exclusiveMin: true });
+    this.#probeTimeout = Number.isFinite(probeTimeout) ? probeTimeout : 0; // Infinity: no timer at all
+    let slowRate: number | undefined;
+    if (o.slowCall !== undefined) {
+      this.#slowMs = checkNumber('slowCall.duration', o.slowCall.duration, 0);
+      slowRate = checkNumber('slowCall.rate', o.slowCall.rate ?? 1, 0, { exclusiveMin: true, max: 1 });
+    } else this.#slowMs = -1; // a small integer, not Infinity: no boxed double per instance
+    this.#window = strategy.create(slowRate);
+    this.#timed = o.slowCall !== undefined || strategy.type === 'failure-rate';
+    this.#handle = o.handle ?? always;
+    this.#handleResult = o.handleResult;
+    this.#clock = o.clock ?? systemClock;
+    if (o.initialState !== undefined) this.#restore(readSnapshot(o.initialState));
+  }
+
+  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    if (this.#state !== CLOSED) return this.#runGuarded(ctx, inner);
+    const gen = this.#gen;
+    const start = this.#timed || this.events.count > 0 ? this.#clock.now() : Number.NaN;
+    let result: unknown;
+    try {
+      result = await invoke(ctx, inner);
+    } catch (error) {
+      this.#settleError(ctx, error, gen, start, false);
+      throw error;
+    }
+    // Fast path: an untimed success in the closed state can only reset the window's count.
+    if (this.#handleResult !== undefined || !Number.isNaN(start)) this.#settleResult(ctx, result, gen, start, false);
+    else this.#window.record(0, false, false);
+    return result;
+  }
+
+  get #t(): Trip {
+    let t = this.#trip;
+    if (t === undefined) {
+      t = new Trip();
+      this.#trip = t;
+    }
+    return t;
+  }
+
+  get state(): BreakerState {
+    if (this.#state === OPEN && this.#clock.now() >= this.#t.openUntil) this.#toHalfOpen();
+    return NAMES[this.#state] as BreakerState;
+  }
+
+  #reject(error: BrokenCircuitError | IsolatedCircuitError): never {
+    if (this.events.has('reject'))
+      this.events.emit({ type: 'reject', kind: 'breaker', name: this.name, error } as Base);
+    throw error;
+  }
+
+  async #runGuarded(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    const now = this.#clock.now();
+    if (this.#state === ISOLATED) this.#reject(new IsolatedCircuitError());
+    if (this.#state === OPEN) {
+      if (now < this.#t.openUntil) this.#reject(new BrokenCircuitError(this.#t.openUntil - now, this.#t.cause));
+      this.#toHalfOpen();
+    }
+    if (this.#t.inFlight + this.#t.succeeded >= this.#probes) {
+      this.#reject(new BrokenCircuitError(this.#probeTimeout || this.#t.lastBreak, this.#t.cause));
+    }
+    this.#t.inFlight++;
+    const gen = this.#gen;
+    let scope: AbortScope | undefined;
+    let expired = false; // a probe past its timeout was already counted as failed
+    let timer: TimerHandle;
+    const saved = ctx.scope;
+    if (this.#probeTimeout > 0) {
+      const deadline = now + this.#probeTimeout;
+      const d = saved?.deadline;
+      const s = new AbortScope(saved, ctx.callerSignal, d !== undefined && d < deadline ? d : deadline);
+      scope = s;
+      ctx.scope = s;
+      timer = this.#clock.setTimeout(() => {
+        expired = true;
+        this.#probeExpired(gen, s, now);
+      }, this.#probeTimeout);
+    }
+    let result: unknown;
+    let failed = false;
+    try {
+      result = await invoke(ctx, inner);
+    } catch (error) {
+      failed = true;
+      result = error;
+    } finally {
+      if (scope !== undefined) {
+        ctx.scope = saved;
+        scope.dispose();
+        this.#clock.clearTimeout(timer);
+      }
+    }
+    if (failed) {
+      if (!expired) this.#settleError(ctx, result, gen, now, true);
+      throw result;
+    }
+    if (!expired) this.#settleResult(ctx, result, gen, now, true);
+    return result;
+  }
+
+  #probeExpired(gen: number, scope: AbortScope, start: number): void {
+    const error = new TimeoutError(this.#probeTimeout);
+    if (gen === this.#gen && this.#state === HALF_OPEN) {
+      const now = this.#clock.now();
+      this.#emitFailure('probe-timeout', error, now - start);
+      this.#open(error);
+    }
+    scope.abort(error);
+  }
+
+  #settleError(ctx: CallContext, error: unknown, gen: number, start: number, probe: boolean): void {
+    if (ctx.callerAborted || !matches(this.#handle, error, ctx)) {
+      // Counts neither way; a probe frees its slot for the next caller.
+      if (probe && gen === this.#gen) this.#t.inFlight--;
+      return;
+    }
+    this.#record(true, 'error', error, gen, start, probe);
+  }
+
+  #settleResult(ctx: CallContext, result: unknown, gen: number, start: number, probe: boolean): void {
+    const f = this.#handleResult;
+    if (f !== undefined && matches(f, result, ctx)) this.#record(true, 'result', result, gen, start, probe);
+    else this.#record(false, 'error', undefined, gen, start, probe);
+  }
+
+  #record(failed: boolean, reason: 'error' | 'result', cause: unknown, gen: number, start: number, probe: boolean) {
+    // Untimed calls (consecutive strategy, no slow-call rule, no listener) skip the clock.
+    const now = Number.isNaN(start) ? 0 : this.#clock.now();
+    const duration = now - start;
+    const slow = this.#slowMs >= 0 && duration > this.#slowMs;
+    const opens = this.#window.record(now, failed, slow);
+    if (this.events.count > 0) {
+      if (failed) this.#emitFailure(reason, cause, duration);
+      else if (slow) this.#emitFailure('slow', undefined, duration);
+      else if (this.events.has('success'))
+        this.events.emit({ type: 'success', kind: 'breaker', name: this.name, duration } as Base);
+    }
+    if (gen !== this.#gen) return;
+    if (this.#state === CLOSED) {
+      if (opens) this.#open(cause);
+    } else if (probe) {
+      this.#t.inFlight--;
+      if (failed || slow) this.#open(cause);
+      else if (++this.#t.succeeded >= this.#probes) this.#close();
+    }
+  }
+
+  #emitFailure(reason: 'error' | 'result' | 'slow' | 'probe-timeout', error: unknown, duration: number): void {
+    if (this.events.has('failure')) {
+      this.events.emit({ type: 'failure', kind: 'breaker', name: this.name, reason, error, duration } as Base);
+    }
+  }
+
+  #breakFor(openings: number): number {
+    const b = this.#break;
+    let d: number;
+    if (typeof b === 'number') d = b;
+    else {
+      try {
+        if (typeof b === 'function') d = b(openings);
+        else {
+          d = b.delay(openings, Math.random, this.#t);
+        }
+      } catch {
+        d = 30_000;
+      }
+    }
+    // biome-ignore lint/complexity/useMathMinMax: Math.max would keep NaN; NaN must become 0
+    return d >= 0 ? d : 0;
+  }
+
+  #transition(state: number, type: BreakerEvent['type']): void {
+    this.#state = state;
+    this.#gen++;
+    this.#t.inFlight = 0;
+    this.#t.succeeded = 0;
+    if (this.events.has(type)) this.events.emit({ type, kind: 'breaker', name: this.name } as Base);
+  }
+
+  #open(cause: unknown): void {
+    const now = this.#clock.now();
+    const openings = ++this.#t.openings;
+    const breakDuration = this.#breakFor(openings);
+    this.#state = OPEN;
+    this.#gen++;
+    this.#t.inFlight = this.#t.succeeded = 0;
+    this.#t.openUntil = now + breakDuration;
+    this.#t.lastBreak = breakDuration;
+    this.#t.cause = cause;
+    if (this.events.has('open')) {
+      this.events.emit({ type: 'open', kind: 'breaker', name: this.name, cause, breakDuration, openings } as Base);
+    }
+  }
+
+  #toHalfOpen(): void {
+    this.#transition(HALF_OPEN, 'half-open');
+  }
+
+  #close(): void {
+    const was = this.#state;
+    const t = this.#t;
+    t.openings = 0;
+    t.cause = undefined;
+    t.prev = 0;
+    this.#window.reset();
+    if (was === CLOSED) this.#gen++;
+    else this.#transition(CLOSED, 'close');
+  }
+
+  isolate(): IsolationHandle {
+    this.#t.isolations++;
+    if (this.#state !== ISOLATED) this.#transition(ISOLATED, 'isolate');
+    const epoch = this.#t.epoch;
+    let released = false;
+    return {
+      release: () => {
+        if (released || epoch !== this.#t.epoch) return;
+        released = true;
+        if (--this.#t.isolations === 0) this.#close();
+      },
+    };
+  }
+
+  reset(): void {
+    this.#t.isolations = 0;
+    this.#t.epoch++;
+    this.#close();
+  }
+
+  snapshot(): BreakerSnapshot {
+    const state = this.state;
+    const now = this.#clock.now();
+    this.#window.stats(now);
+    return {
+      state,
+      openUntil: this.#state === OPEN ? this.#t.openUntil : 0,
+      openings: this.#t.openings,
+      window: this.#window.toJSON(),
+    };
+  }
+
+  #restore(s: BreakerSnapshot): void {
+    this.#state = NAMES.indexOf(s.state);
+    this.#t.openUntil = s.openUntil;
+    this.#t.openings = s.openings;
+    this.#t.lastBreak = this.#breakFor(Math.max(1, s.openings));
+    this.#window.restore(s.window);
+  }
+}
+
+class CircuitBreakerPolicy extends Pipeline<BreakerEvent> implements CircuitBreaker {
+  get #layer(): BreakerLayer {
+    return this.layers[0] as BreakerLayer;
+  }
+
+  get state(): BreakerState {
+    return this.#layer.state;
+  }
+  isolate(): IsolationHandle {
+    return this.#layer.isolate();
+  }
+  reset(): void {
+    this.#layer.reset();
+  }
+  snapshot(): BreakerSnapshot {
+    return this.#layer.snapshot();
+  }
+}
+
+/**
+ * Creates a circuit breaker: after the `strategy` sees too many failures it opens and rejects calls at
+ * once with {@link BrokenCircuitError}; after `breakDuration` it admits `halfOpen.probes` probe calls
+ * and closes when they all succeed. `Policy.wrap(breaker, …)` shares this breaker's state.
+ *
+ * @throws TypeError / RangeError naming the option when an option is invalid.
+ * @example
+ * ```ts
+ * const breaker = circuitBreaker({
+ *   strategy: failureRate({ threshold: 0.5, minThroughput: 20, window: 30_000 }),
+ *   breakDuration: 10_000,
+ *   halfOpen: { probes: 2, probeTimeout: 5_000 },
+ * });
+ * breaker.on('open', (e) => log.warn('model API down', e.cause));
+ * const reply = await breaker.execute(({ signal }) => callModel(prompt, { signal }));
+ * ```
+ */
+export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreaker {
+  checkObject('options', options);
+  return new CircuitBreakerPolicy([new BreakerLayer(options ?? {})]);
+}

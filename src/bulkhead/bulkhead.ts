@@ -1,0 +1,221 @@
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { CallContext } from '../core/context.js';
+import { DeadlineEntry, DeadlineQueue } from '../core/deadline-queue.js';
+import type { PolicyEventBase } from '../core/events.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { checkNumber, checkObject } from '../core/validate.js';
+import { BulkheadRejectedError } from './errors.js';
+
+/** Options for {@link bulkhead}. */
+export interface BulkheadOptions {
+  /** Most calls running at once (an integer ≥ 1). */
+  readonly limit: number;
+  /**
+   * Most calls waiting for a slot, in FIFO order; beyond that calls are rejected (`'full'`).
+   * @defaultValue 0
+   */
+  readonly queue?: number | undefined;
+  /** Longest wait in the queue in ms before rejecting (`'queue-timeout'`). @defaultValue no limit */
+  readonly queueTimeout?: number | undefined;
+  /** Source of time (for `queueTimeout`). @defaultValue systemClock */
+  readonly clock?: Clock | undefined;
+  /** Name carried by every event. @defaultValue undefined */
+  readonly name?: string | undefined;
+}
+
+type Base = PolicyEventBase & { readonly kind: 'bulkhead' };
+/** Events of a bulkhead. */
+export type BulkheadEvent =
+  | (Base & { readonly type: 'reject'; readonly error: BulkheadRejectedError })
+  | (Base & { readonly type: 'enqueue'; readonly queued: number })
+  | (Base & { readonly type: 'dequeue'; readonly waited: number });
+
+/** A bulkhead: a {@link Policy} that bounds concurrency, with a bounded FIFO queue. */
+export interface Bulkhead extends Policy<BulkheadEvent> {
+  /** Calls running now. */
+  readonly active: number;
+  /** Calls waiting for a slot now. */
+  readonly queued: number;
+}
+
+// One queued call: a node of the FIFO list, a deadline entry, and the abort listener itself.
+class Waiter extends DeadlineEntry {
+  readonly layer: BulkheadLayer;
+  readonly enqueuedAt: number;
+  before: Waiter | undefined = undefined;
+  after: Waiter | undefined = undefined;
+  done = false;
+  resolve!: () => void;
+  reject!: (error: unknown) => void;
+  signal: AbortSignal | undefined = undefined;
+
+  constructor(layer: BulkheadLayer, now: number) {
+    super();
+    this.layer = layer;
+    this.enqueuedAt = now;
+  }
+
+  override expire(): void {
+    this.layer.drop(this, undefined, true);
+  }
+
+  handleEvent(): void {
+    this.layer.drop(this, (this.signal as AbortSignal).reason, false);
+  }
+}
+
+class BulkheadLayer extends BaseLayer<BulkheadEvent> {
+  readonly #limit: number;
+  readonly #max: number;
+  readonly #timeout: number;
+  readonly #clock: Clock;
+  #deadlines: DeadlineQueue | undefined = undefined;
+  #head: Waiter | undefined = undefined;
+  #tail: Waiter | undefined = undefined;
+  active = 0;
+  queued = 0;
+
+  constructor(o: BulkheadOptions) {
+    super('bulkhead', o.name);
+    this.#limit = checkNumber('limit', o.limit, 1, { integer: true });
+    this.#max = checkNumber('queue', o.queue ?? 0, 0, { integer: true });
+    const t = o.queueTimeout;
+    this.#timeout = t === undefined ? 0 : checkNumber('queueTimeout', t, 0, { exclusiveMin: true });
+    if (!Number.isFinite(this.#timeout)) this.#timeout = 0;
+    checkObject('clock', o.clock);
+    this.#clock = o.clock ?? systemClock;
+  }
+
+  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    // A free slot implies an empty queue: a finishing call hands its slot straight to the head waiter.
+    if (this.active < this.#limit) {
+      this.active++;
+      try {
+        return await invoke(ctx, inner);
+      } finally {
+        this.#release();
+      }
+    }
+    return this.#runQueued(ctx, inner);
+  }
+
+  #reject(reason: 'full' | 'queue-timeout'): BulkheadRejectedError {
+    const error = new BulkheadRejectedError(reason);
+    if (this.events.has('reject'))
+      this.events.emit({ type: 'reject', kind: 'bulkhead', name: this.name, error } as Base);
+    return error;
+  }
+
+  async #runQueued(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    if (this.queued >= this.#max) throw this.#reject('full');
+    if (ctx.aborted) throw ctx.abortReason;
+    const w = new Waiter(this, this.#clock.now());
+    const turn = new Promise<void>((resolve, reject) => {
+      w.resolve = resolve;
+      w.reject = reject;
+    });
+    if (this.#tail === undefined) this.#head = w;
+    else {
+      this.#tail.after = w;
+      w.before = this.#tail;
+    }
+    this.#tail = w;
+    this.queued++;
+    if (this.events.has('enqueue')) {
+      this.events.emit({ type: 'enqueue', kind: 'bulkhead', name: this.name, queued: this.queued } as Base);
+    }
+    if (this.#timeout > 0) {
+      this.#deadlines ??= new DeadlineQueue(this.#clock);
+      this.#deadlines.add(w, w.enqueuedAt, this.#timeout);
+    }
+    // Listen for an abort only while queued, and only when something can abort (a call with no
+    // signal and no enclosing timeout would otherwise pile listeners on the shared never-signal).
+    if (ctx.scope === undefined && ctx.callerSignal === undefined) await turn;
+    else {
+      const signal = ctx.signal;
+      w.signal = signal;
+      signal.addEventListener('abort', w, { once: true });
+      try {
+        await turn;
+      } finally {
+        signal.removeEventListener('abort', w);
+      }
+    }
+    // We hold the slot the previous call handed over.
+    try {
+      if (this.events.has('dequeue')) {
+        const waited = this.#clock.now() - w.enqueuedAt;
+        this.events.emit({ type: 'dequeue', kind: 'bulkhead', name: this.name, waited } as Base);
+      }
+      if (ctx.aborted) throw ctx.abortReason; // aborted between the hand-over and now
+      return await invoke(ctx, inner);
+    } finally {
+      this.#release();
+    }
+  }
+
+  #unlink(w: Waiter): void {
+    w.done = true;
+    const { before, after } = w;
+    if (before === undefined) this.#head = after;
+    else before.after = after;
+    if (after === undefined) this.#tail = before;
+    else after.before = before;
+    w.before = w.after = undefined;
+    this.queued--;
+    this.#deadlines?.remove(w);
+  }
+
+  /** Takes a waiter out of the queue and rejects it (queue timeout or abort). */
+  drop(w: Waiter, error: unknown, timedOut: boolean): void {
+    if (w.done) return;
+    this.#unlink(w);
+    w.reject(timedOut ? this.#reject('queue-timeout') : error);
+  }
+
+  #release(): void {
+    const w = this.#head;
+    if (w === undefined) {
+      this.active--;
+      return;
+    }
+    this.#unlink(w); // the slot passes to the head waiter: `active` is unchanged
+    w.resolve();
+  }
+}
+
+class BulkheadPolicy extends Pipeline<BulkheadEvent> implements Bulkhead {
+  readonly #layer: BulkheadLayer;
+  constructor(layer: BulkheadLayer) {
+    super([layer]);
+    this.#layer = layer;
+  }
+  get active(): number {
+    return this.#layer.active;
+  }
+  get queued(): number {
+    return this.#layer.queued;
+  }
+}
+
+/**
+ * Creates a bulkhead: at most `limit` calls run at once; up to `queue` more wait in FIFO order (each
+ * at most `queueTimeout` ms); beyond that calls fail at once with {@link BulkheadRejectedError}. A
+ * queued call whose signal aborts leaves the queue at once and rejects with the abort reason. A
+ * slot is released when the function settles — even if an outer aggressive timeout already walked
+ * away from it, so the bulkhead bounds real work, not waiting callers.
+ *
+ * @throws TypeError / RangeError naming the option when `limit` is not an integer ≥ 1, `queue` is
+ * not an integer ≥ 0, or `queueTimeout` is not > 0.
+ * @example
+ * ```ts
+ * const realtime = bulkhead({ limit: 8, queue: 16, queueTimeout: 2_000 });
+ * const reply = await realtime.execute(({ signal }) => callModel(prompt, { signal }));
+ * ```
+ */
+export function bulkhead(options: BulkheadOptions): Bulkhead {
+  checkObject('options', options);
+  if (options === undefined) throw new TypeError('Expected `options` to be an object, got undefined');
+  return new BulkheadPolicy(new BulkheadLayer(options));
+}

@@ -1,0 +1,38 @@
+import { BreakwaterError, errorGuard } from '../core/errors.js';
+
+/** Why a bulkhead turned a call away. */
+export type BulkheadRejectReason = 'full' | 'queue-timeout';
+
+/**
+ * Thrown by a bulkhead that cannot run a call: every slot and queue place is taken (`'full'`), or
+ * the call waited in the queue longer than `queueTimeout` (`'queue-timeout'`).
+ *
+ * @example
+ * ```ts
+ * const r = await pool.executeOutcome(call);
+ * if (!r.ok && isBulkheadRejectedError(r.error)) console.log(r.error.reason);
+ * ```
+ */
+export class BulkheadRejectedError extends BreakwaterError {
+  /** `'full'` or `'queue-timeout'`. */
+  readonly reason: BulkheadRejectReason;
+
+  constructor(reason: BulkheadRejectReason) {
+    super(
+      'ERR_BULKHEAD_REJECTED',
+      reason === 'full' ? 'Bulkhead is full: the call was not attempted' : 'Bulkhead queue wait timed out',
+    );
+    this.reason = reason;
+  }
+}
+
+/**
+ * True for a {@link BulkheadRejectedError}, also from another copy of the package.
+ *
+ * @example
+ * ```ts
+ * if (isBulkheadRejectedError(e) && e.reason === 'full') return 'busy, try later';
+ * ```
+ */
+export const isBulkheadRejectedError: (error: unknown) => error is BulkheadRejectedError =
+  /*#__PURE__*/ errorGuard<BulkheadRejectedError>('ERR_BULKHEAD_REJECTED');
