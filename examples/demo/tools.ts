@@ -25,7 +25,7 @@ export async function toolsSection(options: { readonly sqlite: boolean }): Promi
     store = memoryIdempotencyStore();
   }
   const effects = { emails: 0, tickets: 0 };
-  const tools = {
+  const tools: Record<ToolCall['name'], (args: Record<string, unknown>) => Promise<unknown>> = {
     send_email: async (args: Record<string, unknown>) => ({ messageId: `msg-${++effects.emails}`, to: args.to }),
     create_ticket: async (args: Record<string, unknown>) => ({
       ticket: `T-${100 + ++effects.tickets}`,
