@@ -55,6 +55,8 @@ export function sleepWith(
   });
 }
 
+const MAX_TIMER_DELAY = 2_147_483_647;
+
 /**
  * The platform clock: `Date.now()` and the global timers, looked up at call time so that
  * `vi.useFakeTimers()` and similar tools still work.
@@ -66,7 +68,9 @@ export function sleepWith(
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  // Platforms fire a delay above 2^31 − 1 ms (~24.8 days) after 1 ms: clamp, so that a far-future
+  // Retry-After date or an uncapped backoff waits long instead of not at all.
+  setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, MAX_TIMER_DELAY)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
   sleep: (ms, signal) => sleepWith(systemClock, ms, signal),
   unref: (handle) => (handle as { unref?: () => void } | null)?.unref?.(),

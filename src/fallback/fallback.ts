@@ -3,8 +3,14 @@ import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
 import { checkFunction, checkObject } from '../core/validate.js';
 
-/** What the fallback replaces: the error, or a result that `handleResult` rejected. */
-export type FallbackReason = { readonly error: unknown } | { readonly result: unknown };
+/**
+ * What the fallback replaces: the error, or a result that `handleResult` rejected. Each variant
+ * declares the other's key as absent, so `({ error }) => …` destructures; tell them apart with
+ * `'error' in reason` (an error may itself be `undefined`).
+ */
+export type FallbackReason =
+  | { readonly error: unknown; readonly result?: undefined }
+  | { readonly result: unknown; readonly error?: undefined };
 
 /** Events a fallback policy emits. */
 export type FallbackEvent = PolicyEventBase & {
@@ -58,7 +64,8 @@ class FallbackLayer extends BaseLayer<FallbackEvent> {
       }
       reason = { error };
     }
-    if (this.events.has('fallback')) this.events.emit({ type: 'fallback', kind: this.kind, name: this.name, ...reason });
+    if (this.events.has('fallback'))
+      this.events.emit({ type: 'fallback', kind: this.kind, name: this.name, ...reason });
     return this.#to(reason, ctx);
   }
 }

@@ -9,4 +9,4 @@
  *
  * @module
  */
-export { fallback, type FallbackOptions, type FallbackReason, type FallbackEvent } from './fallback.js';
+export { type FallbackEvent, type FallbackOptions, type FallbackReason, fallback } from './fallback.js';

@@ -123,7 +123,7 @@ export function exponential(options?: ExponentialOptions): Backoff {
         // Past MAX_EXPONENT the curve stops growing (t is clamped), so `next - prev` is noise that can be
         // negative: treat those retries as past the cap, like an overflowing curve.
         if (!(d <= max) || (retry > MAX_EXPONENT && initial > 0)) return max / 2 + (random() * max) / 2;
-        return d < 0 ? 0 : d;
+        return Math.max(0, d);
       },
     };
   }
@@ -131,7 +131,7 @@ export function exponential(options?: ExponentialOptions): Backoff {
     delay(retry, random) {
       // factor^n may overflow to Infinity, which the cap absorbs; initial = 0 must stay 0 (0 · Infinity is NaN).
       const raw = initial === 0 ? 0 : initial * factor ** (retry - 1);
-      return spread(raw < max ? raw : max, jitter, random);
+      return spread(Math.min(raw, max), jitter, random);
     },
   };
 }

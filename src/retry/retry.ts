@@ -7,8 +7,14 @@ import { type Backoff, type BackoffState, exponential } from './backoff.js';
 import type { RetryBudget } from './budget.js';
 import { retryAfterHint } from './retry-after.js';
 
-/** What the last attempt produced: an error, or a result that `handleResult` asked to retry. */
-export type RetryOutcome<T = unknown> = { readonly error: unknown } | { readonly result: T };
+/**
+ * What the last attempt produced: an error, or a result that `handleResult` asked to retry. Each
+ * variant declares the other's key as absent, so `(n, { error }) => …` destructures; tell them apart
+ * with `'error' in outcome`.
+ */
+export type RetryOutcome<T = unknown> =
+  | { readonly error: unknown; readonly result?: undefined }
+  | { readonly result: T; readonly error?: undefined };
 
 /** Events a retry policy emits. */
 export type RetryEvent =

@@ -10,4 +10,4 @@
  *
  * @module
  */
-export { virtualClock, type VirtualClock, type VirtualClockOptions } from './virtual-clock.js';
+export { type VirtualClock, type VirtualClockOptions, virtualClock } from './virtual-clock.js';

@@ -114,7 +114,8 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
         if (scope.aborted) throw scope.reason; // the caller's (or an enclosing) abort, never relabelled
         throw error;
       }
-      if (scope.abortedHere) throw scope.reason;
+      // A late result after an abort (own expiry, the caller's or an enclosing one) is not returned.
+      if (scope.aborted) throw scope.reason;
       return result;
     } finally {
       ctx.scope = parent;
