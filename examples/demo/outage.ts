@@ -38,21 +38,31 @@ export async function outageSection(llm: FakeLlm): Promise<void> {
   breaker.on('reject', () => rejected++);
 
   const counts = { primary: 0, small: 0 };
-  await pool(80, 6, async (i) => {
-    // From call 15 on, the provider is down for 1.5 s.
-    if (i === 15) {
-      llm.outage = true;
-      console.log(`  ${color.red('✖')} ${at()} provider outage begins`);
-      setTimeout(() => {
-        llm.outage = false;
-        console.log(`  ${color.green('✔')} ${at()} provider is back`);
-      }, 1_500);
-    }
+  const call = async (i: number) => {
     const reply = await primary.execute(({ signal }) => chat(llm.url, 'gpt-fake', `call ${i}`, signal));
     if (reply.content.startsWith('(gpt-small)')) counts.small++;
     else counts.primary++;
     await new Promise((r) => setTimeout(r, 40));
+  };
+  let outageOver: Promise<void> = Promise.resolve();
+  await pool(60, 6, async (i) => {
+    // From call 15 on, the provider is down for 1.5 s.
+    if (i === 15) {
+      llm.outage = true;
+      console.log(`  ${color.red('✖')} ${at()} provider outage begins`);
+      outageOver = new Promise((resolve) =>
+        setTimeout(() => {
+          llm.outage = false;
+          console.log(`  ${color.green('✔')} ${at()} provider is back`);
+          resolve();
+        }, 1_500),
+      );
+    }
+    await call(i);
   });
+  await outageOver;
+  // Traffic after the recovery: the next probe closes the circuit and gpt-fake answers again.
+  await pool(30, 6, (i) => call(60 + i));
   console.log(
     `  ${color.bold('summary')}: ${counts.primary} answered by gpt-fake, ${counts.small} by the fallback gpt-small, ` +
       `${rejected} calls short-circuited by the open breaker; bulkhead active=${limiter.active} queued=${limiter.queued}`,
