@@ -1,5 +1,6 @@
 /**
- * Test helpers: a virtual clock to drive every policy's time without real sleeps.
+ * Test helpers: a virtual clock to drive every policy's time without real sleeps, and
+ * Given/When/Then specifications for deciders and projections.
  *
  * @example
  * ```ts
@@ -10,4 +11,15 @@
  *
  * @module
  */
+
+export {
+  type DeciderSpec,
+  type DeciderThen,
+  type DeciderWhen,
+  deciderSpec,
+  type ProjectionSpec,
+  type ProjectionThen,
+  type ProjectionWhen,
+  projectionSpec,
+} from './decider-spec.js';
 export { type VirtualClock, type VirtualClockOptions, virtualClock } from './virtual-clock.js';
