@@ -1,12 +1,17 @@
 // `npm run demo`: breakwater protecting a small "agent" that talks to a flaky fake LLM API.
 // Every section uses embedded defaults (in-memory / SQLite); nothing to set up.
-// Flags: --sqlite (durable stores in .demo-data/ instead of memory).
+// Flags: --sqlite (idempotency records in SQLite), --memory (agent events in memory, not SQLite).
+import Database from 'better-sqlite3';
+import { memoryEventStore } from '../../src/event-store/index.js';
+import { sqliteEventStore } from '../../src/event-store/sqlite/index.js';
+import { eventStoreSection } from '../event-store-agent.js';
 import { messagingSection } from '../messaging-agent.js';
+import { sagaSection } from '../saga-trip.js';
 import { startFakeLlm } from './fake-llm.js';
 import { outageSection } from './outage.js';
 import { resilienceSection } from './resilience.js';
 import { toolsSection } from './tools.js';
-import { color } from './util.js';
+import { color, heading } from './util.js';
 
 const started = performance.now();
 const llm = await startFakeLlm(Number(process.env.DEMO_SEED ?? 42));
@@ -15,6 +20,19 @@ try {
   await outageSection(llm);
   await toolsSection({ sqlite: process.argv.includes('--sqlite') });
   await messagingSection();
+  await sagaSection(Number(process.env.DEMO_SEED ?? 42));
+  // The agent's log as events: SQLite by default (.demo-data/events.db), memory with --memory.
+  const memory = process.argv.includes('--memory');
+  heading(`event store: the agent's run as events (${memory ? 'memory' : 'SQLite .demo-data/events.db'})`);
+  if (memory) await eventStoreSection(memoryEventStore());
+  else {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync('.demo-data', { recursive: true });
+    const db = new Database('.demo-data/events.db');
+    db.pragma('journal_mode = WAL');
+    await eventStoreSection(sqliteEventStore(db));
+    db.close();
+  }
 } finally {
   await llm.close();
 }

@@ -1,0 +1,96 @@
+import type { Clock } from '../core/clock.js';
+import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
+import type { Policy } from '../core/policy.js';
+import type { Saga } from './definition.js';
+import type { SagaStore } from './log.js';
+import type { SagaLogEvent, SagaState, SagaStatus } from './state.js';
+
+/** The name of an orchestrator event: the log event type without its `saga.` prefix. */
+export type SagaEventType = SagaLogEvent['type'] extends `saga.${infer T}` ? T : never;
+
+/** What an orchestrator listener receives for every transition appended to a saga's log. */
+export interface SagaEvent extends PolicyEventBase {
+  readonly type: SagaEventType;
+  readonly kind: 'saga';
+  /** The saga definition's name. */
+  readonly name: string;
+  /** The saga instance id. */
+  readonly sagaId: string;
+  /** The step concerned, for step and compensation events. */
+  readonly step: string | undefined;
+  /** The log event's data (result, stored error, lease, …). */
+  readonly data: unknown;
+}
+
+/** Options of {@link sagaOrchestrator}. */
+export interface SagaOrchestratorOptions {
+  /** Where saga logs live: any `breakwater/event-store` store (memory, SQLite, PostgreSQL). */
+  readonly store: SagaStore;
+  /** Source of time for leases, deadlines and retry delays. @defaultValue `systemClock` */
+  readonly clock?: Clock | undefined;
+  /** Saga definitions `resume` may meet in the store (`run` registers its saga too). @defaultValue `[]` */
+  readonly sagas?: readonly Saga[] | undefined;
+  /**
+   * How long a claim on a saga lasts, in ms; renewed every third of it while this process drives
+   * the saga. Another process takes over a saga whose lease has lapsed.
+   * @defaultValue 30_000
+   */
+  readonly lease?: number | undefined;
+  /** This process's identity in leases. @defaultValue a random UUID */
+  readonly owner?: string | undefined;
+  /** Prefix of saga stream names (stream = prefix + saga id). @defaultValue `'saga-'` */
+  readonly streamPrefix?: string | undefined;
+  /** The policy every compensation runs under, unless its step sets `compensatePolicy`. @defaultValue a built-in retry */
+  readonly compensationPolicy?: Policy<any> | undefined;
+  /** Retries of the built-in compensation retry. @defaultValue 3 */
+  readonly compensationRetries?: number | undefined;
+  /** First delay of the built-in compensation retry, in ms, doubling each retry. @defaultValue 100 */
+  readonly compensationDelay?: number | undefined;
+  /** How often `run` rechecks a saga another process is driving, in ms. @defaultValue 500 */
+  readonly pollInterval?: number | undefined;
+}
+
+/** Options of {@link SagaOrchestrator.list}. */
+export interface ListOptions {
+  /** Only sagas in this status (or these statuses). @defaultValue every status */
+  readonly status?: SagaStatus | readonly SagaStatus[] | undefined;
+}
+
+/** Runs sagas durably over an event store; built by {@link sagaOrchestrator}. */
+export interface SagaOrchestrator {
+  /**
+   * Starts saga instance `id` and resolves with its result, or rejects with a {@link SagaFailedError}.
+   * If instance `id` already exists, no second one starts: resolves (or rejects) with its outcome,
+   * waiting for it if needed.
+   */
+  run<I, R>(saga: Saga<I, R>, input: I, options: { readonly id: string }): Promise<R>;
+  /**
+   * Picks up unfinished sagas whose lease is free (every one, or instance `id`) and drives them to a
+   * terminal status; resolves with their final states. Completed steps are not re-run; a step with
+   * no recorded outcome is re-run with the same key; a compensating saga keeps compensating.
+   */
+  resume(): Promise<SagaState[]>;
+  /** Like `resume()` for one instance: resolves with its state afterwards (`undefined` if unknown). */
+  resume(id: string): Promise<SagaState | undefined>;
+  /** The saga's state as folded from its log, or `undefined` if there is no such saga. */
+  status(id: string): Promise<SagaState | undefined>;
+  /** Every saga in the store (optionally by status). */
+  list(options?: ListOptions): Promise<SagaState[]>;
+  /**
+   * Retries a saga left `compensation-failed` (its failed compensations) or `failed` after a pivot
+   * (forward from the failed step). Resolves or rejects like `run`.
+   */
+  redrive<R = unknown>(id: string): Promise<R>;
+  /**
+   * Cancels a running saga: its step signals abort and what was done is compensated. Resolves with
+   * the state afterwards (the process driving it notices within a third of the lease).
+   */
+  cancel(id: string): Promise<SagaState | undefined>;
+  /** Makes a saga definition known to `resume`. */
+  register(saga: Saga): void;
+  /** Listens to every transition (`'*'`) or one type; returns an unsubscribe. */
+  on<K extends SagaEventType | '*'>(
+    type: K,
+    listener: Listener<K extends '*' ? SagaEvent : SagaEvent & { type: K }>,
+  ): Unsubscribe;
+}
