@@ -57,6 +57,23 @@ export function sleepWith(
 
 const MAX_TIMER_DELAY = 2_147_483_647;
 
+// Platforms fire a delay above 2^31 − 1 ms (~24.8 days) after 1 ms: clamp, so that a far-future
+// Retry-After date or an uncapped backoff waits long instead of not at all. The two objects below
+// spell out the same timers rather than share them, so that each bundle carries only the one it uses.
+
+/**
+ * The platform timers without `sleep`: the default of policies that never sleep (a timeout), so
+ * that their bundles do not carry {@link sleepWith}.
+ * @internal
+ */
+export const systemTimers: Omit<Clock, 'sleep'> = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, MAX_TIMER_DELAY)),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  unref: (handle) => (handle as { unref?: () => void } | null)?.unref?.(),
+  ref: (handle) => (handle as { ref?: () => void } | null)?.ref?.(),
+};
+
 /**
  * The platform clock: `Date.now()` and the global timers, looked up at call time so that
  * `vi.useFakeTimers()` and similar tools still work.
@@ -68,8 +85,6 @@ const MAX_TIMER_DELAY = 2_147_483_647;
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  // Platforms fire a delay above 2^31 − 1 ms (~24.8 days) after 1 ms: clamp, so that a far-future
-  // Retry-After date or an uncapped backoff waits long instead of not at all.
   setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, MAX_TIMER_DELAY)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
   sleep: (ms, signal) => sleepWith(systemClock, ms, signal),

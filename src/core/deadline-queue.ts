@@ -21,7 +21,7 @@ export class DeadlineEntry {
  * unref'd, so an idle process exits at once; it is re-armed lazily when it fires.
  */
 export class DeadlineQueue {
-  readonly #clock: Clock;
+  readonly #clock: Omit<Clock, 'sleep'>;
   #head: DeadlineEntry | undefined = undefined;
   #tail: DeadlineEntry | undefined = undefined;
   #timer: TimerHandle = undefined;
@@ -30,7 +30,7 @@ export class DeadlineQueue {
   #size = 0;
   readonly #fire = (): void => this.#onTimer();
 
-  constructor(clock: Clock) {
+  constructor(clock: Omit<Clock, 'sleep'>) {
     this.#clock = clock;
   }
 

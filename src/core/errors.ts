@@ -25,7 +25,12 @@ export class BreakwaterError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.name = new.target.name;
-    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  // The cross-copy brand lives on the prototype: no per-instance property, and, being
+  // non-enumerable, it never shows in logs or JSON.
+  static {
+    Object.defineProperty(BreakwaterError.prototype, BRAND, { value: true });
   }
 }
 

@@ -120,11 +120,17 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
 export abstract class BaseLayer<E extends PolicyEventBase> implements Layer {
   readonly kind: string;
   readonly name: string | undefined;
-  readonly events: Emitter<PolicyEventBase> = new Emitter();
+  #events: Emitter<PolicyEventBase> | undefined = undefined;
 
   constructor(kind: string, name: string | undefined) {
     this.kind = kind;
     this.name = name;
+  }
+
+  /** The layer's emitter, created on first use (a policy built but never called holds none). */
+  get events(): Emitter<PolicyEventBase> {
+    this.#events ??= new Emitter();
+    return this.#events;
   }
 
   abstract run(ctx: CallContext, inner: Chain | undefined): Promise<unknown>;

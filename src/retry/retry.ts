@@ -35,7 +35,11 @@ export type RetryEvent =
       readonly error?: unknown;
       readonly result?: unknown;
     })
-  | (PolicyEventBase & { readonly type: 'success'; readonly attempt: number });
+  | (PolicyEventBase & {
+      /** Emitted for calls that start while a `success` (or `'*'`) listener is subscribed. */
+      readonly type: 'success';
+      readonly attempt: number;
+    });
 
 /** Options for {@link retry}. */
 export interface RetryOptions {
@@ -94,15 +98,48 @@ class RetryLayer extends BaseLayer<RetryEvent> {
     this.#random = o?.random ?? Math.random;
   }
 
-  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+  // The success path of a first attempt is a plain `.then` with no handler of ours: no async frame,
+  // and no closure but the failure handler. Everything after a failure runs in `#loop`, as do the
+  // rarer configurations: a `success` listener (present when the call starts), `handleResult`, a
+  // nested retry (whose attempt number must be restored).
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
     const saved = ctx.attempt;
-    this.#budget?.recordCall();
+    if (saved !== 1 || this.#handleResult !== undefined || this.events.has('success')) {
+      return this.#loop(ctx, inner, saved, false, undefined);
+    }
+    let p: unknown;
+    try {
+      this.#budget?.recordCall();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    try {
+      p = invoke(ctx, inner);
+    } catch (error) {
+      return this.#loop(ctx, inner, 1, true, error);
+    }
+    return Promise.resolve(p).then(undefined, (error: unknown) => this.#loop(ctx, inner, 1, true, error));
+  }
+
+  /** The retry loop; `failed` means the first attempt already ran and threw `firstError`. */
+  async #loop(
+    ctx: CallContext,
+    inner: Chain | undefined,
+    saved: number,
+    failed: boolean,
+    firstError: unknown,
+  ): Promise<unknown> {
+    if (!failed) this.#budget?.recordCall();
     let state: BackoffState | undefined;
     try {
       for (let attempt = 1; ; attempt++) {
         ctx.attempt = attempt;
         let outcome: RetryOutcome;
         try {
+          if (failed) {
+            failed = false;
+            throw firstError;
+          }
           const result = await invoke(ctx, inner);
           if (this.#handleResult === undefined || !this.#handleResult(result, ctx)) {
             if (this.events.has('success')) this.#emit({ type: 'success', attempt });

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, systemTimers } from '../core/clock.js';
 import { AbortScope, type CallContext, type Context } from '../core/context.js';
 import { DeadlineQueue } from '../core/deadline-queue.js';
 import { TimeoutError } from '../core/errors.js';
@@ -31,8 +31,10 @@ export interface TimeoutOptions {
 class TimeoutScope extends AbortScope {
   readonly #layer: TimeoutLayer;
   readonly #ms: number;
-  /** Set by an aggressive call: rejects the race at once. */
+  /** Set by an aggressive call: the race's own `reject`, called at once on expiry. */
   reject: ((reason: unknown) => void) | undefined = undefined;
+  /** An aggressive call's listener on the enclosing signal, if there is one. */
+  onAbort: (() => void) | undefined = undefined;
 
   constructor(ctx: CallContext, layer: TimeoutLayer, ms: number, deadline: number) {
     const parent = ctx.scope;
@@ -47,14 +49,31 @@ class TimeoutScope extends AbortScope {
     if (this.aborted) return;
     this.abort(new TimeoutError(this.#ms));
     this.#layer.timedOut(this.#ms);
-    this.reject?.(this.reason);
+    const reject = this.reject;
+    if (reject !== undefined) {
+      this.settle();
+      reject(this.reason);
+    }
+  }
+
+  /** Ends an aggressive race: detaches from the enclosing signal; nothing rejects it any more. */
+  settle(): void {
+    this.reject = undefined;
+    const onAbort = this.onAbort;
+    if (onAbort !== undefined) {
+      this.onAbort = undefined;
+      // The enclosing signal was materialised when the listener was added: this is the same one.
+      const parentSignal = this.parent !== undefined ? this.parent.signal : this.callerSignal;
+      parentSignal?.removeEventListener('abort', onAbort);
+    }
+    this.dispose();
   }
 }
 
 class TimeoutLayer extends BaseLayer<TimeoutEvent> {
   readonly #after: number | ((ctx: Context) => number);
   readonly #aggressive: boolean;
-  readonly #clock: Clock;
+  readonly #clock: Omit<Clock, 'sleep'>;
   readonly #queue: DeadlineQueue | undefined;
   #queues: Map<number, DeadlineQueue> | undefined = undefined;
 
@@ -65,7 +84,7 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     this.#after = o.after;
     this.#aggressive =
       checkOneOf('strategy', o.strategy ?? 'cooperative', ['cooperative', 'aggressive']) === 'aggressive';
-    this.#clock = o.clock ?? systemClock;
+    this.#clock = o.clock ?? systemTimers;
     this.#queue = typeof o.after === 'number' ? new DeadlineQueue(this.#clock) : undefined;
   }
 
@@ -87,85 +106,91 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     return q;
   }
 
-  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
     const after = this.#after;
     let ms: number;
     if (typeof after === 'number') ms = after;
     else {
-      ms = after(ctx);
+      try {
+        ms = after(ctx);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (typeof ms !== 'number' || !(ms >= 0)) {
-        throw new RangeError(`Expected \`after\` to return a number ≥ 0, got ${String(ms)}`);
+        return Promise.reject(new RangeError(`Expected \`after\` to return a number ≥ 0, got ${String(ms)}`));
       }
     }
-    if (ms === Number.POSITIVE_INFINITY) return invoke(ctx, inner);
+    if (ms === Number.POSITIVE_INFINITY) return start(ctx, inner);
     const now = this.#clock.now();
     const scope = new TimeoutScope(ctx, this, ms, now + ms);
     const queue = this.#queueFor(ms);
     queue.add(scope, now, ms);
+    if (this.#aggressive) return this.#race(ctx, inner, scope, queue);
     const parent = ctx.scope;
-    try {
-      if (this.#aggressive) return await this.#race(ctx, inner, scope);
-      ctx.scope = scope;
-      let result: unknown;
-      try {
-        result = await invoke(ctx, inner);
-      } catch (error) {
+    ctx.scope = scope;
+    // `.then` rather than an async frame: the two handlers share one closure context.
+    return start(ctx, inner).then(
+      (result) => {
+        ctx.scope = parent;
+        queue.remove(scope);
+        scope.dispose();
+        // A late result after an abort (own expiry, the caller's or an enclosing one) is not returned.
+        if (scope.aborted) throw scope.reason;
+        return result;
+      },
+      (error: unknown) => {
+        ctx.scope = parent;
+        queue.remove(scope);
+        scope.dispose();
         if (scope.abortedHere) throw scope.reason === error ? error : withCause(scope.reason, error);
-        if (scope.aborted) throw scope.reason; // the caller's (or an enclosing) abort, never relabelled
-        throw error;
-      }
-      // A late result after an abort (own expiry, the caller's or an enclosing one) is not returned.
-      if (scope.aborted) throw scope.reason;
-      return result;
-    } finally {
-      ctx.scope = parent;
-      queue.remove(scope);
-      scope.dispose();
-    }
+        throw scope.aborted ? scope.reason : error; // the caller's (or an enclosing) abort, never relabelled
+      },
+    );
   }
 
-  #race(ctx: CallContext, inner: Chain | undefined, scope: TimeoutScope): Promise<unknown> {
-    // The abandoned work keeps running on its own context, so outer layers can move on safely.
-    const forked = ctx.fork();
-    forked.scope = scope;
+  #race(ctx: CallContext, inner: Chain | undefined, scope: TimeoutScope, queue: DeadlineQueue): Promise<unknown> {
     // Listen to the enclosing abort (caller or outer timeout) only if there is one; our own
     // expiry rejects through `scope.reject`, so no signal is created unless `fn` reads it.
     const parentSignal = scope.parent !== undefined ? scope.parent.signal : ctx.callerSignal;
-    if (parentSignal?.aborted) return Promise.reject(parentSignal.reason);
+    if (parentSignal?.aborted) {
+      queue.remove(scope);
+      return Promise.reject(parentSignal.reason);
+    }
+    // The abandoned work keeps running on its own context, so outer layers can move on safely.
+    const forked = ctx.fork();
+    forked.scope = scope;
     return new Promise((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const settle = (): void => {
-        scope.reject = undefined;
-        if (onAbort !== undefined) parentSignal?.removeEventListener('abort', onAbort);
-      };
-      scope.reject = (reason) => {
-        settle();
-        reject(reason);
-      };
+      scope.reject = reject;
       if (parentSignal !== undefined) {
-        onAbort = () => {
-          settle();
+        scope.onAbort = () => {
+          queue.remove(scope);
+          scope.settle();
           reject(parentSignal.reason);
         };
-        parentSignal.addEventListener('abort', onAbort, { once: true });
+        parentSignal.addEventListener('abort', scope.onAbort, { once: true });
       }
-      let work: PromiseLike<unknown>;
-      try {
-        work = Promise.resolve(invoke(forked, inner));
-      } catch (error) {
-        work = Promise.reject(error);
-      }
-      work.then(
+      start(forked, inner).then(
         (value) => {
-          settle();
+          queue.remove(scope);
+          scope.settle();
           resolve(value);
         },
         (error: unknown) => {
-          settle();
+          queue.remove(scope);
+          scope.settle();
           reject(error);
         },
       );
     });
+  }
+}
+
+/** Runs the rest of the chain as a promise (a synchronous throw of `fn` becomes a rejection). */
+function start(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+  try {
+    return Promise.resolve(invoke(ctx, inner));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

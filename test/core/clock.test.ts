@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { sleepWith, systemClock } from '../../src/core/clock.js';
+import { sleepWith, systemClock, systemTimers } from '../../src/core/clock.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -109,5 +109,30 @@ describe('sleepWith', () => {
     ac.abort('r');
     await expect(p).rejects.toBe('r');
     expect(t.pending.size).toBe(0);
+  });
+});
+
+describe('systemTimers (the sleep-less default of a timeout)', () => {
+  it('behaves like systemClock: Date.now, global timers at call time, clamped delays, unref/ref', async () => {
+    expect('sleep' in systemTimers).toBe(false);
+    vi.useFakeTimers({ now: 7_000 });
+    expect(systemTimers.now()).toBe(7_000);
+    let fired = 0;
+    systemTimers.setTimeout(() => fired++, 100);
+    systemTimers.clearTimeout(systemTimers.setTimeout(() => fired++, 100));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fired).toBe(1);
+    vi.useRealTimers();
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation((() => 0) as never);
+    systemTimers.setTimeout(() => {}, Number.POSITIVE_INFINITY);
+    expect(spy.mock.calls.map((c) => c[1])).toEqual([2_147_483_647]);
+    spy.mockRestore();
+    const handle = { unref: vi.fn(), ref: vi.fn() };
+    systemTimers.unref?.(handle);
+    systemTimers.ref?.(handle);
+    systemTimers.unref?.(null);
+    systemTimers.ref?.({});
+    expect(handle.unref).toHaveBeenCalledOnce();
+    expect(handle.ref).toHaveBeenCalledOnce();
   });
 });

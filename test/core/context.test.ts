@@ -163,4 +163,18 @@ describe('CallContext', () => {
     f.attempt = 4;
     expect(ctx.attempt).toBe(3);
   });
+
+  it('a fork of a context without data shares the data object, whichever side reads it first', () => {
+    const a = new CallContext(() => 1, undefined);
+    const fa = a.fork();
+    fa.data.x = 1; // the fork reads first: created on the original
+    expect(a.data).toBe(fa.data);
+    expect(a.data).toEqual({ x: 1 });
+    const b = new CallContext(() => 1, undefined);
+    const fb = b.fork();
+    b.data.y = 2; // the original reads first
+    expect(fb.data).toBe(b.data);
+    const ffb = fb.fork(); // a fork of a fork
+    expect(ffb.data).toBe(b.data);
+  });
 });

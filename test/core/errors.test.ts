@@ -27,8 +27,10 @@ describe('BreakwaterError', () => {
   it('the brand is not enumerable (does not pollute logs or JSON)', () => {
     const e = new BreakwaterError('ERR_X', 'm');
     const brand = Symbol.for('breakwater.error');
-    expect(Object.getOwnPropertySymbols(e)).toContain(brand);
-    expect(Object.getOwnPropertyDescriptor(e, brand)?.enumerable).toBe(false);
+    // On the prototype: no per-instance property, and not enumerable.
+    expect(Object.getOwnPropertySymbols(e)).not.toContain(brand);
+    expect((e as unknown as Record<symbol, unknown>)[brand]).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(BreakwaterError.prototype, brand)?.enumerable).toBe(false);
     expect(JSON.parse(JSON.stringify(e))).toEqual({ code: 'ERR_X', name: 'BreakwaterError' });
   });
 });

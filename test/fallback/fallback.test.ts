@@ -160,3 +160,33 @@ describe('fallback', () => {
     expect(() => fallback(options as never)).toThrow(message);
   });
 });
+
+describe('fallback: then-style paths', () => {
+  it('a synchronous throw of fn falls back; a synchronous throw of `to` becomes a rejection', async () => {
+    const boom = () => {
+      throw new Error('sync');
+    };
+    await expect(fallback({ to: ({ error }) => (error as Error).message }).execute(boom)).resolves.toBe('sync');
+    const p = fallback({
+      to: () => {
+        throw new Error('to failed');
+      },
+    }).execute(boom);
+    await expect(p).rejects.toThrow('to failed');
+  });
+
+  it('a success passes through unchanged, and handleResult sees the settled value', async () => {
+    await expect(fallback({ to: () => 'fb' }).execute(async () => 'real')).resolves.toBe('real');
+    const seen: unknown[] = [];
+    const policy = fallback({
+      to: ({ result }) => `replaced ${String(result)}`,
+      handleResult: (r) => {
+        seen.push(r);
+        return r === 'bad';
+      },
+    });
+    await expect(policy.execute(async () => 'bad')).resolves.toBe('replaced bad');
+    await expect(policy.execute(() => 'good')).resolves.toBe('good');
+    expect(seen).toEqual(['bad', 'good']);
+  });
+});

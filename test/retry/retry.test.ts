@@ -421,3 +421,87 @@ describe('retry: options', () => {
     expect(() => retry(3 as never)).toThrow(/`options`/);
   });
 });
+
+describe('retry: first-attempt fast path', () => {
+  it('a synchronous throw of the first attempt is retried like a rejection', async () => {
+    let n = 0;
+    const fn = (ctx: Context) => {
+      n++;
+      if (ctx.attempt === 1) throw new Error('sync');
+      return ctx.attempt;
+    };
+    await expect(retry({ maxRetries: 2, backoff: constant(0) }).execute(fn)).resolves.toBe(2);
+    expect(n).toBe(2);
+  });
+
+  it('a non-native thenable result is adopted; a rejecting thenable is retried', async () => {
+    // biome-ignore lint/suspicious/noThenProperty: a hand-made thenable is the point of the test
+    const ok = { then: (res: (v: number) => void) => res(7) } as PromiseLike<number>;
+    await expect(retry().execute(() => ok)).resolves.toBe(7);
+    let n = 0;
+    const flaky = () =>
+      ({
+        // biome-ignore lint/suspicious/noThenProperty: a hand-made thenable is the point of the test
+        then: (res: (v: string) => void, rej: (e: unknown) => void) => (++n === 1 ? rej(new Error('x')) : res('ok')),
+      }) as PromiseLike<string>;
+    await expect(retry({ backoff: constant(0) }).execute(flaky)).resolves.toBe('ok');
+    expect(n).toBe(2);
+  });
+
+  it('emits success (attempt 1) when someone listens, and nothing when nobody does', async () => {
+    const policy = retry();
+    await expect(policy.execute(() => 'quiet')).resolves.toBe('quiet');
+    const events: RetryEvent[] = [];
+    const off = policy.on('success', (e) => events.push(e));
+    await expect(policy.execute(() => 'a')).resolves.toBe('a');
+    const other = policy.on('retry', () => {});
+    await expect(policy.execute(async () => 'b')).resolves.toBe('b');
+    expect(events).toEqual([
+      { type: 'success', kind: 'retry', name: undefined, attempt: 1 },
+      { type: 'success', kind: 'retry', name: undefined, attempt: 1 },
+    ]);
+    off();
+    // A listener of another type makes the handler run; it must not emit success.
+    await expect(policy.execute(() => 'c')).resolves.toBe('c');
+    expect(events).toHaveLength(2);
+    other();
+  });
+
+  it('a nested retry restores the outer attempt number after its own success', async () => {
+    const seen: number[] = [];
+    const outer = retry({ maxRetries: 2, backoff: constant(0) });
+    const inner = retry({ maxRetries: 2, backoff: constant(0) });
+    let calls = 0;
+    const result = await Policy.wrap(outer, inner).execute((ctx) => {
+      calls++;
+      seen.push(ctx.attempt);
+      if (calls <= 3) throw new Error(`fail ${calls}`); // exhausts the inner retry once
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(seen).toEqual([1, 2, 3, 1]);
+  });
+
+  it('counts every call in the budget exactly once, whether the first attempt succeeds or fails', async () => {
+    const budget = retryBudget({ ratio: 1, minPerSecond: 0 });
+    const policy = retry({ maxRetries: 1, backoff: constant(0), budget });
+    await policy.execute(() => 1);
+    await policy.execute(failing(1));
+    expect(budget.calls).toBe(2);
+    expect(budget.retries).toBe(1);
+  });
+
+  it('a throwing budget rejects the call without running it', async () => {
+    const fn = vi.fn(() => 1);
+    const budget = {
+      calls: 0,
+      retries: 0,
+      recordCall: () => {
+        throw new Error('budget broke');
+      },
+      tryRetry: () => true,
+    };
+    await expect(retry({ budget }).execute(fn)).rejects.toThrow('budget broke');
+    expect(fn).not.toHaveBeenCalled();
+  });
+});

@@ -385,3 +385,97 @@ describe('timeout: events and options', () => {
     expect(() => timeout(options as never)).toThrow(name);
   });
 });
+
+describe('timeout: then-style paths', () => {
+  it('a synchronous throw of fn becomes a rejection (cooperative, aggressive, Infinity) and leaves no timer', async () => {
+    const clock = virtualClock();
+    const boom = () => {
+      throw new Error('sync');
+    };
+    for (const strategy of ['cooperative', 'aggressive'] as const) {
+      await expect(timeout({ after: 100, strategy, clock }).execute(boom)).rejects.toThrow('sync');
+    }
+    await expect(timeout({ after: Number.POSITIVE_INFINITY, clock }).execute(boom)).rejects.toThrow('sync');
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a throwing `after` function rejects instead of throwing synchronously', async () => {
+    const p = timeout({
+      after: () => {
+        throw new Error('no limit');
+      },
+    }).execute(() => 1);
+    await expect(p).rejects.toThrow('no limit');
+  });
+
+  it('cooperative: ctx.signal read after an await in fn still belongs to the timeout', async () => {
+    const clock = virtualClock();
+    const p = timeout({ after: 50, clock }).execute(async (ctx) => {
+      await clock.sleep(60);
+      return ctx.signal.aborted;
+    });
+    const r = p.catch((e: unknown) => e);
+    await clock.advance(60);
+    expect(isTimeoutError(await r)).toBe(true);
+  });
+
+  it('aggressive: the caller-signal listener is removed on expiry, on success and on failure', async () => {
+    const clock = virtualClock();
+    const ac = new AbortController();
+    const add = vi.spyOn(ac.signal, 'addEventListener');
+    const remove = vi.spyOn(ac.signal, 'removeEventListener');
+    const policy = timeout({ after: 10, strategy: 'aggressive', clock });
+    await expect(policy.execute(() => 1, { signal: ac.signal })).resolves.toBe(1);
+    await expect(policy.execute(() => Promise.reject(new Error('e')), { signal: ac.signal })).rejects.toThrow('e');
+    const hung = policy.execute(() => new Promise(() => {}), { signal: ac.signal });
+    const hungResult = hung.catch((e: unknown) => e);
+    await clock.advance(10);
+    expect(isTimeoutError(await hungResult)).toBe(true);
+    expect(add).toHaveBeenCalledTimes(3);
+    expect(remove).toHaveBeenCalledTimes(3);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('aggressive: the forked context shares ctx.data with the caller, created on first read', async () => {
+    const data = await new Promise<Record<string, unknown>>((resolve) => {
+      void timeout({ after: 1000, strategy: 'aggressive' }).execute((ctx) => {
+        ctx.data.seen = true;
+        resolve(ctx.data);
+        return 1;
+      });
+    });
+    expect(data).toEqual({ seen: true });
+    const given = { a: 1 };
+    await timeout({ after: 1000, strategy: 'aggressive' }).execute(
+      (ctx) => {
+        expect(ctx.data).toBe(given);
+        return 1;
+      },
+      { data: given },
+    );
+  });
+});
+
+describe('timeout: aggressive under an already-aborted enclosing scope', () => {
+  it('rejects at once with the enclosing reason, without running fn or leaving a timer', async () => {
+    const { BaseLayer, invoke, Pipeline } = await import('../../src/core/policy.js');
+    const clock = virtualClock();
+    // A layer that waits 20 ms (ignoring the signal) before running the rest of the chain.
+    class Late extends BaseLayer<never> {
+      async run(ctx: Parameters<typeof invoke>[0], inner: Parameters<typeof invoke>[1]): Promise<unknown> {
+        await clock.sleep(20);
+        return invoke(ctx, inner);
+      }
+    }
+    const late = new Pipeline([new Late('late', undefined)]);
+    const fn = vi.fn(() => 1);
+    const p = Policy.wrap(timeout({ after: 10, clock }), late, timeout({ after: 100, strategy: 'aggressive', clock }))
+      .execute(fn)
+      .catch((e: unknown) => e);
+    await clock.advance(20);
+    const error = await p;
+    expect(isTimeoutError(error) && error.timeoutMs).toBe(10);
+    expect(fn).not.toHaveBeenCalled();
+    expect(clock.pending).toBe(0);
+  });
+});
