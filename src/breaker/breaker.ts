@@ -93,6 +93,23 @@ const ISOLATED = 3;
 const NAMES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
 const always = (): boolean => true;
 
+const ErrorCtor = Error as { stackTraceLimit?: number };
+
+/**
+ * A fail-fast rejection, built without capturing a stack (the stack would only show breakwater's
+ * own frames, and capturing it costs more than the rest of the rejection). `retryAfter < 0` means
+ * isolated.
+ */
+function failFast(retryAfter: number, cause: unknown): BrokenCircuitError | IsolatedCircuitError {
+  const limit = ErrorCtor.stackTraceLimit;
+  if (limit !== undefined) ErrorCtor.stackTraceLimit = 0;
+  try {
+    return retryAfter < 0 ? new IsolatedCircuitError() : new BrokenCircuitError(retryAfter, cause);
+  } finally {
+    if (limit !== undefined) ErrorCtor.stackTraceLimit = limit;
+  }
+}
+
 function matches(f: (x: unknown, ctx: Context) => boolean, x: unknown, ctx: Context): boolean {
   try {
     return f(x, ctx) === true;
@@ -123,7 +140,10 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   readonly #slowMs: number;
   readonly #probes: number;
   readonly #probeTimeout: number;
-  readonly #timed: boolean;
+  /** The window needs the time of each outcome (a time-bucketed window). */
+  readonly #clocked: boolean;
+  /** The success handler of the fast path, made on first use. */
+  #ok: ((result: unknown) => unknown) | undefined = undefined;
   #state = CLOSED;
   #gen = 0; // bumped on every transition: outcomes of older calls only update statistics
   // Everything beyond the closed state lives in a side object made on first need, so a breaker
@@ -157,28 +177,52 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
       slowRate = checkNumber('slowCall.rate', o.slowCall.rate ?? 1, 0, { exclusiveMin: true, max: 1 });
     } else this.#slowMs = -1; // a small integer, not Infinity: no boxed double per instance
     this.#window = strategy.create(slowRate);
-    this.#timed = o.slowCall !== undefined || strategy.type === 'failure-rate';
+    this.#clocked = strategy.type === 'failure-rate';
     this.#handle = o.handle ?? always;
     this.#handleResult = o.handleResult;
     this.#clock = o.clock ?? systemClock;
     if (o.initialState !== undefined) this.#restore(readSnapshot(o.initialState));
   }
 
-  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
-    if (this.#state !== CLOSED) return this.#runGuarded(ctx, inner);
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    if (this.#state !== CLOSED) {
+      const now = this.#clock.now();
+      const error = this.#admit(now);
+      return error === undefined ? this.#runGuarded(ctx, inner, now) : this.#reject(error);
+    }
     const gen = this.#gen;
-    const start = this.#timed || this.events.count > 0 ? this.#clock.now() : Number.NaN;
-    let result: unknown;
+    // Read the clock at the start only when a duration is needed (slow-call rule or a listener).
+    const start = this.#slowMs >= 0 || this.events.count > 0 ? this.#clock.now() : Number.NaN;
+    let p: unknown;
     try {
-      result = await invoke(ctx, inner);
+      p = invoke(ctx, inner);
     } catch (error) {
       this.#settleError(ctx, error, gen, start, false);
-      throw error;
+      return Promise.reject(error);
     }
-    // Fast path: an untimed success in the closed state can only reset the window's count.
-    if (this.#handleResult !== undefined || !Number.isNaN(start)) this.#settleResult(ctx, result, gen, start, false);
-    else this.#window.record(0, false, false);
-    return result;
+    // Closures are passed inline (never assigned to a name) so that no per-call naming helper
+    // runs under transpilers that keep function names. A success with no result rule and no
+    // duration only feeds the window: its handler holds no per-call state and is made once.
+    return Promise.resolve(p).then(
+      this.#handleResult === undefined && Number.isNaN(start)
+        ? (this.#ok ?? this.#makeOk())
+        : (result: unknown) => {
+            this.#settleResult(ctx, result, gen, start, false);
+            return result;
+          },
+      (error: unknown) => {
+        this.#settleError(ctx, error, gen, start, false);
+        throw error;
+      },
+    );
+  }
+
+  #makeOk(): (result: unknown) => unknown {
+    this.#ok = (result) => {
+      this.#window.record(this.#clocked ? this.#clock.now() : 0, false, false);
+      return result;
+    };
+    return this.#ok;
   }
 
   get #t(): Trip {
@@ -195,22 +239,25 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     return NAMES[this.#state] as BreakerState;
   }
 
-  #reject(error: BrokenCircuitError | IsolatedCircuitError): never {
+  #reject(error: BrokenCircuitError | IsolatedCircuitError): Promise<never> {
     if (this.events.has('reject'))
       this.events.emit({ type: 'reject', kind: 'breaker', name: this.name, error } as Base);
-    throw error;
+    return Promise.reject(error);
   }
 
-  async #runGuarded(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
-    const now = this.#clock.now();
-    if (this.#state === ISOLATED) this.#reject(new IsolatedCircuitError());
+  /** Admission outside the closed state: the error to fail fast with, or undefined for a probe. */
+  #admit(now: number): BrokenCircuitError | IsolatedCircuitError | undefined {
+    if (this.#state === ISOLATED) return failFast(-1, undefined);
+    const t = this.#t;
     if (this.#state === OPEN) {
-      if (now < this.#t.openUntil) this.#reject(new BrokenCircuitError(this.#t.openUntil - now, this.#t.cause));
+      if (now < t.openUntil) return failFast(t.openUntil - now, t.cause);
       this.#toHalfOpen();
     }
-    if (this.#t.inFlight + this.#t.succeeded >= this.#probes) {
-      this.#reject(new BrokenCircuitError(this.#probeTimeout || this.#t.lastBreak, this.#t.cause));
-    }
+    if (t.inFlight + t.succeeded >= this.#probes) return failFast(this.#probeTimeout || t.lastBreak, t.cause);
+    return undefined;
+  }
+
+  async #runGuarded(ctx: CallContext, inner: Chain | undefined, now: number): Promise<unknown> {
     this.#t.inFlight++;
     const gen = this.#gen;
     let scope: AbortScope | undefined;
@@ -277,7 +324,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
 
   #record(failed: boolean, reason: 'error' | 'result', cause: unknown, gen: number, start: number, probe: boolean) {
     // Untimed calls (consecutive strategy, no slow-call rule, no listener) skip the clock.
-    const now = Number.isNaN(start) ? 0 : this.#clock.now();
+    const now = this.#clocked || !Number.isNaN(start) ? this.#clock.now() : 0;
     const duration = now - start;
     const slow = this.#slowMs >= 0 && duration > this.#slowMs;
     const opens = this.#window.record(now, failed, slow);
@@ -324,21 +371,22 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   #transition(state: number, type: BreakerEvent['type']): void {
     this.#state = state;
     this.#gen++;
-    this.#t.inFlight = 0;
-    this.#t.succeeded = 0;
+    const t = this.#t;
+    t.inFlight = t.succeeded = 0;
     if (this.events.has(type)) this.events.emit({ type, kind: 'breaker', name: this.name } as Base);
   }
 
   #open(cause: unknown): void {
     const now = this.#clock.now();
-    const openings = ++this.#t.openings;
+    const t = this.#t;
+    const openings = ++t.openings;
     const breakDuration = this.#breakFor(openings);
     this.#state = OPEN;
     this.#gen++;
-    this.#t.inFlight = this.#t.succeeded = 0;
-    this.#t.openUntil = now + breakDuration;
-    this.#t.lastBreak = breakDuration;
-    this.#t.cause = cause;
+    t.inFlight = t.succeeded = 0;
+    t.openUntil = now + breakDuration;
+    t.lastBreak = breakDuration;
+    t.cause = cause;
     if (this.events.has('open')) {
       this.events.emit({ type: 'open', kind: 'breaker', name: this.name, cause, breakDuration, openings } as Base);
     }
@@ -374,8 +422,9 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   reset(): void {
-    this.#t.isolations = 0;
-    this.#t.epoch++;
+    const t = this.#t;
+    t.isolations = 0;
+    t.epoch++;
     this.#close();
   }
 
@@ -392,10 +441,11 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   #restore(s: BreakerSnapshot): void {
+    const t = this.#t;
     this.#state = NAMES.indexOf(s.state);
-    this.#t.openUntil = s.openUntil;
-    this.#t.openings = s.openings;
-    this.#t.lastBreak = this.#breakFor(Math.max(1, s.openings));
+    t.openUntil = s.openUntil;
+    t.openings = s.openings;
+    t.lastBreak = this.#breakFor(Math.max(1, s.openings));
     this.#window.restore(s.window);
   }
 }

@@ -139,23 +139,29 @@ function rateOpens(
 }
 
 interface RateConfig {
-  readonly bucketMs: number;
+  readonly ms: number;
   readonly n: number;
   readonly threshold: number;
   readonly min: number;
   readonly slowRate: number;
 }
 
-// Configuration lives in one object shared by every window of a strategy (per slow-call rate), so
-// a window holds only its counters.
-function configs(base: Omit<RateConfig, 'slowRate'>): (slowRate?: number) => RateConfig {
-  const plain: RateConfig = { ...base, slowRate: Number.POSITIVE_INFINITY };
-  return (slowRate) => (slowRate === undefined ? plain : { ...base, slowRate });
+// Configurations are interned (a bounded cache), so breakers built from equal options — each with
+// its own `failureRate(…)` — share one immutable configuration and a window holds only counters.
+const configs = /*#__PURE__*/ new Map<string, RateConfig>();
+
+function rateConfig(ms: number, n: number, threshold: number, min: number, slowRate: number): RateConfig {
+  const key = `${ms} ${n} ${threshold} ${min} ${slowRate}`;
+  let c = configs.get(key);
+  if (c === undefined) {
+    c = { ms, n, threshold, min, slowRate };
+    if (configs.size < 64) configs.set(key, c);
+  }
+  return c;
 }
 
 class FailureRateWindow implements StrategyWindow {
   readonly #c: RateConfig;
-  // Allocated on the first record, so an idle breaker costs no array.
   #counts: number[] | undefined = undefined;
   #head = 0;
   #calls = 0;
@@ -166,14 +172,14 @@ class FailureRateWindow implements StrategyWindow {
     this.#c = config;
   }
 
-  // Evicts every bucket that fell out of the window by `now`: the window is exact after any idle time.
-  #advance(now: number): number {
-    const { bucketMs, n } = this.#c;
-    const id = Math.floor(now / bucketMs);
+  // Evicts every bucket that fell out of the window by bucket `id`: the window is exact after any
+  // idle time. Only needed when `id` differs from the head.
+  #advance(id: number): void {
+    const n = this.#c.n;
     const head = this.#head;
     const counts = this.#counts;
     if (counts !== undefined && this.#calls > 0) {
-      if (id <= head) return head; // same bucket, or the clock stepped back: count in the newest one
+      if (id <= head) return; // same bucket, or the clock stepped back: count in the newest one
       if (id - head >= n) {
         counts.fill(0);
         this.#calls = this.#failures = this.#slow = 0;
@@ -188,17 +194,17 @@ class FailureRateWindow implements StrategyWindow {
       }
     }
     this.#head = id;
-    return id;
   }
 
   record(now: number, failed: boolean, slow: boolean): boolean {
-    const id = this.#advance(now);
+    const id = Math.floor(now / this.#c.ms);
+    if (id !== this.#head) this.#advance(id);
     let counts = this.#counts;
     if (counts === undefined) {
       counts = new Array<number>(3 * this.#c.n).fill(0);
       this.#counts = counts;
     }
-    const i = 3 * slot(id, this.#c.n);
+    const i = 3 * slot(this.#head, this.#c.n);
     counts[i] = (counts[i] as number) + 1;
     this.#calls++;
     if (failed) {
@@ -220,7 +226,8 @@ class FailureRateWindow implements StrategyWindow {
   }
 
   stats(now: number): WindowStats {
-    this.#advance(now);
+    const id = Math.floor(now / this.#c.ms);
+    if (id !== this.#head) this.#advance(id);
     return { calls: this.#calls, failures: this.#failures, slow: this.#slow };
   }
 
@@ -270,10 +277,11 @@ export function failureRate(options: FailureRateOptions): BreakerStrategy {
   if (!Number.isFinite(window)) throw new TypeError('Expected `window` to be a finite number, got Infinity');
   const min = checkNumber('minThroughput', options.minThroughput ?? 10, 1, { integer: true });
   const buckets = checkNumber('buckets', options.buckets ?? 10, 1, { integer: true, max: 1000 });
-  const config = configs({ bucketMs: window / buckets, n: buckets, threshold, min });
+  const ms = window / buckets;
   return {
     type: 'failure-rate',
-    create: (slowRate) => new FailureRateWindow(config(slowRate)),
+    create: (slowRate = Number.POSITIVE_INFINITY) =>
+      new FailureRateWindow(rateConfig(ms, buckets, threshold, min, slowRate)),
   };
 }
 

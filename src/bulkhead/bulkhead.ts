@@ -75,6 +75,8 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
   #tail: Waiter | undefined = undefined;
   active = 0;
   queued = 0;
+  #ok: ((value: unknown) => unknown) | undefined = undefined;
+  #err: ((error: unknown) => never) | undefined = undefined;
 
   constructor(o: BulkheadOptions) {
     super('bulkhead', o.name);
@@ -87,17 +89,33 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     this.#clock = o.clock ?? systemClock;
   }
 
-  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
     // A free slot implies an empty queue: a finishing call hands its slot straight to the head waiter.
     if (this.active < this.#limit) {
       this.active++;
+      let p: unknown;
       try {
-        return await invoke(ctx, inner);
-      } finally {
+        p = invoke(ctx, inner);
+      } catch (error) {
         this.#release();
+        return Promise.reject(error);
       }
+      // The settle handlers hold no per-call state: made once per bulkhead, on first use.
+      return Promise.resolve(p).then(this.#ok ?? this.#makeHandlers(), this.#err);
     }
     return this.#runQueued(ctx, inner);
+  }
+
+  #makeHandlers(): (value: unknown) => unknown {
+    this.#err = (error) => {
+      this.#release();
+      throw error;
+    };
+    this.#ok = (value) => {
+      this.#release();
+      return value;
+    };
+    return this.#ok;
   }
 
   #reject(reason: 'full' | 'queue-timeout'): BulkheadRejectedError {

@@ -610,3 +610,89 @@ describe('circuitBreaker: bad options', () => {
     expect(e.name).toBe('BrokenCircuitError');
   });
 });
+
+describe('circuitBreaker: fail-fast rejections', () => {
+  const E = Error as { stackTraceLimit?: number };
+
+  it('are full errors built without a stack capture, and leave Error.stackTraceLimit as it was', async () => {
+    const b = circuitBreaker({ strategy: consecutive(1), clock: virtualClock() });
+    const cause = await fail(b);
+    const before = E.stackTraceLimit;
+    const err = (await b.execute(() => 1).catch((e: unknown) => e)) as BrokenCircuitError;
+    expect(E.stackTraceLimit).toBe(before);
+    expect(err).toBeInstanceOf(BrokenCircuitError);
+    expect(err).toMatchObject({ name: 'BrokenCircuitError', code: 'ERR_BROKEN_CIRCUIT', retryAfter: 30_000, cause });
+    expect(err.message).toMatch(/not attempted/);
+    const h = b.isolate();
+    const iso = await b.execute(() => 1).catch((e: unknown) => e);
+    expect(isIsolatedCircuitError(iso)).toBe(true);
+    expect(E.stackTraceLimit).toBe(before);
+    h.release();
+    // Errors built elsewhere still capture stacks.
+    expect(new Error('x').stack).toMatch(/at /);
+  });
+
+  it('work where Error.stackTraceLimit does not exist', async () => {
+    const b = circuitBreaker({ strategy: consecutive(1), clock: virtualClock() });
+    await fail(b);
+    const saved = E.stackTraceLimit;
+    delete E.stackTraceLimit;
+    try {
+      const err = await b.execute(() => 1).catch((e: unknown) => e);
+      expect(isBrokenCircuitError(err)).toBe(true);
+      expect('stackTraceLimit' in Error).toBe(false);
+    } finally {
+      if (saved !== undefined) E.stackTraceLimit = saved;
+    }
+  });
+
+  it('a probe slot that is taken fails fast too, and the probe still settles the circuit', async () => {
+    const clock = virtualClock();
+    const b = circuitBreaker({ strategy: consecutive(1), breakDuration: 100, clock });
+    await fail(b);
+    await clock.advance(100);
+    const gate = deferred<number>();
+    const probe = b.execute(() => gate.promise);
+    await expect(b.execute(() => 2)).rejects.toMatchObject({ code: 'ERR_BROKEN_CIRCUIT' });
+    gate.resolve(1);
+    await expect(probe).resolves.toBe(1);
+    expect(b.state).toBe('closed');
+  });
+});
+
+describe('circuitBreaker: clock reads on the closed path', () => {
+  const counting = () => {
+    const v = virtualClock({ start: 5000 });
+    let reads = 0;
+    const clock = {
+      now: () => {
+        reads++;
+        return v.now();
+      },
+      setTimeout: v.setTimeout.bind(v),
+      clearTimeout: v.clearTimeout.bind(v),
+      sleep: v.sleep.bind(v),
+    };
+    return { clock, reads: () => reads };
+  };
+
+  it('consecutive reads no clock; a time window reads it once per call; a slow-call rule twice', async () => {
+    const c1 = counting();
+    const a = circuitBreaker({ strategy: consecutive(3), clock: c1.clock });
+    await a.execute(() => 1);
+    await a.execute(async () => 2);
+    await fail(a);
+    expect(c1.reads()).toBe(0);
+
+    const c2 = counting();
+    const w = circuitBreaker({ strategy: failureRate({ threshold: 0.5, window: 1000 }), clock: c2.clock });
+    await w.execute(() => 1);
+    await fail(w);
+    expect(c2.reads()).toBe(2);
+
+    const c3 = counting();
+    const s = circuitBreaker({ strategy: consecutive(3), slowCall: { duration: 10 }, clock: c3.clock });
+    await s.execute(() => 1);
+    expect(c3.reads()).toBe(2);
+  });
+});

@@ -217,3 +217,25 @@ describe('countWindow()', () => {
     expect(() => countWindow(undefined as never)).toThrow(/`options`/);
   });
 });
+
+describe('failureRate: shared (interned) configurations', () => {
+  it('windows of equal options keep separate counters, also past the configuration cache', () => {
+    // 70 distinct configurations overflow the bounded cache; each pair still shares options only.
+    for (let k = 1; k <= 70; k++) {
+      const options = { threshold: 0.5, window: 1000 + k, minThroughput: 2 };
+      const a = failureRate(options).create();
+      const b = failureRate(options).create();
+      const slowA = failureRate(options).create(0.5);
+      expect(a.record(0, true, false)).toBe(false);
+      expect(a.record(0, true, false)).toBe(true);
+      expect(b.stats(0)).toEqual({ calls: 0, failures: 0, slow: 0 });
+      expect(b.record(0, false, false)).toBe(false);
+      expect(b.record(0, true, false)).toBe(true); // 1 of 2 failed: 50 %
+      // The slow-call rate is part of the configuration: only this window opens on slow calls.
+      expect(slowA.record(0, false, true)).toBe(false);
+      expect(slowA.record(0, false, true)).toBe(true);
+      expect(a.record(0, false, true)).toBe(true); // still 2 of 3 failed, not because of slowness
+      expect(failureRate(options).create().record(0, false, true)).toBe(false);
+    }
+  });
+});
