@@ -6,23 +6,12 @@
 import Database from 'better-sqlite3';
 import { sqliteEventStore } from '../src/event-store/sqlite/index.js';
 import { defineSaga, isSagaFailedError, type SagaStore, sagaOrchestrator } from '../src/saga/index.js';
+import { seeded } from './demo/fake-llm.js';
 
 interface Trip {
   readonly traveller: string;
   readonly flight: string;
   readonly price: number;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so a seed replays the same run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A fake downstream service that dedupes by idempotency key, as a real payment API does. */
