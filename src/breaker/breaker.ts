@@ -192,7 +192,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     }
     const gen = this.#gen;
     // Read the clock at the start only when a duration is needed (slow-call rule or a listener).
-    const start = this.#slowMs >= 0 || this.events.count > 0 ? this.#clock.now() : Number.NaN;
+    const start = this.#slowMs >= 0 || this.listening() ? this.#clock.now() : Number.NaN;
     let p: unknown;
     try {
       p = invoke(ctx, inner);
@@ -240,8 +240,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   #reject(error: BrokenCircuitError | IsolatedCircuitError): Promise<never> {
-    if (this.events.has('reject'))
-      this.events.emit({ type: 'reject', kind: 'breaker', name: this.name, error } as Base);
+    if (this.listening('reject')) this.events.emit({ type: 'reject', kind: 'breaker', name: this.name, error } as Base);
     return Promise.reject(error);
   }
 
@@ -328,10 +327,10 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     const duration = now - start;
     const slow = this.#slowMs >= 0 && duration > this.#slowMs;
     const opens = this.#window.record(now, failed, slow);
-    if (this.events.count > 0) {
+    if (this.listening()) {
       if (failed) this.#emitFailure(reason, cause, duration);
       else if (slow) this.#emitFailure('slow', undefined, duration);
-      else if (this.events.has('success'))
+      else if (this.listening('success'))
         this.events.emit({ type: 'success', kind: 'breaker', name: this.name, duration } as Base);
     }
     if (gen !== this.#gen) return;
@@ -345,7 +344,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   #emitFailure(reason: 'error' | 'result' | 'slow' | 'probe-timeout', error: unknown, duration: number): void {
-    if (this.events.has('failure')) {
+    if (this.listening('failure')) {
       this.events.emit({ type: 'failure', kind: 'breaker', name: this.name, reason, error, duration } as Base);
     }
   }
@@ -373,7 +372,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     this.#gen++;
     const t = this.#t;
     t.inFlight = t.succeeded = 0;
-    if (this.events.has(type)) this.events.emit({ type, kind: 'breaker', name: this.name } as Base);
+    if (this.listening(type)) this.events.emit({ type, kind: 'breaker', name: this.name } as Base);
   }
 
   #open(cause: unknown): void {
@@ -387,7 +386,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     t.openUntil = now + breakDuration;
     t.lastBreak = breakDuration;
     t.cause = cause;
-    if (this.events.has('open')) {
+    if (this.listening('open')) {
       this.events.emit({ type: 'open', kind: 'breaker', name: this.name, cause, breakDuration, openings } as Base);
     }
   }

@@ -120,7 +120,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
 
   #reject(reason: 'full' | 'queue-timeout'): BulkheadRejectedError {
     const error = new BulkheadRejectedError(reason);
-    if (this.events.has('reject'))
+    if (this.listening('reject'))
       this.events.emit({ type: 'reject', kind: 'bulkhead', name: this.name, error } as Base);
     return error;
   }
@@ -140,7 +140,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     }
     this.#tail = w;
     this.queued++;
-    if (this.events.has('enqueue')) {
+    if (this.listening('enqueue')) {
       this.events.emit({ type: 'enqueue', kind: 'bulkhead', name: this.name, queued: this.queued } as Base);
     }
     if (this.#timeout > 0) {
@@ -162,7 +162,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     }
     // We hold the slot the previous call handed over.
     try {
-      if (this.events.has('dequeue')) {
+      if (this.listening('dequeue')) {
         const waited = this.#clock.now() - w.enqueuedAt;
         this.events.emit({ type: 'dequeue', kind: 'bulkhead', name: this.name, waited } as Base);
       }

@@ -135,7 +135,16 @@ export abstract class BaseLayer<E extends PolicyEventBase> implements Layer {
 
   abstract run(ctx: CallContext, inner: Chain | undefined): Promise<unknown>;
 
-  /** Emits a typed event; guard with `this.events.has(type)` so nothing is built when nobody listens. */
+  /**
+   * True when someone listens to `type` (or to anything, without `type`). Unlike `events.has`, it
+   * never creates the emitter, so a layer nobody observes allocates none on its hot path.
+   */
+  protected listening(type?: E['type']): boolean {
+    const e = this.#events;
+    return e !== undefined && e.count > 0 && (type === undefined || e.has(type));
+  }
+
+  /** Emits a typed event; guard with `this.listening(type)` so nothing is built when nobody listens. */
   protected emit(event: E): void {
     this.events.emit(event);
   }

@@ -75,8 +75,7 @@ class FallbackLayer extends BaseLayer<FallbackEvent> {
   }
 
   #replace(reason: FallbackReason, ctx: CallContext): unknown {
-    if (this.events.has('fallback'))
-      this.events.emit({ type: 'fallback', kind: this.kind, name: this.name, ...reason });
+    if (this.listening('fallback')) this.events.emit({ type: 'fallback', kind: this.kind, name: this.name, ...reason });
     return this.#to(reason, ctx);
   }
 }

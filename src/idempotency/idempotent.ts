@@ -158,7 +158,7 @@ class IdempotentLayer extends BaseLayer<IdempotencyEvent> {
   }
 
   #emit(type: IdempotencyEvent['type'], key: string, inProcess?: boolean): void {
-    if (!this.events.has(type)) return;
+    if (!this.listening(type)) return;
     const e = { type, kind: this.kind, name: this.name, key } as { inProcess?: boolean };
     if (type === 'duplicate') e.inProcess = inProcess === true;
     this.events.emit(e as IdempotencyEvent);

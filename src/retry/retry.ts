@@ -104,7 +104,7 @@ class RetryLayer extends BaseLayer<RetryEvent> {
   // nested retry (whose attempt number must be restored).
   run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
     const saved = ctx.attempt;
-    if (saved !== 1 || this.#handleResult !== undefined || this.events.has('success')) {
+    if (saved !== 1 || this.#handleResult !== undefined || this.listening('success')) {
       return this.#loop(ctx, inner, saved, false, undefined);
     }
     let p: unknown;
@@ -142,7 +142,7 @@ class RetryLayer extends BaseLayer<RetryEvent> {
           }
           const result = await invoke(ctx, inner);
           if (this.#handleResult === undefined || !this.#handleResult(result, ctx)) {
-            if (this.events.has('success')) this.#emit({ type: 'success', attempt });
+            if (this.listening('success')) this.#emit({ type: 'success', attempt });
             return result;
           }
           outcome = { result };
@@ -170,7 +170,7 @@ class RetryLayer extends BaseLayer<RetryEvent> {
           return this.#giveUp(attempt, 'deadline', outcome);
         }
         if (this.#budget !== undefined && !this.#budget.tryRetry()) return this.#giveUp(attempt, 'budget', outcome);
-        if (this.events.has('retry')) this.#emit({ type: 'retry', attempt, delay, ...outcome });
+        if (this.listening('retry')) this.#emit({ type: 'retry', attempt, delay, ...outcome });
         if (delay > 0) {
           // Only materialise a signal when something can abort this call.
           await this.#clock.sleep(
@@ -185,7 +185,7 @@ class RetryLayer extends BaseLayer<RetryEvent> {
   }
 
   #giveUp(attempt: number, reason: 'max-retries' | 'budget' | 'deadline', outcome: RetryOutcome): unknown {
-    if (this.events.has('give-up')) this.#emit({ type: 'give-up', attempt, reason, ...outcome });
+    if (this.listening('give-up')) this.#emit({ type: 'give-up', attempt, reason, ...outcome });
     if ('error' in outcome) throw outcome.error;
     return outcome.result;
   }

@@ -89,7 +89,7 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
   }
 
   timedOut(ms: number): void {
-    if (this.events.has('timeout'))
+    if (this.listening('timeout'))
       this.events.emit({ type: 'timeout', kind: this.kind, name: this.name, ms } as TimeoutEvent);
   }
 

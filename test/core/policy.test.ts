@@ -267,3 +267,39 @@ describe('Context', () => {
     expect(deadlines).toEqual([1_500, 1_200, 1_200]);
   });
 });
+
+describe('BaseLayer.listening', () => {
+  type ProbeEvent = PolicyEventBase & { readonly type: 'ping' | 'pong' };
+  class Probe extends BaseLayer<ProbeEvent> {
+    readonly seen: [boolean, boolean][] = [];
+    constructor() {
+      super('probe', undefined);
+    }
+    run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+      this.seen.push([this.listening(), this.listening('ping')]);
+      if (this.listening('ping')) this.emit({ type: 'ping', kind: this.kind, name: this.name });
+      return Promise.resolve(invoke(ctx, inner));
+    }
+  }
+
+  it('reports listeners per type and in total, and follows unsubscribe', async () => {
+    const layer = new Probe();
+    const policy = new Pipeline<ProbeEvent>([layer]);
+    await policy.execute(() => 1);
+    const pings: string[] = [];
+    const offPong = policy.on('pong', () => {});
+    await policy.execute(() => 1);
+    const offPing = policy.on('ping', (e) => pings.push(e.type));
+    await policy.execute(() => 1);
+    offPing();
+    offPong();
+    await policy.execute(() => 1);
+    expect(layer.seen).toEqual([
+      [false, false],
+      [true, false],
+      [true, true],
+      [false, false],
+    ]);
+    expect(pings).toEqual(['ping']);
+  });
+});
