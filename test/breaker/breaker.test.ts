@@ -16,6 +16,7 @@ import { isTimeoutError, TimeoutError } from '../../src/core/errors.js';
 import { Policy } from '../../src/core/policy.js';
 import { constant, exponential, retry } from '../../src/retry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
+import { deferred } from '../support/deferred.js';
 
 const boom = (): never => {
   throw new Error('boom');
@@ -26,16 +27,6 @@ const record = (b: CircuitBreaker): string[] => {
   b.on('*', (e) => seen.push(e.type));
   return seen;
 };
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((a, b) => {
-    resolve = a;
-    reject = b;
-  });
-  return { promise, resolve, reject };
-}
 
 describe('circuitBreaker: closed → open', () => {
   it('opens after n consecutive handled failures and then rejects at once with retryAfter and cause', async () => {

@@ -10,16 +10,8 @@ import { isTimeoutError } from '../../src/core/errors.js';
 import { Policy } from '../../src/core/policy.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { timeout } from '../../src/timeout/index.js';
+import { deferred } from '../support/deferred.js';
 
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((a, b) => {
-    resolve = a;
-    reject = b;
-  });
-  return { promise, resolve, reject };
-}
 const tick = async (n = 5) => {
   for (let i = 0; i < n; i++) await Promise.resolve();
 };

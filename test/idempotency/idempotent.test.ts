@@ -12,16 +12,7 @@ import {
   memoryIdempotencyStore,
 } from '../../src/idempotency/index.js';
 import { virtualClock } from '../../src/testing/index.js';
-
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from '../support/deferred.js';
 
 function once<T extends IdempotencyEvent['type']>(p: Policy<IdempotencyEvent>, type: T): Promise<IdempotencyEvent> {
   return new Promise((resolve) => {
