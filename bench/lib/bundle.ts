@@ -59,6 +59,8 @@ export async function bundleSize(
     platform: options.platform ?? 'neutral',
     mainFields: ['module', 'main'],
     target: 'es2022',
+    // Database clients are optional peers: a user's bundle never inlines them through breakwater.
+    external: ['pg', 'ioredis', 'better-sqlite3'],
     logLevel: 'silent',
     plugins: source === 'src' ? [fromSrc] : [],
   });

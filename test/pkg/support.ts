@@ -6,8 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { bundleSize } from '../../bench/lib/bundle.js';
 
 export const ROOT: string = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -40,22 +39,9 @@ export interface Bundle {
   readonly gzip: number;
 }
 
-/** Bundles `code` (an ESM entry) minified and tree-shaken, like a user's production build. */
-export async function bundle(code: string): Promise<Bundle> {
-  const result = await build({
-    stdin: { contents: code, resolveDir: ROOT, loader: 'js', sourcefile: 'entry.js' },
-    bundle: true,
-    write: false,
-    format: 'esm',
-    minify: true,
-    treeShaking: true,
-    platform: 'neutral',
-    target: 'es2022',
-    external: ['pg', 'ioredis', 'better-sqlite3'],
-    logLevel: 'silent',
-  });
-  const text = result.outputFiles[0]?.text ?? '';
-  return { text, min: Buffer.byteLength(text), gzip: gzipSync(text, { level: 9 }).length };
+/** Bundles `code` (an ESM entry) minified and tree-shaken from `dist/`, like a user's production build. */
+export function bundle(code: string): Promise<Bundle> {
+  return bundleSize(code, { source: 'dist' });
 }
 
 function walk(dir: string): string[] {
