@@ -3,7 +3,7 @@ import { systemClock } from '../core/clock.js';
 import { AbortScope, type CallContext, type Context } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
 import { BrokenCircuitError, IsolatedCircuitError } from './errors.js';
 import { type BreakerSnapshot, type BreakerState, readSnapshot } from './snapshot.js';
@@ -143,7 +143,6 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   /** The window needs the time of each outcome (a time-bucketed window). */
   readonly #clocked: boolean;
   /** The success handler of the fast path, made on first use. */
-  #ok: ((result: unknown) => unknown) | undefined = undefined;
   #state = CLOSED;
   #gen = 0; // bumped on every transition: outcomes of older calls only update statistics
   // Everything beyond the closed state lives in a side object made on first need, so a breaker
@@ -184,6 +183,26 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     if (o.initialState !== undefined) this.#restore(readSnapshot(o.initialState));
   }
 
+  readonly stateful = true;
+
+  // Fast path (see `Layer.enter`): a closed breaker with no result rule, no slow-call rule and no
+  // listener only feeds its window; the token is the generation, so that a stale failure (from
+  // before the circuit last changed state) causes no transition.
+  enter(): unknown {
+    if (this.#state !== CLOSED || this.#handleResult !== undefined || this.#slowMs >= 0 || this.listening())
+      return SKIP;
+    return this.#gen;
+  }
+
+  exit(ctx: CallContext, gen: unknown, ok: boolean, value: unknown): unknown {
+    if (ok) {
+      this.#window.record(this.#clocked ? this.#clock.now() : 0, false, false);
+      return value;
+    }
+    this.#settleError(ctx, value, gen as number, Number.NaN, false);
+    throw value;
+  }
+
   run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
     if (this.#state !== CLOSED) {
       const now = this.#clock.now();
@@ -200,29 +219,16 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
       this.#settleError(ctx, error, gen, start, false);
       return Promise.reject(error);
     }
-    // Closures are passed inline (never assigned to a name) so that no per-call naming helper
-    // runs under transpilers that keep function names. A success with no result rule and no
-    // duration only feeds the window: its handler holds no per-call state and is made once.
     return Promise.resolve(p).then(
-      this.#handleResult === undefined && Number.isNaN(start)
-        ? (this.#ok ?? this.#makeOk())
-        : (result: unknown) => {
-            this.#settleResult(ctx, result, gen, start, false);
-            return result;
-          },
+      (result: unknown) => {
+        this.#settleResult(ctx, result, gen, start, false);
+        return result;
+      },
       (error: unknown) => {
         this.#settleError(ctx, error, gen, start, false);
         throw error;
       },
     );
-  }
-
-  #makeOk(): (result: unknown) => unknown {
-    this.#ok = (result) => {
-      this.#window.record(this.#clocked ? this.#clock.now() : 0, false, false);
-      return result;
-    };
-    return this.#ok;
   }
 
   get #t(): Trip {

@@ -3,7 +3,7 @@ import { systemClock } from '../core/clock.js';
 import type { CallContext } from '../core/context.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadline-queue.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkNumber, checkObject } from '../core/validate.js';
 import { BulkheadRejectedError } from './errors.js';
 
@@ -75,8 +75,6 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
   #tail: Waiter | undefined = undefined;
   active = 0;
   queued = 0;
-  #ok: ((value: unknown) => unknown) | undefined = undefined;
-  #err: ((error: unknown) => never) | undefined = undefined;
 
   constructor(o: BulkheadOptions) {
     super('bulkhead', o.name);
@@ -89,33 +87,22 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     this.#clock = o.clock ?? systemClock;
   }
 
-  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
-    // A free slot implies an empty queue: a finishing call hands its slot straight to the head waiter.
-    if (this.active < this.#limit) {
-      this.active++;
-      let p: unknown;
-      try {
-        p = invoke(ctx, inner);
-      } catch (error) {
-        this.#release();
-        return Promise.reject(error);
-      }
-      // The settle handlers hold no per-call state: made once per bulkhead, on first use.
-      return Promise.resolve(p).then(this.#ok ?? this.#makeHandlers(), this.#err);
-    }
-    return this.#runQueued(ctx, inner);
+  // Fast path (see `Layer.enter`): a free slot implies an empty queue, since a finishing call
+  // hands its slot straight to the head waiter; a full bulkhead queues in `run`.
+  enter(): unknown {
+    if (this.active >= this.#limit) return SKIP;
+    this.active++;
+    return undefined;
   }
 
-  #makeHandlers(): (value: unknown) => unknown {
-    this.#err = (error) => {
-      this.#release();
-      throw error;
-    };
-    this.#ok = (value) => {
-      this.#release();
-      return value;
-    };
-    return this.#ok;
+  exit(_ctx: CallContext, _token: unknown, ok: boolean, value: unknown): unknown {
+    this.#release();
+    if (ok) return value;
+    throw value;
+  }
+
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    return this.#runQueued(ctx, inner);
   }
 
   #reject(reason: 'full' | 'queue-timeout'): BulkheadRejectedError {
@@ -145,7 +132,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     }
     if (this.#timeout > 0) {
       this.#deadlines ??= new DeadlineQueue(this.#clock);
-      this.#deadlines.add(w, w.enqueuedAt, this.#timeout);
+      this.#deadlines.add(w, this.#timeout, w.enqueuedAt);
     }
     // Listen for an abort only while queued, and only when something can abort (a call with no
     // signal and no enclosing timeout would otherwise pile listeners on the shared never-signal).

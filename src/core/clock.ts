@@ -55,6 +55,16 @@ export function sleepWith(
   });
 }
 
+/**
+ * `setImmediate` where the platform has it (looked up at call time, for fake timers): runs a
+ * callback once the current turn of the event loop is done.
+ * @internal
+ */
+export function turnEnd(): ((callback: () => void) => unknown) | undefined {
+  const g = globalThis as { setImmediate?: (callback: () => void) => unknown };
+  return typeof g.setImmediate === 'function' ? (callback) => (g.setImmediate as (cb: () => void) => unknown)(callback) : undefined;
+}
+
 const MAX_TIMER_DELAY = 2_147_483_647;
 
 // Platforms fire a delay above 2^31 − 1 ms (~24.8 days) after 1 ms: clamp, so that a far-future

@@ -34,6 +34,8 @@ function neverSignal(): AbortSignal {
   return never;
 }
 
+const NONE: unique symbol = Symbol();
+
 /**
  * A layer of cancellation (one per running timeout). Its `AbortController` is only created when
  * someone reads `signal`; until then an abort is just recorded, and descendants check the chain.
@@ -41,73 +43,74 @@ function neverSignal(): AbortSignal {
 export class AbortScope extends DeadlineEntry {
   readonly parent: AbortScope | undefined;
   readonly callerSignal: AbortSignal | undefined;
-  deadline: number | undefined;
+  #deadline: number | undefined;
   #controller: AbortController | undefined = undefined;
-  #aborted = false;
-  #reason: unknown = undefined;
-  #parentSignal: AbortSignal | undefined = undefined;
-  // Created only when a signal is materialised under a parent: a closure per scope would cost
-  // more than the rest of a timeout's bookkeeping.
-  #onParentAbort: (() => void) | undefined = undefined;
+  #reason: unknown = NONE;
+  /** The enclosing signal this scope's (materialised) signal listens to, through `handleEvent`. */
+  #listening: AbortSignal | undefined = undefined;
 
-  constructor(parent: AbortScope | undefined, callerSignal: AbortSignal | undefined, deadline: number | undefined) {
+  constructor(parent: AbortScope | undefined, callerSignal: AbortSignal | undefined, deadline?: number) {
     super();
     this.parent = parent;
     this.callerSignal = callerSignal;
-    this.deadline = deadline;
+    this.#deadline = deadline;
+  }
+
+  /** Clock time by which the work under this scope must end, if any. */
+  get deadline(): number | undefined {
+    return this.#deadline;
   }
 
   /** True once this scope or any ancestor (or the caller's signal) aborted. */
   get aborted(): boolean {
-    if (this.#aborted) return true;
+    if (this.#reason !== NONE) return true;
     return this.parent !== undefined ? this.parent.aborted : this.callerSignal?.aborted === true;
   }
 
   /** The reason of the nearest abort (own first, then the ancestors'). */
   get reason(): unknown {
-    if (this.#aborted) return this.#reason;
+    if (this.#reason !== NONE) return this.#reason;
     return this.parent !== undefined ? this.parent.reason : this.callerSignal?.reason;
   }
 
   /** True when this scope itself was aborted (not an ancestor). */
   get abortedHere(): boolean {
-    return this.#aborted;
+    return this.#reason !== NONE;
   }
 
   get signal(): AbortSignal {
     if (this.#controller !== undefined) return this.#controller.signal;
     const controller = new AbortController();
     this.#controller = controller;
-    if (this.#aborted) {
-      controller.abort(this.#reason);
-      return controller.signal;
-    }
-    const parentSignal = this.parent !== undefined ? this.parent.signal : this.callerSignal;
-    if (parentSignal !== undefined) {
-      if (parentSignal.aborted) controller.abort(parentSignal.reason);
-      else {
-        this.#parentSignal = parentSignal;
-        this.#onParentAbort = () => this.#abortController(parentSignal.reason);
-        parentSignal.addEventListener('abort', this.#onParentAbort, { once: true });
+    if (this.#reason !== NONE) controller.abort(this.#reason);
+    else {
+      const parentSignal = this.parent !== undefined ? this.parent.signal : this.callerSignal;
+      if (parentSignal?.aborted) controller.abort(parentSignal.reason);
+      else if (parentSignal !== undefined) {
+        this.#listening = parentSignal;
+        parentSignal.addEventListener('abort', this, { once: true });
       }
     }
     return controller.signal;
   }
 
+  /** The enclosing signal aborted: abort the materialised signal with its reason. @internal */
+  handleEvent(): void {
+    this.#abortController((this.#listening as AbortSignal).reason);
+  }
+
   /** Aborts this scope (and, through listeners, every materialised descendant). */
   abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
+    if (this.#reason !== NONE) return;
     this.#reason = reason;
     this.#abortController(reason);
   }
 
   /** Detaches from the parent's signal. Call when the scope's layer is done. */
   dispose(): void {
-    if (this.#parentSignal !== undefined) {
-      this.#parentSignal.removeEventListener('abort', this.#onParentAbort as () => void);
-      this.#parentSignal = undefined;
-      this.#onParentAbort = undefined;
+    if (this.#listening !== undefined) {
+      this.#listening.removeEventListener('abort', this);
+      this.#listening = undefined;
     }
   }
 
@@ -125,7 +128,8 @@ export type Task<T> = (ctx: Context) => T | PromiseLike<T>;
 
 /**
  * The one object a call allocates. Layers mutate `attempt` and `scope` on the way in and restore
- * them on the way out; a layer that runs work concurrently (hedge, aggressive timeout) forks it.
+ * them on the way out; a layer that runs work concurrently (hedge, aggressive timeout) forks it
+ * with {@link fork}.
  * @internal
  */
 export class CallContext implements Context {
@@ -134,26 +138,21 @@ export class CallContext implements Context {
   readonly callerSignal: AbortSignal | undefined;
   attempt = 1;
   scope: AbortScope | undefined = undefined;
-  // A fork of a context without data holds that context here, so both share one object, created
-  // on the first read of either side (no `{}` per fork, no extra field per call).
-  #data: Record<string, unknown> | CallContext | undefined;
+  /**
+   * The `data` option; a fork of a context without data holds that context here, so that both
+   * share one object, created on the first read of either side (no `{}` per fork or per call).
+   */
+  d: Record<string, unknown> | CallContext | undefined;
 
   constructor(fn: Task<unknown>, options: ExecuteOptions | undefined) {
     this.fn = fn;
-    if (options === undefined) {
-      this.key = undefined;
-      this.callerSignal = undefined;
-      this.#data = undefined;
-    } else {
-      this.key = options.key;
-      this.callerSignal = options.signal;
-      this.#data = options.data;
-    }
+    this.key = options?.key;
+    this.callerSignal = options?.signal;
+    this.d = options?.data;
   }
 
   get signal(): AbortSignal {
-    if (this.scope !== undefined) return this.scope.signal;
-    return this.callerSignal ?? neverSignal();
+    return this.scope?.signal ?? this.callerSignal ?? neverSignal();
   }
 
   get deadline(): number | undefined {
@@ -161,17 +160,15 @@ export class CallContext implements Context {
   }
 
   get data(): Record<string, unknown> {
-    let d = this.#data;
-    if (d === undefined) d = {};
-    else if (d instanceof CallContext) d = d.data;
-    else return d;
-    this.#data = d;
-    return d;
+    const d = this.d;
+    if (d !== undefined && !(d instanceof CallContext)) return d;
+    this.d = d?.data ?? {};
+    return this.d;
   }
 
   /** True when the call is aborted (by the caller or an enclosing scope), without allocating. */
   get aborted(): boolean {
-    return this.scope !== undefined ? this.scope.aborted : this.callerSignal?.aborted === true;
+    return this.scope?.aborted ?? this.callerSignal?.aborted === true;
   }
 
   /** The abort reason when {@link CallContext.aborted}. */
@@ -183,13 +180,17 @@ export class CallContext implements Context {
   get callerAborted(): boolean {
     return this.callerSignal?.aborted === true;
   }
+}
 
-  /** A copy that can run concurrently with this one (its own `attempt` and `scope`). */
-  fork(fn: Task<unknown> = this.fn): CallContext {
-    const c = new CallContext(fn, { key: this.key, signal: this.callerSignal, data: undefined });
-    c.#data = this.#data ?? this;
-    c.attempt = this.attempt;
-    c.scope = this.scope;
-    return c;
-  }
+/**
+ * A copy of `ctx` that can run concurrently with it (its own `attempt` and `scope`), sharing its
+ * key, caller signal and data.
+ * @internal
+ */
+export function fork(ctx: CallContext, fn: Task<unknown> = ctx.fn): CallContext {
+  const c = new CallContext(fn, { key: ctx.key, signal: ctx.callerSignal });
+  c.d = ctx.d ?? ctx;
+  c.attempt = ctx.attempt;
+  c.scope = ctx.scope;
+  return c;
 }

@@ -20,52 +20,41 @@ export type Unsubscribe = () => void;
  * @internal
  */
 export class Emitter<E extends PolicyEventBase> {
-  #listeners: Map<string, Listener<E>[]> | undefined = undefined;
+  // Copy on write: an emit in progress keeps iterating the arrays it started with.
+  #m = new Map<string, Listener<E>[]>();
   /** Total number of listeners; 0 means every emit can be skipped. */
   count = 0;
 
   /** True when `type` (or `'*'`) has a listener. */
   has(type: E['type']): boolean {
-    if (this.count === 0) return false;
-    const m = this.#listeners as Map<string, Listener<E>[]>;
-    return m.has(type) || m.has('*');
+    return this.count > 0 && (this.#m.has(type) || this.#m.has('*'));
   }
 
   on(type: string, listener: Listener<E>): Unsubscribe {
-    this.#listeners ??= new Map();
-    const list = this.#listeners.get(type);
-    // Copy on write: an emit in progress keeps iterating its own array.
-    this.#listeners.set(type, list === undefined ? [listener] : [...list, listener]);
+    const m = this.#m;
+    m.set(type, [...(m.get(type) ?? []), listener]);
     this.count++;
-    let done = false;
+    let on = true;
     return () => {
-      if (done) return;
-      done = true;
-      const m = this.#listeners as Map<string, Listener<E>[]>;
-      const current = m.get(type) ?? [];
-      const i = current.indexOf(listener);
-      if (i < 0) return;
-      const next = current.slice(0, i).concat(current.slice(i + 1));
-      if (next.length === 0) m.delete(type);
-      else m.set(type, next);
-      this.count--;
+      if (on) {
+        on = false;
+        const a = [...(m.get(type) as Listener<E>[])];
+        a.splice(a.indexOf(listener), 1);
+        if (a.length) m.set(type, a);
+        else m.delete(type);
+        this.count--;
+      }
     };
   }
 
   emit(event: E): void {
-    const m = this.#listeners;
-    if (m === undefined) return;
-    const own = m.get(event.type);
-    if (own !== undefined) for (const l of own) safeCall(l, event);
-    const any = m.get('*');
-    if (any !== undefined) for (const l of any) safeCall(l, event);
-  }
-}
-
-function safeCall<E>(listener: Listener<E>, event: E): void {
-  try {
-    listener(event);
-  } catch {
-    // A listener's failure must never change the outcome of the call it observes.
+    const m = this.#m;
+    for (const l of [...(m.get(event.type) ?? []), ...(m.get('*') ?? [])]) {
+      try {
+        l(event);
+      } catch {
+        // A listener's failure must never change the outcome of the call it observes.
+      }
+    }
   }
 }

@@ -40,11 +40,22 @@ export interface Policy<E extends PolicyEventBase = PolicyEventBase> {
 export interface Chain {
   readonly layer: Layer;
   readonly inner: Chain | undefined;
+  readonly outer: Chain | undefined;
 }
+
+/** What {@link Layer.enter} returns to decline the fast path for one call. @internal */
+export const SKIP: unique symbol = Symbol();
 
 /**
  * One policy's behaviour. A layer runs the rest of the chain with {@link invoke}; it gets the one
  * {@link CallContext} of the call and must restore any field it changes.
+ *
+ * A layer may also offer a fast path: synchronous `enter` / `exit` hooks around the rest of the
+ * chain, so that a run of such layers shares one `.then` per call instead of one each. `enter`
+ * returns {@link SKIP} to use `run` for this call instead, throws to reject the call at this layer,
+ * or returns a token (kept for `exit` when the layer is `stateful`). `exit` gets the outcome of
+ * the rest of the chain and returns the value to pass on, throws the error to pass on, or returns
+ * a promise (e.g. a retry loop) that the outer layers then wait for.
  * @internal
  */
 export interface Layer {
@@ -52,16 +63,102 @@ export interface Layer {
   readonly name: string | undefined;
   readonly events: Emitter<PolicyEventBase>;
   run(ctx: CallContext, inner: Chain | undefined): Promise<unknown>;
+  enter?(ctx: CallContext): unknown;
+  exit?(ctx: CallContext, token: unknown, ok: boolean, value: unknown, inner: Chain | undefined): unknown;
+  /** `enter` returns a token that `exit` needs. */
+  readonly stateful?: boolean;
+  /** `exit` passes every success through unchanged, so it is skipped for successes. */
+  readonly failureOnly?: boolean;
 }
 
 /**
- * Runs the rest of the chain: the next layer, or the user's function (whose synchronous throw
- * becomes a rejection).
+ * Runs the rest of the chain: the next layers, or the user's function (whose synchronous throw
+ * becomes a rejection when a layer runs it). Fast-path layers are entered one after another;
+ * the first that has none (or declines) runs the rest its own way; then one `.then` unwinds the
+ * entered layers, innermost first.
  * @internal
  */
 export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
-  if (chain !== undefined) return chain.layer.run(ctx, chain.inner);
-  return ctx.fn(ctx);
+  if (chain === undefined) return ctx.fn(ctx);
+  let node: Chain | undefined = chain;
+  let last: Chain | undefined;
+  let tokens: unknown[] | undefined;
+  let p: unknown;
+  let failureOnly = true;
+  try {
+    for (;;) {
+      const l: Layer = node.layer;
+      const t = l.enter === undefined ? SKIP : l.enter(ctx);
+      if (t === SKIP) {
+        p = l.run(ctx, node.inner);
+        break;
+      }
+      if (l.stateful) (tokens ??= []).push(t);
+      failureOnly &&= l.failureOnly === true;
+      last = node;
+      node = node.inner;
+      if (node === undefined) {
+        p = ctx.fn(ctx);
+        break;
+      }
+    }
+  } catch (error) {
+    if (last === undefined) return Promise.reject(error);
+    return settle(ctx, chain, last, tokens, false, error);
+  }
+  if (last === undefined) return p;
+  return Promise.resolve(p).then(
+    failureOnly ? undefined : (value) => unwind(ctx, chain, last, tokens, true, value),
+    (error: unknown) => unwind(ctx, chain, last, tokens, false, error),
+  );
+}
+
+function settle(
+  ctx: CallContext,
+  first: Chain,
+  node: Chain,
+  tokens: unknown[] | undefined,
+  ok: boolean,
+  value: unknown,
+): Promise<unknown> {
+  try {
+    return Promise.resolve(unwind(ctx, first, node, tokens, ok, value));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Runs the `exit` hooks from `node` out to `first`; returns the value or throws the error. */
+function unwind(
+  ctx: CallContext,
+  first: Chain,
+  node: Chain,
+  tokens: unknown[] | undefined,
+  ok: boolean,
+  value: unknown,
+): unknown {
+  for (;;) {
+    const l = node.layer as Required<Layer>;
+    try {
+      value = l.exit(ctx, l.stateful ? tokens?.pop() : undefined, ok, value, node.inner);
+      ok = true;
+    } catch (error) {
+      ok = false;
+      value = error;
+    }
+    if (node === first) break;
+    node = node.outer as Chain;
+    if (ok && value instanceof Promise) {
+      const outer = node;
+      // The exit continues asynchronously (a retry loop): the outer layers wait for it.
+      return value.then(
+        (v) => unwind(ctx, first, outer, tokens, true, v),
+        (e: unknown) => unwind(ctx, first, outer, tokens, false, e),
+      );
+    }
+  }
+  if (ok) return value;
+  throw value;
 }
 
 const toOk = <T>(value: T): Outcome<T> => ({ ok: true, value });
@@ -74,8 +171,12 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
 
   constructor(layers: readonly Layer[]) {
     this.layers = layers;
-    let chain: Chain | undefined;
-    for (let i = layers.length - 1; i >= 0; i--) chain = { layer: layers[i] as Layer, inner: chain };
+    let chain: { layer: Layer; inner: Chain | undefined; outer: Chain | undefined } | undefined;
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const node = { layer: layers[i] as Layer, inner: chain, outer: undefined };
+      if (chain !== undefined) chain.outer = node;
+      chain = node;
+    }
     this.#chain = chain;
   }
 
@@ -83,8 +184,7 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const ctx = new CallContext(fn, options);
-    const chain = this.#chain;
-    if (chain !== undefined) return chain.layer.run(ctx, chain.inner) as Promise<T>;
+    if (this.#chain !== undefined) return invoke(ctx, this.#chain) as Promise<T>;
     try {
       return Promise.resolve(fn(ctx));
     } catch (error) {
@@ -104,8 +204,7 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
   }
 
   on<K extends E['type'] | '*'>(type: K, listener: Listener<EventOf<E, K>>): Unsubscribe {
-    const offs: Unsubscribe[] = [];
-    for (const layer of new Set(this.layers)) offs.push(layer.events.on(type, listener as Listener<PolicyEventBase>));
+    const offs = [...new Set(this.layers)].map((l) => l.events.on(type, listener as Listener<PolicyEventBase>));
     return () => {
       for (const off of offs) off();
     };

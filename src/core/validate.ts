@@ -1,10 +1,20 @@
-// Option validation shared by every factory. Messages name the option and show the bad value.
+// Option validation shared by every factory. Messages name the option and show the bad value;
+// the helpers are written for size, since every module's bundle carries them.
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (typeof value === 'function') return 'a function';
-  return Array.isArray(value) ? 'an array' : typeof value;
+const show = (v: unknown): string =>
+  typeof v === 'string'
+    ? JSON.stringify(v)
+    : typeof v === 'function'
+      ? 'a function'
+      : Array.isArray(v)
+        ? 'an array'
+        : v !== null && typeof v === 'object'
+          ? 'object'
+          : String(v);
+
+/** Throws `Expected \`name\` to be <want>, got <value>` as a `TypeError` (or `type`). */
+export function fail(name: string, want: string, value: unknown, type: ErrorConstructor = TypeError): never {
+  throw new type(`Expected \`${name}\` to be ${want}, got ${show(value)}`);
 }
 
 /** Throws a `TypeError` unless `value` is a finite number ≥ `min` (and an integer if asked). */
@@ -14,51 +24,31 @@ export function checkNumber(
   min: number,
   opts?: { readonly integer?: boolean; readonly max?: number; readonly exclusiveMin?: boolean },
 ): number {
-  const integer = opts?.integer === true;
-  if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`Expected \`${name}\` to be a number, got ${show(value)}`);
-  }
-  if (
-    integer
-      ? !Number.isInteger(value) && value !== Number.POSITIVE_INFINITY
-      : !Number.isFinite(value) && value !== Number.POSITIVE_INFINITY
-  ) {
-    throw new TypeError(`Expected \`${name}\` to be ${integer ? 'an integer' : 'a finite number'}, got ${show(value)}`);
-  }
+  const int = opts?.integer;
+  const ex = opts?.exclusiveMin;
   const max = opts?.max;
-  const below = opts?.exclusiveMin === true ? value <= min : value < min;
-  if (below || (max !== undefined && value > max)) {
-    const lo = opts?.exclusiveMin === true ? `> ${min}` : `≥ ${min}`;
-    const range = max === undefined ? lo : `${lo} and ≤ ${max}`;
-    throw new RangeError(
-      `Expected \`${name}\` to be ${integer ? 'an integer' : 'a number'} ${range}, got ${show(value)}`,
-    );
-  }
+  const kind = int ? 'an integer' : 'a number';
+  if (typeof value !== 'number' || value !== value) fail(name, 'a number', value);
+  if (value !== Number.POSITIVE_INFINITY && !(int ? Number.isInteger(value) : Number.isFinite(value)))
+    fail(name, int ? kind : 'a finite number', value);
+  if ((ex ? value <= min : value < min) || value > (max ?? value))
+    fail(name, `${kind} ${ex ? '>' : '≥'} ${min}${max === undefined ? '' : ` and ≤ ${max}`}`, value, RangeError);
   return value;
 }
 
 /** Throws a `TypeError` unless `value` is a function (or undefined when `optional`). */
 export function checkFunction(name: string, value: unknown, optional = true): void {
-  if (value === undefined && optional) return;
-  if (typeof value !== 'function') {
-    throw new TypeError(`Expected \`${name}\` to be a function, got ${show(value)}`);
-  }
+  if (typeof value !== 'function' && !(optional && value === undefined)) fail(name, 'a function', value);
 }
 
 /** Throws a `TypeError` unless `value` is one of `allowed`. */
 export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw new TypeError(
-      `Expected \`${name}\` to be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`,
-    );
-  }
+  if (!allowed.includes(value as T)) fail(name, `one of '${allowed.join("', '")}'`, value);
   return value as T;
 }
 
 /** Throws a `TypeError` unless `value` is a plain object (or undefined). */
 export function checkObject(name: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`Expected \`${name}\` to be an object, got ${show(value)}`);
-  }
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+    fail(name, 'an object', value);
 }

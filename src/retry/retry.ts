@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import type { CallContext, Context } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
 import { type Backoff, type BackoffState, exponential } from './backoff.js';
 import type { RetryBudget } from './budget.js';
@@ -98,27 +98,23 @@ class RetryLayer extends BaseLayer<RetryEvent> {
     this.#random = o?.random ?? Math.random;
   }
 
-  // The success path of a first attempt is a plain `.then` with no handler of ours: no async frame,
-  // and no closure but the failure handler. Everything after a failure runs in `#loop`, as do the
-  // rarer configurations: a `success` listener (present when the call starts), `handleResult`, a
-  // nested retry (whose attempt number must be restored).
+  // Fast path (see `Layer.enter`): a first attempt only observes the outcome; everything after a
+  // failure runs in `#loop`, as do the rarer configurations: a `success` listener (present when the
+  // call starts), `handleResult`, a nested retry (whose attempt number must be restored).
+  readonly failureOnly = true;
+
+  enter(ctx: CallContext): unknown {
+    if (ctx.attempt !== 1 || this.#handleResult !== undefined || this.listening('success')) return SKIP;
+    this.#budget?.recordCall();
+    return undefined;
+  }
+
+  exit(ctx: CallContext, _token: unknown, ok: boolean, value: unknown, inner: Chain | undefined): unknown {
+    return ok ? value : this.#loop(ctx, inner, 1, true, value);
+  }
+
   run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
-    const saved = ctx.attempt;
-    if (saved !== 1 || this.#handleResult !== undefined || this.listening('success')) {
-      return this.#loop(ctx, inner, saved, false, undefined);
-    }
-    let p: unknown;
-    try {
-      this.#budget?.recordCall();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    try {
-      p = invoke(ctx, inner);
-    } catch (error) {
-      return this.#loop(ctx, inner, 1, true, error);
-    }
-    return Promise.resolve(p).then(undefined, (error: unknown) => this.#loop(ctx, inner, 1, true, error));
+    return this.#loop(ctx, inner, ctx.attempt, false, undefined);
   }
 
   /** The retry loop; `failed` means the first attempt already ran and threw `firstError`. */

@@ -1,9 +1,9 @@
-import { type Clock, systemTimers } from '../core/clock.js';
-import { AbortScope, type CallContext, type Context } from '../core/context.js';
-import { DeadlineQueue } from '../core/deadline-queue.js';
+import { type Clock, systemTimers, turnEnd } from '../core/clock.js';
+import { AbortScope, type CallContext, type Context, fork } from '../core/context.js';
+import { type Defer, DeadlineQueue } from '../core/deadline-queue.js';
 import { TimeoutError } from '../core/errors.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
 
 /** `cooperative` waits for `fn` to settle after aborting its signal; `aggressive` walks away at once. */
@@ -31,17 +31,21 @@ export interface TimeoutOptions {
 class TimeoutScope extends AbortScope {
   readonly #layer: TimeoutLayer;
   readonly #ms: number;
-  /** Set by an aggressive call: the race's own `reject`, called at once on expiry. */
-  reject: ((reason: unknown) => void) | undefined = undefined;
-  /** An aggressive call's listener on the enclosing signal, if there is one. */
-  onAbort: (() => void) | undefined = undefined;
+  /** The queue this scope waits on. */
+  readonly queue: DeadlineQueue;
 
-  constructor(ctx: CallContext, layer: TimeoutLayer, ms: number, deadline: number) {
-    const parent = ctx.scope;
-    const pd = parent?.deadline;
-    super(parent, ctx.callerSignal, pd !== undefined && pd < deadline ? pd : deadline);
+  constructor(ctx: CallContext, layer: TimeoutLayer, ms: number, queue: DeadlineQueue) {
+    super(ctx.scope, ctx.callerSignal);
     this.#layer = layer;
     this.#ms = ms;
+    this.queue = queue;
+  }
+
+  /** The nearer of the enclosing deadline and this scope's own (read lazily: see `DeadlineQueue`). */
+  override get deadline(): number {
+    const own = this.queue.due(this);
+    const pd = this.parent?.deadline;
+    return pd !== undefined && pd < own ? pd : own;
   }
 
   override expire(): void {
@@ -49,6 +53,19 @@ class TimeoutScope extends AbortScope {
     if (this.aborted) return;
     this.abort(new TimeoutError(this.#ms));
     this.#layer.timedOut(this.#ms);
+  }
+}
+
+/** The scope of an aggressive call: its expiry also rejects the race at once. */
+class RaceScope extends TimeoutScope {
+  /** The race's own `reject`, until the race ends. */
+  reject: ((reason: unknown) => void) | undefined = undefined;
+  /** The listener on the enclosing signal, if there is one. */
+  onAbort: (() => void) | undefined = undefined;
+
+  override expire(): void {
+    if (this.aborted) return;
+    super.expire();
     const reject = this.reject;
     if (reject !== undefined) {
       this.settle();
@@ -58,6 +75,7 @@ class TimeoutScope extends AbortScope {
 
   /** Ends an aggressive race: detaches from the enclosing signal; nothing rejects it any more. */
   settle(): void {
+    this.queue.remove(this);
     this.reject = undefined;
     const onAbort = this.onAbort;
     if (onAbort !== undefined) {
@@ -70,12 +88,17 @@ class TimeoutScope extends AbortScope {
   }
 }
 
+type ScopeArgs = [ctx: CallContext, layer: TimeoutLayer, ms: number, queue: DeadlineQueue];
+
 class TimeoutLayer extends BaseLayer<TimeoutEvent> {
   readonly #after: number | ((ctx: Context) => number);
   readonly #aggressive: boolean;
   readonly #clock: Omit<Clock, 'sleep'>;
+  readonly #defer: Defer | undefined;
   readonly #queue: DeadlineQueue | undefined;
   #queues: Map<number, DeadlineQueue> | undefined = undefined;
+  /** The limit `enter` computed for the `run` that follows it. */
+  #next = Number.NaN;
 
   constructor(o: TimeoutOptions) {
     super('timeout', o.name);
@@ -85,7 +108,9 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     this.#aggressive =
       checkOneOf('strategy', o.strategy ?? 'cooperative', ['cooperative', 'aggressive']) === 'aggressive';
     this.#clock = o.clock ?? systemTimers;
-    this.#queue = typeof o.after === 'number' ? new DeadlineQueue(this.#clock) : undefined;
+    // The platform timers set due times once per turn (see `DeadlineQueue`); a given clock, per call.
+    this.#defer = o.clock === undefined ? turnEnd() : undefined;
+    this.#queue = typeof o.after === 'number' ? new DeadlineQueue(this.#clock, this.#defer) : undefined;
   }
 
   timedOut(ms: number): void {
@@ -100,70 +125,78 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     if (q === undefined) {
       // Bound the map for functions that return many distinct limits: drop idle queues.
       if (this.#queues.size >= 64) for (const [k, v] of this.#queues) if (v.size === 0) this.#queues.delete(k);
-      q = new DeadlineQueue(this.#clock);
+      q = new DeadlineQueue(this.#clock, this.#defer);
       this.#queues.set(ms, q);
     }
     return q;
   }
 
-  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+  /** The limit for this call; throws when a function `after` throws or returns a bad value. */
+  #limit(ctx: CallContext): number {
     const after = this.#after;
-    let ms: number;
-    if (typeof after === 'number') ms = after;
-    else {
-      try {
-        ms = after(ctx);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      if (typeof ms !== 'number' || !(ms >= 0)) {
-        return Promise.reject(new RangeError(`Expected \`after\` to return a number ≥ 0, got ${String(ms)}`));
-      }
+    if (typeof after === 'number') return after;
+    const ms = after(ctx);
+    if (typeof ms !== 'number' || !(ms >= 0)) {
+      throw new RangeError(`Expected \`after\` to return a number ≥ 0, got ${String(ms)}`);
     }
-    if (ms === Number.POSITIVE_INFINITY) return start(ctx, inner);
-    const now = this.#clock.now();
-    const scope = new TimeoutScope(ctx, this, ms, now + ms);
-    const queue = this.#queueFor(ms);
-    queue.add(scope, now, ms);
-    if (this.#aggressive) return this.#race(ctx, inner, scope, queue);
-    const parent = ctx.scope;
-    ctx.scope = scope;
-    // `.then` rather than an async frame: the two handlers share one closure context.
-    return start(ctx, inner).then(
-      (result) => {
-        ctx.scope = parent;
-        queue.remove(scope);
-        scope.dispose();
-        // A late result after an abort (own expiry, the caller's or an enclosing one) is not returned.
-        if (scope.aborted) throw scope.reason;
-        return result;
-      },
-      (error: unknown) => {
-        ctx.scope = parent;
-        queue.remove(scope);
-        scope.dispose();
-        if (scope.abortedHere) throw scope.reason === error ? error : withCause(scope.reason, error);
-        throw scope.aborted ? scope.reason : error; // the caller's (or an enclosing) abort, never relabelled
-      },
-    );
+    return ms;
   }
 
-  #race(ctx: CallContext, inner: Chain | undefined, scope: TimeoutScope, queue: DeadlineQueue): Promise<unknown> {
+  /** Starts this call's deadline on the shared queue. */
+  #scope<S extends TimeoutScope>(ctx: CallContext, ms: number, Scope: new (...a: ScopeArgs) => S): S {
+    const queue = this.#queueFor(ms);
+    const scope = new Scope(ctx, this, ms, queue);
+    queue.add(scope, ms, this.#defer === undefined ? this.#clock.now() : undefined);
+    return scope;
+  }
+
+  // Fast path (see `Layer.enter`) for a cooperative limit: the scope becomes `ctx.scope` until
+  // `exit`, which finds it there (inner layers restore what they change). An aggressive or
+  // infinite limit runs in `run`, with the limit computed here (`run` follows synchronously).
+  enter(ctx: CallContext): unknown {
+    const ms = this.#limit(ctx);
+    if (this.#aggressive || ms === Number.POSITIVE_INFINITY) {
+      this.#next = ms;
+      return SKIP;
+    }
+    ctx.scope = this.#scope(ctx, ms, TimeoutScope);
+    return undefined;
+  }
+
+  exit(ctx: CallContext, _token: unknown, ok: boolean, value: unknown): unknown {
+    const scope = ctx.scope as TimeoutScope;
+    ctx.scope = scope.parent;
+    scope.queue.remove(scope);
+    scope.dispose();
+    // A late result after an abort (own expiry, the caller's or an enclosing one) is not returned.
+    if (ok && !scope.aborted) return value;
+    if (ok) throw scope.reason;
+    if (scope.abortedHere) throw scope.reason === value ? value : withCause(scope.reason, value);
+    throw scope.aborted ? scope.reason : value; // the caller's (or an enclosing) abort, never relabelled
+  }
+
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    const ms = this.#next;
+    this.#next = Number.NaN;
+    if (ms === Number.POSITIVE_INFINITY) return start(ctx, inner);
+    return this.#race(ctx, inner, this.#scope(ctx, ms, RaceScope));
+  }
+
+  #race(ctx: CallContext, inner: Chain | undefined, scope: RaceScope): Promise<unknown> {
     // Listen to the enclosing abort (caller or outer timeout) only if there is one; our own
     // expiry rejects through `scope.reject`, so no signal is created unless `fn` reads it.
     const parentSignal = scope.parent !== undefined ? scope.parent.signal : ctx.callerSignal;
     if (parentSignal?.aborted) {
-      queue.remove(scope);
+      scope.settle();
       return Promise.reject(parentSignal.reason);
     }
     // The abandoned work keeps running on its own context, so outer layers can move on safely.
-    const forked = ctx.fork();
+    const forked = fork(ctx);
     forked.scope = scope;
     return new Promise((resolve, reject) => {
       scope.reject = reject;
       if (parentSignal !== undefined) {
         scope.onAbort = () => {
-          queue.remove(scope);
           scope.settle();
           reject(parentSignal.reason);
         };
@@ -171,12 +204,10 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
       }
       start(forked, inner).then(
         (value) => {
-          queue.remove(scope);
           scope.settle();
           resolve(value);
         },
         (error: unknown) => {
-          queue.remove(scope);
           scope.settle();
           reject(error);
         },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbortScope, CallContext } from '../../src/core/context.js';
+import { AbortScope, CallContext, fork } from '../../src/core/context.js';
 
 /** Counts the abort listeners currently attached to a signal. */
 function countListeners(signal: AbortSignal): { readonly count: number } {
@@ -150,7 +150,7 @@ describe('CallContext', () => {
     const ctx = new CallContext(fn, { key: 'k', signal: ac.signal, data: { a: 1 } });
     ctx.attempt = 3;
     ctx.scope = new AbortScope(undefined, ac.signal, 9);
-    const f = ctx.fork();
+    const f = fork(ctx);
     expect(f).not.toBe(ctx);
     expect(f.fn).toBe(fn);
     expect(f.key).toBe('k');
@@ -159,22 +159,22 @@ describe('CallContext', () => {
     expect(f.attempt).toBe(3);
     expect(f.scope).toBe(ctx.scope);
     const other = () => 2;
-    expect(ctx.fork(other).fn).toBe(other);
+    expect(fork(ctx, other).fn).toBe(other);
     f.attempt = 4;
     expect(ctx.attempt).toBe(3);
   });
 
   it('a fork of a context without data shares the data object, whichever side reads it first', () => {
     const a = new CallContext(() => 1, undefined);
-    const fa = a.fork();
+    const fa = fork(a);
     fa.data.x = 1; // the fork reads first: created on the original
     expect(a.data).toBe(fa.data);
     expect(a.data).toEqual({ x: 1 });
     const b = new CallContext(() => 1, undefined);
-    const fb = b.fork();
+    const fb = fork(b);
     b.data.y = 2; // the original reads first
     expect(fb.data).toBe(b.data);
-    const ffb = fb.fork(); // a fork of a fork
+    const ffb = fork(fb); // a fork of a fork
     expect(ffb.data).toBe(b.data);
   });
 });

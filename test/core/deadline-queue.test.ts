@@ -20,10 +20,10 @@ describe('DeadlineQueue', () => {
     const clock = virtualClock();
     const q = new DeadlineQueue(clock);
     const log: string[] = [];
-    q.add(new Entry('a', log), clock.now(), 100);
+    q.add(new Entry('a', log), 100, clock.now());
     await clock.advance(30);
-    q.add(new Entry('b', log), clock.now(), 100);
-    q.add(new Entry('c', log), clock.now(), 100);
+    q.add(new Entry('b', log), 100, clock.now());
+    q.add(new Entry('c', log), 100, clock.now());
     expect(q.size).toBe(3);
     expect(clock.scheduled).toBe(1);
     await clock.advance(70);
@@ -43,9 +43,9 @@ describe('DeadlineQueue', () => {
     const a = new Entry('a', log);
     const b = new Entry('b', log);
     const c = new Entry('c', log);
-    q.add(a, 0, 10);
-    q.add(b, 0, 10);
-    q.add(c, 0, 10);
+    q.add(a, 10, 0);
+    q.add(b, 10, 0);
+    q.add(c, 10, 0);
     q.remove(b); // middle
     q.remove(b);
     q.remove(a); // head
@@ -54,7 +54,7 @@ describe('DeadlineQueue', () => {
     await clock.advance(20);
     expect(log).toEqual([]);
     const d = new Entry('d', log);
-    q.add(d, clock.now(), 10);
+    q.add(d, 10, clock.now());
     await clock.advance(10);
     expect(log).toEqual(['d']);
     q.remove(d); // already expired
@@ -65,12 +65,12 @@ describe('DeadlineQueue', () => {
     const clock = virtualClock();
     const q = new DeadlineQueue(clock);
     const e = new Entry('e', []);
-    q.add(e, 0, 1_000);
+    q.add(e, 1_000, 0);
     expect(clock.pending).toBe(1);
     q.remove(e);
     expect(clock.pending).toBe(0); // an idle process may exit
     expect(clock.scheduled).toBe(1);
-    q.add(new Entry('f', []), clock.now(), 1_000);
+    q.add(new Entry('f', []), 1_000, clock.now());
     expect(clock.pending).toBe(1);
   });
 
@@ -79,10 +79,10 @@ describe('DeadlineQueue', () => {
     const q = new DeadlineQueue(clock);
     const log: string[] = [];
     const first = new Entry('first', log);
-    q.add(first, 0, 100);
+    q.add(first, 100, 0);
     q.remove(first);
     await clock.advance(50);
-    q.add(new Entry('second', log), clock.now(), 100); // due at 150, timer still armed for 100
+    q.add(new Entry('second', log), 100, clock.now()); // due at 150, timer still armed for 100
     await clock.advance(50);
     expect(log).toEqual([]);
     expect(clock.pending).toBe(1); // re-armed for the remaining 50 ms
@@ -95,11 +95,11 @@ describe('DeadlineQueue', () => {
     const q = new DeadlineQueue(clock);
     const log: string[] = [];
     const x = new Entry('x', log);
-    q.add(x, 0, 10);
+    q.add(x, 10, 0);
     q.remove(x);
     await clock.advance(10);
     expect(clock.scheduled).toBe(0);
-    q.add(new Entry('y', log), clock.now(), 10);
+    q.add(new Entry('y', log), 10, clock.now());
     expect(clock.pending).toBe(1);
     await clock.advance(10);
     expect(log).toEqual(['y']);
@@ -109,8 +109,8 @@ describe('DeadlineQueue', () => {
     const clock = virtualClock();
     const q = new DeadlineQueue(clock);
     const log: string[] = [];
-    q.add(new Entry('a', log), 0, 10);
-    q.add(new Entry('b', log), 0, 10);
+    q.add(new Entry('a', log), 10, 0);
+    q.add(new Entry('b', log), 10, 0);
     q.clear();
     expect(q.size).toBe(0);
     expect(clock.scheduled).toBe(0);
@@ -125,10 +125,105 @@ describe('DeadlineQueue', () => {
     const q = new DeadlineQueue(clock);
     const log: string[] = [];
     const a = new Entry('a', log);
-    q.add(a, 0, 10);
+    q.add(a, 10, 0);
     q.remove(a);
-    q.add(new Entry('b', log), 0, 10);
+    q.add(new Entry('b', log), 10, 0);
     await base.advance(10);
     expect(log).toEqual(['b']);
   });
 });
+
+describe('DeadlineQueue, coarse (due times set once per turn)', () => {
+  /** A virtual clock that counts `now()` reads, and a manual "end of turn". */
+  function setup() {
+    const base = virtualClock({ start: 1_000 });
+    let reads = 0;
+    const clock = {
+      ...base,
+      now: () => {
+        reads++;
+        return base.now();
+      },
+    };
+    const turn: (() => void)[] = [];
+    const endTurn = () => {
+      for (const cb of turn.splice(0)) cb();
+    };
+    const q = new DeadlineQueue(clock, (cb) => turn.push(cb));
+    return { base, q, endTurn, turn, reads: () => reads };
+  }
+
+  it('reads the clock once per turn, after the entries started: none expires early', async () => {
+    const { base, q, endTurn, turn, reads } = setup();
+    const log: string[] = [];
+    const entries = ['a', 'b', 'c'].map((id) => new Entry(id, log));
+    for (const e of entries) q.add(e, 100);
+    expect(reads()).toBe(0);
+    expect(turn).toHaveLength(1); // one deferred callback for the whole turn
+    expect(entries.every((e) => Number.isNaN(e.dueAt))).toBe(true);
+    await base.advance(5); // the turn ran 5 ms before it ended
+    endTurn();
+    expect(reads()).toBe(1);
+    expect(entries.map((e) => e.dueAt)).toEqual([1_105, 1_105, 1_105]);
+    await base.advance(99); // 104 ms after they started: not yet (late by at most the turn)
+    expect(log).toEqual([]);
+    await base.advance(1);
+    expect(log).toEqual(['a', 'b', 'c']);
+  });
+
+  it('due() fixes the due time at once; an entry removed before its turn ended is due now', async () => {
+    const { base, q, endTurn } = setup();
+    const a = new Entry('a', []);
+    const b = new Entry('b', []);
+    q.add(a, 50);
+    q.add(b, 50);
+    await base.advance(3);
+    expect(q.due(b)).toBe(1_053);
+    expect(a.dueAt).toBe(1_053); // the whole open turn was closed together
+    const c = new Entry('c', []);
+    q.add(c, 50);
+    q.remove(c);
+    expect(q.due(c)).toBe(1_003);
+    endTurn();
+    expect(q.size).toBe(2);
+  });
+
+  it('an entry added while the timer waits for an earlier one is served after it', async () => {
+    const { base, q, endTurn } = setup();
+    const log: string[] = [];
+    q.add(new Entry('a', log), 100);
+    endTurn();
+    await base.advance(60);
+    q.add(new Entry('b', log), 100);
+    await base.advance(40); // the timer fires for a; b is still open, closed at 1_100 by the timer
+    expect(log).toEqual(['a']);
+    endTurn();
+    await base.advance(99);
+    expect(log).toEqual(['a']);
+    await base.advance(1);
+    expect(log).toEqual(['a', 'b']);
+  });
+
+  it('refs and unrefs the timer at the end of a turn, not per entry', async () => {
+    const { base, q, endTurn } = setup();
+    const a = new Entry('a', []);
+    q.add(a, 1_000);
+    endTurn();
+    expect(base.pending).toBe(1);
+    for (let i = 0; i < 100; i++) {
+      const e = new Entry(String(i), []);
+      q.add(e, 1_000);
+      q.remove(e);
+    }
+    q.remove(a);
+    expect(base.pending).toBe(1); // still ref'd until the turn ends
+    endTurn();
+    expect(base.pending).toBe(0);
+    expect(base.scheduled).toBe(1);
+    q.add(new Entry('b', []), 1_000); // armed but unref'd: ref'd again when the turn ends
+    expect(base.pending).toBe(0);
+    endTurn();
+    expect(base.pending).toBe(1);
+  });
+});
+

@@ -352,9 +352,16 @@ describe('timeout: timers', () => {
       };
       return h;
     });
-    await timeout(10_000).execute(() => 1);
-    expect(unref).toHaveBeenCalledOnce();
-    vi.unstubAllGlobals();
+    try {
+      await timeout(10_000).execute(() => 1);
+      // The timer is unref'd when the turn in which the queue went idle ends (one `setImmediate`).
+      expect(unref).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(unref).toHaveBeenCalledOnce();
+    } finally {
+      vi.unstubAllGlobals();
+      vi.useRealTimers();
+    }
   });
 });
 
@@ -479,3 +486,31 @@ describe('timeout: aggressive under an already-aborted enclosing scope', () => {
     expect(clock.pending).toBe(0);
   });
 });
+
+describe('timeout: platform timers (due times set once per turn)', () => {
+  const waitForAbort = (ctx: { readonly signal: AbortSignal }) =>
+    new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+
+  it('never fires early, even when the turn that starts the call was busy before it', async () => {
+    const busyUntil = Date.now() + 60;
+    while (Date.now() < busyUntil) {
+      // a long synchronous stretch before the call, in the same turn
+    }
+    const started = Date.now();
+    const t = timeout(40);
+    const calls = [t.execute(waitForAbort), t.execute(waitForAbort)];
+    const results = await Promise.allSettled(calls);
+    const elapsed = Date.now() - started;
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(results.every((r) => r.status === 'rejected' && isTimeoutError(r.reason))).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(39); // timers may round to the millisecond
+  });
+
+  it('ctx.deadline is known inside the call, before the turn ends', async () => {
+    const before = Date.now();
+    const deadline = await timeout(1_000).execute((ctx) => ctx.deadline);
+    expect(deadline).toBeGreaterThanOrEqual(before + 1_000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 1_000);
+  });
+});
+
