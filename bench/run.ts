@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { loadLibs } from './lib/libs.js';
+import { benchSource, loadLibs } from './lib/libs.js';
 import { timeBatch, useClock } from './lib/measure.js';
 import { markdown, type RunInfo, svg } from './lib/report.js';
 import { runChild } from './lib/spawn.js';
@@ -52,7 +52,7 @@ const METHOD = `
   reads \`ctx.signal\`; for 7 a hand-written retry loop) measured right before or after it (order
   alternates by round), so the ratio cancels most of the drift of a shared machine. Reported: the
   median ratio over ${rounds} rounds and its min–max. All subjects run in one process.
-- **Subjects.** breakwater from \`src/\` (via tsx), cockatiel 4.0.0, opossum 10.0.0 (\`timeout: false\`
+- **Subjects.** breakwater from ${benchSource}, cockatiel 4.0.0, opossum 10.0.0 (\`timeout: false\`
   except in the pipeline, where its timeout is the timeout layer), p-retry 9.0.0 (\`minTimeout: 0\`),
   p-limit 7.3.3, p-queue 10.0.0, and a hand-written **floor** for each policy (\`bench/floors/\`: a
   retry loop, a counter breaker, an \`AbortController\` + \`setTimeout\` timeout, a counter + array

@@ -1,12 +1,15 @@
 /**
- * Loads the subjects: breakwater's modules from `src/` (each optional, so the suite runs while
- * modules are still being written) and the peer libraries.
+ * Loads the subjects: breakwater's modules from `dist/` — the code users run — when a build at
+ * least as new as `src/` exists (`npm run bench` builds first), else from `src/` through tsx (each
+ * module optional, so the suite runs while modules are still being written); and the peer
+ * libraries.
  */
 import { createRequire } from 'node:module';
 import * as cockatiel from 'cockatiel';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import pRetry from 'p-retry';
+import { hasDist } from './bundle.js';
 
 /** What the suite needs from any breakwater policy. */
 export interface BwPolicy {
@@ -52,6 +55,16 @@ export interface Libs {
 }
 
 const SRC = new URL('../../src/', import.meta.url);
+const DIST = new URL('../../dist/', import.meta.url);
+const fromDist = hasDist();
+
+/** Where breakwater's modules are loaded from, for the report. */
+export const benchSource: string = fromDist ? 'dist/ (the built package)' : 'src/ via tsx (no fresh dist/ build)';
+
+function moduleUrl(sub: string): string {
+  if (fromDist) return new URL(sub === '.' ? 'index.js' : `${sub}/index.js`, DIST).href;
+  return new URL(sub === '.' ? 'index.ts' : `${sub}/index.ts`, SRC).href;
+}
 
 async function optional(
   sub: string,
@@ -61,7 +74,7 @@ async function optional(
 ): Promise<void> {
   try {
     // A computed specifier: modules that do not exist yet neither break the run nor the typecheck.
-    const mod = (await import(new URL(`${sub}/index.ts`, SRC).href)) as Record<string, unknown>;
+    const mod = (await import(moduleUrl(sub))) as Record<string, unknown>;
     for (const n of names) if (typeof mod[n] === 'function') into[n] = mod[n];
   } catch (error) {
     missing[sub] = (error as Error).message.split('\n')[0] ?? String(error);
@@ -70,7 +83,7 @@ async function optional(
 
 /** Imports every subject library. */
 export async function loadLibs(): Promise<Libs> {
-  const core = (await import(new URL('index.ts', SRC).href)) as { Policy: Breakwater['Policy'] };
+  const core = (await import(moduleUrl('.'))) as { Policy: Breakwater['Policy'] };
   const bw: Record<string, unknown> = { Policy: core.Policy };
   const missing: Record<string, string> = {};
   await optional('retry', ['retry', 'constant'], bw, missing);

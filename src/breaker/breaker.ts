@@ -183,7 +183,10 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     if (o.initialState !== undefined) this.#restore(readSnapshot(o.initialState));
   }
 
-  readonly stateful = true;
+  /** The fast path's token is the generation (a prototype getter: no field per breaker). */
+  get stateful(): boolean {
+    return true;
+  }
 
   // Fast path (see `Layer.enter`): a closed breaker with no result rule, no slow-call rule and no
   // listener only feeds its window; the token is the generation, so that a stale failure (from

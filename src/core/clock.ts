@@ -62,7 +62,9 @@ export function sleepWith(
  */
 export function turnEnd(): ((callback: () => void) => unknown) | undefined {
   const g = globalThis as { setImmediate?: (callback: () => void) => unknown };
-  return typeof g.setImmediate === 'function' ? (callback) => (g.setImmediate as (cb: () => void) => unknown)(callback) : undefined;
+  return typeof g.setImmediate === 'function'
+    ? (callback) => (g.setImmediate as (cb: () => void) => unknown)(callback)
+    : undefined;
 }
 
 const MAX_TIMER_DELAY = 2_147_483_647;

@@ -1,4 +1,4 @@
-import { DeadlineEntry } from './deadline-queue.js';
+import type { DeadlineEntry } from './deadline-queue.js';
 
 /** Options every `execute` call accepts. */
 export interface ExecuteOptions {
@@ -39,55 +39,69 @@ const NONE: unique symbol = Symbol();
 /**
  * A layer of cancellation (one per running timeout). Its `AbortController` is only created when
  * someone reads `signal`; until then an abort is just recorded, and descendants check the chain.
+ * It is also its timeout's {@link DeadlineEntry}. One flat class whose fields are assigned in the
+ * constructor (a scope is built on every call of a timeout; each level of a class hierarchy, and
+ * each field initialiser, costs a call).
  */
-export class AbortScope extends DeadlineEntry {
-  readonly parent: AbortScope | undefined;
-  readonly callerSignal: AbortSignal | undefined;
-  #deadline: number | undefined;
-  #controller: AbortController | undefined = undefined;
-  #reason: unknown = NONE;
+export class AbortScope implements DeadlineEntry {
+  declare dueAt: number;
+  declare prev: DeadlineEntry | undefined;
+  declare next: DeadlineEntry | undefined;
+  declare queued: boolean;
+  declare readonly parent: AbortScope | undefined;
+  declare readonly callerSignal: AbortSignal | undefined;
+  declare private _deadline: number | undefined;
+  declare private _controller: AbortController | undefined;
+  declare private _reason: unknown;
   /** The enclosing signal this scope's (materialised) signal listens to, through `handleEvent`. */
-  #listening: AbortSignal | undefined = undefined;
+  declare private _listening: AbortSignal | undefined;
 
   constructor(parent: AbortScope | undefined, callerSignal: AbortSignal | undefined, deadline?: number) {
-    super();
+    this.dueAt = 0;
+    this.prev = this.next = undefined;
+    this.queued = false;
     this.parent = parent;
     this.callerSignal = callerSignal;
-    this.#deadline = deadline;
+    this._deadline = deadline;
+    this._controller = this._listening = undefined;
+    this._reason = NONE;
   }
+
+  /** Called when the scope's deadline passes (a timeout's scope aborts itself). */
+  expire(): void {}
 
   /** Clock time by which the work under this scope must end, if any. */
   get deadline(): number | undefined {
-    return this.#deadline;
+    return this._deadline;
   }
 
   /** True once this scope or any ancestor (or the caller's signal) aborted. */
   get aborted(): boolean {
-    if (this.#reason !== NONE) return true;
+    if (this._reason !== NONE) return true;
     return this.parent !== undefined ? this.parent.aborted : this.callerSignal?.aborted === true;
   }
 
   /** The reason of the nearest abort (own first, then the ancestors'). */
   get reason(): unknown {
-    if (this.#reason !== NONE) return this.#reason;
+    if (this._reason !== NONE) return this._reason;
     return this.parent !== undefined ? this.parent.reason : this.callerSignal?.reason;
   }
 
   /** True when this scope itself was aborted (not an ancestor). */
   get abortedHere(): boolean {
-    return this.#reason !== NONE;
+    return this._reason !== NONE;
   }
 
   get signal(): AbortSignal {
-    if (this.#controller !== undefined) return this.#controller.signal;
+    if (this._controller !== undefined) return this._controller.signal;
     const controller = new AbortController();
-    this.#controller = controller;
-    if (this.#reason !== NONE) controller.abort(this.#reason);
+    this._controller = controller;
+    if (this._reason !== NONE) controller.abort(this._reason);
     else {
       const parentSignal = this.parent !== undefined ? this.parent.signal : this.callerSignal;
       if (parentSignal?.aborted) controller.abort(parentSignal.reason);
       else if (parentSignal !== undefined) {
-        this.#listening = parentSignal;
+        this._listening = parentSignal;
         parentSignal.addEventListener('abort', this, { once: true });
       }
     }
@@ -96,26 +110,26 @@ export class AbortScope extends DeadlineEntry {
 
   /** The enclosing signal aborted: abort the materialised signal with its reason. @internal */
   handleEvent(): void {
-    this.#abortController((this.#listening as AbortSignal).reason);
+    this._abortController((this._listening as AbortSignal).reason);
   }
 
   /** Aborts this scope (and, through listeners, every materialised descendant). */
   abort(reason: unknown): void {
-    if (this.#reason !== NONE) return;
-    this.#reason = reason;
-    this.#abortController(reason);
+    if (this._reason !== NONE) return;
+    this._reason = reason;
+    this._abortController(reason);
   }
 
   /** Detaches from the parent's signal. Call when the scope's layer is done. */
   dispose(): void {
-    if (this.#listening !== undefined) {
-      this.#listening.removeEventListener('abort', this);
-      this.#listening = undefined;
+    if (this._listening !== undefined) {
+      this._listening.removeEventListener('abort', this);
+      this._listening = undefined;
     }
   }
 
-  #abortController(reason: unknown): void {
-    const c = this.#controller;
+  private _abortController(reason: unknown): void {
+    const c = this._controller;
     if (c !== undefined && !c.signal.aborted) {
       this.dispose();
       c.abort(reason);

@@ -51,6 +51,11 @@ export class DeadlineQueue {
     this.#defer = defer;
   }
 
+  /** The duration of the entries (that of the last one added). */
+  get ms(): number {
+    return this.#ms;
+  }
+
   /** Number of entries still pending. */
   get size(): number {
     return this.#size;

@@ -41,6 +41,10 @@ export interface Chain {
   readonly layer: Layer;
   readonly inner: Chain | undefined;
   readonly outer: Chain | undefined;
+  /** The layer's fast-path flags, copied here so that the chain walk reads one object shape. */
+  readonly fast: boolean;
+  readonly stateful: boolean;
+  readonly failureOnly: boolean;
 }
 
 /** What {@link Layer.enter} returns to decline the fast path for one call. @internal */
@@ -82,19 +86,27 @@ export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
   if (chain === undefined) return ctx.fn(ctx);
   let node: Chain | undefined = chain;
   let last: Chain | undefined;
-  let tokens: unknown[] | undefined;
+  // The tokens of stateful layers, a stack whose top is kept apart (usually there is one at most).
+  let top: unknown;
+  let rest: unknown[] | undefined;
+  let n = 0;
   let p: unknown;
   let failureOnly = true;
   try {
     for (;;) {
-      const l: Layer = node.layer;
-      const t = l.enter === undefined ? SKIP : l.enter(ctx);
+      const t = node.fast ? (node.layer.enter as (ctx: CallContext) => unknown)(ctx) : SKIP;
       if (t === SKIP) {
-        p = l.run(ctx, node.inner);
+        p = node.layer.run(ctx, node.inner);
         break;
       }
-      if (l.stateful) (tokens ??= []).push(t);
-      failureOnly &&= l.failureOnly === true;
+      if (node.stateful) {
+        if (n++ > 0) {
+          rest ??= [];
+          rest.push(top);
+        }
+        top = t;
+      }
+      failureOnly &&= node.failureOnly;
       last = node;
       node = node.inner;
       if (node === undefined) {
@@ -104,28 +116,17 @@ export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
     }
   } catch (error) {
     if (last === undefined) return Promise.reject(error);
-    return settle(ctx, chain, last, tokens, false, error);
+    try {
+      return Promise.resolve(unwind(ctx, chain, last, top, rest, false, error));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
   if (last === undefined) return p;
   return Promise.resolve(p).then(
-    failureOnly ? undefined : (value) => unwind(ctx, chain, last, tokens, true, value),
-    (error: unknown) => unwind(ctx, chain, last, tokens, false, error),
+    failureOnly ? undefined : (value) => unwind(ctx, chain, last, top, rest, true, value),
+    (error: unknown) => unwind(ctx, chain, last, top, rest, false, error),
   );
-}
-
-function settle(
-  ctx: CallContext,
-  first: Chain,
-  node: Chain,
-  tokens: unknown[] | undefined,
-  ok: boolean,
-  value: unknown,
-): Promise<unknown> {
-  try {
-    return Promise.resolve(unwind(ctx, first, node, tokens, ok, value));
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /** Runs the `exit` hooks from `node` out to `first`; returns the value or throws the error. */
@@ -133,14 +134,19 @@ function unwind(
   ctx: CallContext,
   first: Chain,
   node: Chain,
-  tokens: unknown[] | undefined,
+  top: unknown,
+  rest: unknown[] | undefined,
   ok: boolean,
   value: unknown,
 ): unknown {
   for (;;) {
-    const l = node.layer as Required<Layer>;
+    let t: unknown;
+    if (node.stateful) {
+      t = top;
+      top = rest?.pop();
+    }
     try {
-      value = l.exit(ctx, l.stateful ? tokens?.pop() : undefined, ok, value, node.inner);
+      value = (node.layer as Required<Layer>).exit(ctx, t, ok, value, node.inner);
       ok = true;
     } catch (error) {
       ok = false;
@@ -152,8 +158,8 @@ function unwind(
       const outer = node;
       // The exit continues asynchronously (a retry loop): the outer layers wait for it.
       return value.then(
-        (v) => unwind(ctx, first, outer, tokens, true, v),
-        (e: unknown) => unwind(ctx, first, outer, tokens, false, e),
+        (v) => unwind(ctx, first, outer, top, rest, true, v),
+        (e: unknown) => unwind(ctx, first, outer, top, rest, false, e),
       );
     }
   }
@@ -171,9 +177,17 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
 
   constructor(layers: readonly Layer[]) {
     this.layers = layers;
-    let chain: { layer: Layer; inner: Chain | undefined; outer: Chain | undefined } | undefined;
+    let chain: { -readonly [K in keyof Chain]: Chain[K] } | undefined;
     for (let i = layers.length - 1; i >= 0; i--) {
-      const node = { layer: layers[i] as Layer, inner: chain, outer: undefined };
+      const layer = layers[i] as Layer;
+      const node = {
+        layer,
+        inner: chain,
+        outer: undefined,
+        fast: typeof layer.enter === 'function',
+        stateful: layer.stateful === true,
+        failureOnly: layer.failureOnly === true,
+      };
       if (chain !== undefined) chain.outer = node;
       chain = node;
     }

@@ -28,7 +28,7 @@ export function checkNumber(
   const ex = opts?.exclusiveMin;
   const max = opts?.max;
   const kind = int ? 'an integer' : 'a number';
-  if (typeof value !== 'number' || value !== value) fail(name, 'a number', value);
+  if (typeof value !== 'number' || Number.isNaN(value)) fail(name, 'a number', value);
   if (value !== Number.POSITIVE_INFINITY && !(int ? Number.isInteger(value) : Number.isFinite(value)))
     fail(name, int ? kind : 'a finite number', value);
   if ((ex ? value <= min : value < min) || value > (max ?? value))

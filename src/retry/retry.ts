@@ -101,7 +101,9 @@ class RetryLayer extends BaseLayer<RetryEvent> {
   // Fast path (see `Layer.enter`): a first attempt only observes the outcome; everything after a
   // failure runs in `#loop`, as do the rarer configurations: a `success` listener (present when the
   // call starts), `handleResult`, a nested retry (whose attempt number must be restored).
-  readonly failureOnly = true;
+  get failureOnly(): boolean {
+    return true;
+  }
 
   enter(ctx: CallContext): unknown {
     if (ctx.attempt !== 1 || this.#handleResult !== undefined || this.listening('success')) return SKIP;

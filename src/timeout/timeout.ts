@@ -1,6 +1,6 @@
 import { type Clock, systemTimers, turnEnd } from '../core/clock.js';
 import { AbortScope, type CallContext, type Context, fork } from '../core/context.js';
-import { type Defer, DeadlineQueue } from '../core/deadline-queue.js';
+import { DeadlineQueue, type Defer } from '../core/deadline-queue.js';
 import { TimeoutError } from '../core/errors.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
@@ -28,17 +28,24 @@ export interface TimeoutOptions {
   readonly name?: string | undefined;
 }
 
+/**
+ * A call's timeout: its abort scope and its entry on the policy's deadline queue. One class for both
+ * strategies (a subclass per strategy made the shared paths polymorphic).
+ */
 class TimeoutScope extends AbortScope {
-  readonly #layer: TimeoutLayer;
-  readonly #ms: number;
+  declare readonly layer: TimeoutLayer;
   /** The queue this scope waits on. */
-  readonly queue: DeadlineQueue;
+  declare readonly queue: DeadlineQueue;
+  /** Aggressive: the race's own `reject`, until the race ends. */
+  declare reject: ((reason: unknown) => void) | undefined;
+  /** Aggressive: the listener on the enclosing signal, if there is one. */
+  declare onAbort: (() => void) | undefined;
 
-  constructor(ctx: CallContext, layer: TimeoutLayer, ms: number, queue: DeadlineQueue) {
+  constructor(ctx: CallContext, layer: TimeoutLayer, queue: DeadlineQueue) {
     super(ctx.scope, ctx.callerSignal);
-    this.#layer = layer;
-    this.#ms = ms;
+    this.layer = layer;
     this.queue = queue;
+    this.reject = this.onAbort = undefined;
   }
 
   /** The nearer of the enclosing deadline and this scope's own (read lazily: see `DeadlineQueue`). */
@@ -51,21 +58,9 @@ class TimeoutScope extends AbortScope {
   override expire(): void {
     // An enclosing abort that came first keeps its own reason.
     if (this.aborted) return;
-    this.abort(new TimeoutError(this.#ms));
-    this.#layer.timedOut(this.#ms);
-  }
-}
-
-/** The scope of an aggressive call: its expiry also rejects the race at once. */
-class RaceScope extends TimeoutScope {
-  /** The race's own `reject`, until the race ends. */
-  reject: ((reason: unknown) => void) | undefined = undefined;
-  /** The listener on the enclosing signal, if there is one. */
-  onAbort: (() => void) | undefined = undefined;
-
-  override expire(): void {
-    if (this.aborted) return;
-    super.expire();
+    const ms = this.queue.ms;
+    this.abort(new TimeoutError(ms));
+    this.layer.timedOut(ms);
     const reject = this.reject;
     if (reject !== undefined) {
       this.settle();
@@ -87,8 +82,6 @@ class RaceScope extends TimeoutScope {
     this.dispose();
   }
 }
-
-type ScopeArgs = [ctx: CallContext, layer: TimeoutLayer, ms: number, queue: DeadlineQueue];
 
 class TimeoutLayer extends BaseLayer<TimeoutEvent> {
   readonly #after: number | ((ctx: Context) => number);
@@ -143,9 +136,9 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
   }
 
   /** Starts this call's deadline on the shared queue. */
-  #scope<S extends TimeoutScope>(ctx: CallContext, ms: number, Scope: new (...a: ScopeArgs) => S): S {
+  #scope(ctx: CallContext, ms: number): TimeoutScope {
     const queue = this.#queueFor(ms);
-    const scope = new Scope(ctx, this, ms, queue);
+    const scope = new TimeoutScope(ctx, this, queue);
     queue.add(scope, ms, this.#defer === undefined ? this.#clock.now() : undefined);
     return scope;
   }
@@ -159,7 +152,7 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
       this.#next = ms;
       return SKIP;
     }
-    ctx.scope = this.#scope(ctx, ms, TimeoutScope);
+    ctx.scope = this.#scope(ctx, ms);
     return undefined;
   }
 
@@ -179,10 +172,10 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     const ms = this.#next;
     this.#next = Number.NaN;
     if (ms === Number.POSITIVE_INFINITY) return start(ctx, inner);
-    return this.#race(ctx, inner, this.#scope(ctx, ms, RaceScope));
+    return this.#race(ctx, inner, this.#scope(ctx, ms));
   }
 
-  #race(ctx: CallContext, inner: Chain | undefined, scope: RaceScope): Promise<unknown> {
+  #race(ctx: CallContext, inner: Chain | undefined, scope: TimeoutScope): Promise<unknown> {
     // Listen to the enclosing abort (caller or outer timeout) only if there is one; our own
     // expiry rejects through `scope.reject`, so no signal is created unless `fn` reads it.
     const parentSignal = scope.parent !== undefined ? scope.parent.signal : ctx.callerSignal;

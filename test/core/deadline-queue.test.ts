@@ -226,4 +226,3 @@ describe('DeadlineQueue, coarse (due times set once per turn)', () => {
     expect(base.pending).toBe(1);
   });
 });
-

@@ -513,4 +513,3 @@ describe('timeout: platform timers (due times set once per turn)', () => {
     expect(deadline).toBeLessThanOrEqual(Date.now() + 1_000);
   });
 });
-
