@@ -7,6 +7,7 @@ const POSTGRES = [
   'test/event-store/event-store.model.test.ts',
   'test/event-store/postgres.test.ts',
   'test/event-store/postgres-projections.test.ts',
+  'test/event-store/postgres-outage.test.ts',
   'test/idempotency/postgres-store.test.ts',
   'test/idempotency/multi-process.test.ts',
   'test/saga/crash.test.ts',

@@ -316,7 +316,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   #settleError(ctx: CallContext, error: unknown, gen: number, start: number, probe: boolean): void {
-    if (ctx.callerAborted || !matches(this.#handle, error, ctx)) {
+    if (ctx.callerSignal?.aborted || !matches(this.#handle, error, ctx)) {
       // Counts neither way; a probe frees its slot for the next caller.
       if (probe && gen === this.#gen) this.#t.inFlight--;
       return;

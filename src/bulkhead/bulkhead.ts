@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import type { CallContext } from '../core/context.js';
+import { type CallContext, throwIfAborted } from '../core/context.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadline-queue.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
@@ -114,7 +114,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
 
   async #runQueued(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
     if (this.queued >= this.#max) throw this.#reject('full');
-    if (ctx.aborted) throw ctx.abortReason;
+    throwIfAborted(ctx);
     const w = new Waiter(this, this.#clock.now());
     const turn = new Promise<void>((resolve, reject) => {
       w.resolve = resolve;
@@ -153,7 +153,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
         const waited = this.#clock.now() - w.enqueuedAt;
         this.events.emit({ type: 'dequeue', kind: 'bulkhead', name: this.name, waited } as Base);
       }
-      if (ctx.aborted) throw ctx.abortReason; // aborted between the hand-over and now
+      throwIfAborted(ctx); // aborted between the hand-over and now
       return await invoke(ctx, inner);
     } finally {
       this.#release();

@@ -179,21 +179,17 @@ export class CallContext implements Context {
     this.d = d?.data ?? {};
     return this.d;
   }
+}
 
-  /** True when the call is aborted (by the caller or an enclosing scope), without allocating. */
-  get aborted(): boolean {
-    return this.scope?.aborted ?? this.callerSignal?.aborted === true;
-  }
-
-  /** The abort reason when {@link CallContext.aborted}. */
-  get abortReason(): unknown {
-    return this.scope !== undefined ? this.scope.reason : this.callerSignal?.reason;
-  }
-
-  /** True when the caller's own signal aborted (not a timeout). */
-  get callerAborted(): boolean {
-    return this.callerSignal?.aborted === true;
-  }
+/**
+ * Throws the abort reason when the call is aborted (by the caller or an enclosing scope), without
+ * allocating a signal.
+ * @internal
+ */
+export function throwIfAborted(ctx: CallContext): void {
+  const s = ctx.scope;
+  if (s !== undefined ? s.aborted : ctx.callerSignal?.aborted)
+    throw s !== undefined ? s.reason : ctx.callerSignal?.reason;
 }
 
 /**

@@ -115,12 +115,10 @@ export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
       }
     }
   } catch (error) {
-    if (last === undefined) return Promise.reject(error);
-    try {
-      return Promise.resolve(unwind(ctx, chain, last, top, rest, false, error));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    // An `enter` (or a synchronous `fn`) threw: the entered layers see the error at once.
+    const entered = last;
+    if (entered === undefined) return Promise.reject(error);
+    return new Promise((resolve) => resolve(unwind(ctx, chain, entered, top, rest, false, error)));
   }
   if (last === undefined) return p;
   return Promise.resolve(p).then(
@@ -199,11 +197,7 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
     if (signal?.aborted) return Promise.reject(signal.reason);
     const ctx = new CallContext(fn, options);
     if (this.#chain !== undefined) return invoke(ctx, this.#chain) as Promise<T>;
-    try {
-      return Promise.resolve(fn(ctx));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return new Promise((resolve) => resolve(fn(ctx)));
   }
 
   executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {

@@ -65,7 +65,7 @@ class FallbackLayer extends BaseLayer<FallbackEvent> {
       (error: unknown) => {
         if (this.#handle !== undefined) {
           if (!this.#handle(error, ctx)) throw error;
-        } else if (ctx.callerAborted) {
+        } else if (ctx.callerSignal?.aborted) {
           // The caller gave up: do not produce a value nobody wants; reject with the caller's reason.
           throw ctx.callerSignal?.reason;
         }

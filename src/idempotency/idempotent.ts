@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import type { CallContext, Context } from '../core/context.js';
+import { type CallContext, type Context, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
@@ -188,7 +188,7 @@ class IdempotentLayer extends BaseLayer<IdempotencyEvent> {
         waited = true;
         this.#emit('duplicate', key, false);
       }
-      if (ctx.aborted) throw ctx.abortReason;
+      throwIfAborted(ctx);
       // Wake no later than the holder's lease end, to take the key over if it crashed.
       await clock.sleep(Math.max(1, Math.min(poll, left, retryAfter)), ctx.signal);
       poll = Math.min(poll * 2, MAX_POLL);

@@ -1,9 +1,9 @@
 import { type Clock, systemClock } from '../core/clock.js';
-import type { CallContext, Context } from '../core/context.js';
+import { type CallContext, type Context, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
-import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
-import { type Backoff, type BackoffState, exponential } from './backoff.js';
+import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
+import type { Backoff, BackoffState } from './backoff.js';
 import type { RetryBudget } from './budget.js';
 import { retryAfterHint } from './retry-after.js';
 
@@ -66,36 +66,41 @@ export interface RetryOptions {
   readonly name?: string | undefined;
 }
 
+/**
+ * The default schedule, `exponential()` spelled out (initial 200 ms, factor 2, cap 30 s, full
+ * jitter) so that a bundle that imports no backoff carries none of the other schedules.
+ */
+const defaultBackoff: Backoff = { delay: (n, random) => random() * Math.min(200 * 2 ** (n - 1), 30_000) };
+
+type Outcome = { error: unknown } | { result: unknown };
+
 class RetryLayer extends BaseLayer<RetryEvent> {
   readonly #max: number;
-  readonly #backoff: Backoff | undefined;
-  readonly #backoffFn: ((attempt: number, outcome: RetryOutcome) => number) | undefined;
+  readonly #delay: (attempt: number, outcome: RetryOutcome, state: BackoffState) => number;
   readonly #handle: ((error: unknown, ctx: Context) => boolean) | undefined;
   readonly #handleResult: ((result: unknown, ctx: Context) => boolean) | undefined;
   readonly #hint: ((error: unknown) => number | undefined) | undefined;
   readonly #budget: RetryBudget | undefined;
   readonly #clock: Clock;
-  readonly #random: () => number;
 
   constructor(o: RetryOptions | undefined) {
     super('retry', o?.name);
     this.#max = checkNumber('maxRetries', o?.maxRetries ?? 3, 0, { integer: true });
-    const backoff = o?.backoff ?? exponential();
-    if (typeof backoff === 'function') this.#backoffFn = backoff;
-    else if (backoff !== null && typeof backoff === 'object' && typeof backoff.delay === 'function')
-      this.#backoff = backoff;
-    else throw new TypeError('Expected `backoff` to be a backoff (constant/linear/exponential) or a function');
+    const b = o?.backoff ?? defaultBackoff;
+    const random = o?.random ?? Math.random;
+    checkFunction('random', random);
+    if (typeof b === 'function') this.#delay = b;
+    else if (typeof b?.delay === 'function') this.#delay = (n, _, state) => b.delay(n, random, state);
+    else fail('backoff', 'a backoff (constant/linear/exponential) or a function', b);
     checkFunction('handle', o?.handle);
     checkFunction('handleResult', o?.handleResult);
     checkFunction('retryAfter', o?.retryAfter);
-    checkFunction('random', o?.random);
     checkObject('budget', o?.budget);
     this.#handle = o?.handle;
     this.#handleResult = o?.handleResult;
     this.#hint = o?.retryAfter;
     this.#budget = o?.budget;
     this.#clock = o?.clock ?? systemClock;
-    this.#random = o?.random ?? Math.random;
   }
 
   // Fast path (see `Layer.enter`): a first attempt only observes the outcome; everything after a
@@ -112,84 +117,70 @@ class RetryLayer extends BaseLayer<RetryEvent> {
   }
 
   exit(ctx: CallContext, _token: unknown, ok: boolean, value: unknown, inner: Chain | undefined): unknown {
-    return ok ? value : this.#loop(ctx, inner, 1, true, value);
+    return ok ? value : this.#loop(ctx, inner, 1, { error: value });
   }
 
   run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
-    return this.#loop(ctx, inner, ctx.attempt, false, undefined);
+    this.#budget?.recordCall();
+    return this.#loop(ctx, inner, ctx.attempt, undefined);
   }
 
-  /** The retry loop; `failed` means the first attempt already ran and threw `firstError`. */
-  async #loop(
-    ctx: CallContext,
-    inner: Chain | undefined,
-    saved: number,
-    failed: boolean,
-    firstError: unknown,
-  ): Promise<unknown> {
-    if (!failed) this.#budget?.recordCall();
-    let state: BackoffState | undefined;
+  /** The retry loop; `first` is the outcome of a first attempt that already ran. */
+  async #loop(ctx: CallContext, inner: Chain | undefined, saved: number, first: Outcome | undefined): Promise<unknown> {
+    const state: BackoffState = { prev: 0 };
     try {
       for (let attempt = 1; ; attempt++) {
         ctx.attempt = attempt;
-        let outcome: RetryOutcome;
-        try {
-          if (failed) {
-            failed = false;
-            throw firstError;
+        let outcome = first;
+        first = undefined;
+        if (outcome === undefined) {
+          try {
+            const result = await invoke(ctx, inner);
+            if (!this.#handleResult?.(result, ctx)) {
+              if (this.listening('success')) this.#emit('success', attempt);
+              return result;
+            }
+            outcome = { result };
+          } catch (error) {
+            outcome = { error };
           }
-          const result = await invoke(ctx, inner);
-          if (this.#handleResult === undefined || !this.#handleResult(result, ctx)) {
-            if (this.listening('success')) this.#emit({ type: 'success', attempt });
-            return result;
+        }
+        // An abort of the call (caller or enclosing timeout) is never retried.
+        throwIfAborted(ctx);
+        if ('error' in outcome && this.#handle !== undefined && !this.#handle(outcome.error, ctx)) throw outcome.error;
+        let delay = 0;
+        let reason: 'max-retries' | 'deadline' | 'budget' | undefined = 'max-retries';
+        if (attempt <= this.#max) {
+          delay = this.#delay(attempt, outcome, state);
+          if (!(delay >= 0)) delay = 0;
+          if ('error' in outcome) {
+            const hint = this.#hint ? this.#hint(outcome.error) : retryAfterHint(outcome.error, this.#clock.now());
+            if (hint !== undefined && hint > delay) delay = hint;
           }
-          outcome = { result };
-        } catch (error) {
-          // An abort of the call (caller or enclosing timeout) is never retried.
-          if (ctx.aborted) throw ctx.abortReason;
-          if (this.#handle !== undefined && !this.#handle(error, ctx)) throw error;
-          outcome = { error };
+          const deadline = ctx.deadline;
+          reason =
+            deadline !== undefined && this.#clock.now() + delay >= deadline
+              ? 'deadline'
+              : this.#budget !== undefined && !this.#budget.tryRetry()
+                ? 'budget'
+                : undefined;
         }
-        if (ctx.aborted) throw ctx.abortReason;
-        if (attempt > this.#max) return this.#giveUp(attempt, 'max-retries', outcome);
-        state ??= { prev: 0 };
-        let delay =
-          this.#backoffFn !== undefined
-            ? this.#backoffFn(attempt, outcome)
-            : (this.#backoff as Backoff).delay(attempt, this.#random, state);
-        if (!(delay >= 0)) delay = 0;
-        if ('error' in outcome) {
-          const hint =
-            this.#hint !== undefined ? this.#hint(outcome.error) : retryAfterHint(outcome.error, this.#clock.now());
-          if (hint !== undefined && hint > delay) delay = hint;
+        if (reason !== undefined) {
+          if (this.listening('give-up')) this.#emit('give-up', attempt, { reason, ...outcome });
+          if ('error' in outcome) throw outcome.error;
+          return outcome.result;
         }
-        const deadline = ctx.deadline;
-        if (deadline !== undefined && this.#clock.now() + delay >= deadline) {
-          return this.#giveUp(attempt, 'deadline', outcome);
-        }
-        if (this.#budget !== undefined && !this.#budget.tryRetry()) return this.#giveUp(attempt, 'budget', outcome);
-        if (this.listening('retry')) this.#emit({ type: 'retry', attempt, delay, ...outcome });
-        if (delay > 0) {
-          // Only materialise a signal when something can abort this call.
-          await this.#clock.sleep(
-            delay,
-            ctx.scope !== undefined || ctx.callerSignal !== undefined ? ctx.signal : undefined,
-          );
-        }
+        if (this.listening('retry')) this.#emit('retry', attempt, { delay, ...outcome });
+        // Only materialise a signal when something can abort this call.
+        if (delay > 0) await this.#clock.sleep(delay, ctx.scope || ctx.callerSignal ? ctx.signal : undefined);
       }
     } finally {
       ctx.attempt = saved;
     }
   }
 
-  #giveUp(attempt: number, reason: 'max-retries' | 'budget' | 'deadline', outcome: RetryOutcome): unknown {
-    if (this.listening('give-up')) this.#emit({ type: 'give-up', attempt, reason, ...outcome });
-    if ('error' in outcome) throw outcome.error;
-    return outcome.result;
-  }
-
-  #emit(e: { type: RetryEvent['type'] } & Record<string, unknown>): void {
-    this.events.emit({ ...e, kind: this.kind, name: this.name } as RetryEvent);
+  #emit(type: RetryEvent['type'], attempt: number, more?: object): void {
+    this.emit({ type, kind: 'retry', name: this.name, attempt, ...more } as RetryEvent);
   }
 }
 

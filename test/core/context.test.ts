@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbortScope, CallContext, fork } from '../../src/core/context.js';
+import { AbortScope, CallContext, fork, throwIfAborted } from '../../src/core/context.js';
 
 /** Counts the abort listeners currently attached to a signal. */
 function countListeners(signal: AbortSignal): { readonly count: number } {
@@ -118,29 +118,24 @@ describe('AbortScope', () => {
 });
 
 describe('CallContext', () => {
-  it('reports aborted / abortReason / callerAborted without allocating a signal', () => {
+  it('throwIfAborted throws the caller’s reason once it aborted, without allocating a signal', () => {
     const ac = new AbortController();
     const ctx = new CallContext(() => 1, { signal: ac.signal });
-    expect(ctx.aborted).toBe(false);
+    expect(() => throwIfAborted(ctx)).not.toThrow();
     ac.abort('r');
-    expect(ctx.aborted).toBe(true);
-    expect(ctx.abortReason).toBe('r');
-    expect(ctx.callerAborted).toBe(true);
-    const bare = new CallContext(() => 1, undefined);
-    expect(bare.aborted).toBe(false);
-    expect(bare.abortReason).toBeUndefined();
-    expect(bare.callerAborted).toBe(false);
+    expect(() => throwIfAborted(ctx)).toThrow('r');
+    expect(() => throwIfAborted(new CallContext(() => 1, undefined))).not.toThrow();
   });
 
-  it('with a scope: aborted, reason, deadline and signal come from the scope', () => {
-    const ctx = new CallContext(() => 1, undefined);
+  it('with a scope: the abort, reason, deadline and signal come from the scope', () => {
+    const ac = new AbortController();
+    const ctx = new CallContext(() => 1, { signal: ac.signal });
     const scope = new AbortScope(undefined, undefined, 42);
     ctx.scope = scope;
     expect(ctx.deadline).toBe(42);
+    expect(() => throwIfAborted(ctx)).not.toThrow();
     scope.abort('t');
-    expect(ctx.aborted).toBe(true);
-    expect(ctx.abortReason).toBe('t');
-    expect(ctx.callerAborted).toBe(false);
+    expect(() => throwIfAborted(ctx)).toThrow('t');
     expect(ctx.signal.reason).toBe('t');
   });
 

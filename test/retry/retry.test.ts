@@ -63,6 +63,24 @@ describe('retry: attempts', () => {
     expect(fn).toHaveBeenCalledTimes(4);
   });
 
+  it('the default backoff is exactly exponential() (same delays for the same random numbers)', async () => {
+    const delays = async (backoff?: ReturnType<typeof exponential>) => {
+      const clock = virtualClock();
+      const seen: number[] = [];
+      let r = 0;
+      const policy = retry({ clock, maxRetries: 40, random: () => (r++ * 0.37) % 1, backoff });
+      policy.on('retry', (e) => seen.push(e.delay));
+      const p = policy.execute(failing(100));
+      const done = expect(p).rejects.toThrow();
+      await clock.runAll(100);
+      await done;
+      return seen;
+    };
+    const got = await delays();
+    expect(got).toHaveLength(40);
+    expect(got).toEqual(await delays(exponential()));
+  });
+
   it('maxRetries: Infinity retries until success', async () => {
     const fn = failing(50);
     await expect(retry({ maxRetries: Number.POSITIVE_INFINITY, backoff: constant(0) }).execute(fn)).resolves.toBe('ok');

@@ -1,6 +1,6 @@
 // Shared test helpers: a saga whose steps record what they did, with failures injected by name.
 
-import type { CallContext } from '../../src/core/context.js';
+import { type CallContext, throwIfAborted } from '../../src/core/context.js';
 import type { Policy } from '../../src/core/policy.js';
 import { BaseLayer, type Chain, invoke, Pipeline } from '../../src/core/policy.js';
 import { defineSaga, parallel, type Saga, type SagaStep } from '../../src/saga/index.js';
@@ -63,7 +63,8 @@ class TestRetry extends BaseLayer<{ type: 'retry'; kind: string; name: string | 
       try {
         return await invoke(ctx, inner);
       } catch (e) {
-        if (i >= this.#max || ctx.aborted) throw e;
+        if (i >= this.#max) throw e;
+        throwIfAborted(ctx);
         ctx.attempt++;
       }
     }
