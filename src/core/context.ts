@@ -27,12 +27,8 @@ export interface Context {
   readonly data: Record<string, unknown>;
 }
 
-let never: AbortSignal | undefined;
 /** A shared signal that never aborts, for calls with no caller signal and no timeout. */
-function neverSignal(): AbortSignal {
-  never ??= new AbortController().signal;
-  return never;
-}
+let never: AbortSignal | undefined;
 
 const NONE: unique symbol = Symbol();
 
@@ -166,7 +162,7 @@ export class CallContext implements Context {
   }
 
   get signal(): AbortSignal {
-    return this.scope?.signal ?? this.callerSignal ?? neverSignal();
+    return this.scope?.signal ?? this.callerSignal ?? (never ??= new AbortController().signal);
   }
 
   get deadline(): number | undefined {

@@ -120,10 +120,22 @@ export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
     if (entered === undefined) return Promise.reject(error);
     return new Promise((resolve) => resolve(unwind(ctx, chain, entered, top, rest, false, error)));
   }
-  if (last === undefined) return p;
-  return Promise.resolve(p).then(
-    failureOnly ? undefined : (value) => unwind(ctx, chain, last, top, rest, true, value),
-    (error: unknown) => unwind(ctx, chain, last, top, rest, false, error),
+  return last === undefined ? p : settle(Promise.resolve(p), failureOnly, ctx, chain, last, top, rest);
+}
+
+/** Unwinds from `node` out to `first` once `p` settles (only on failure when `failureOnly`). */
+function settle(
+  p: Promise<unknown>,
+  failureOnly: boolean,
+  ctx: CallContext,
+  first: Chain,
+  node: Chain,
+  top: unknown,
+  rest: unknown[] | undefined,
+): Promise<unknown> {
+  return p.then(
+    failureOnly ? undefined : (value) => unwind(ctx, first, node, top, rest, true, value),
+    (error: unknown) => unwind(ctx, first, node, top, rest, false, error),
   );
 }
 
@@ -152,21 +164,13 @@ function unwind(
     }
     if (node === first) break;
     node = node.outer as Chain;
-    if (ok && value instanceof Promise) {
-      const outer = node;
-      // The exit continues asynchronously (a retry loop): the outer layers wait for it.
-      return value.then(
-        (v) => unwind(ctx, first, outer, top, rest, true, v),
-        (e: unknown) => unwind(ctx, first, outer, top, rest, false, e),
-      );
-    }
+    // The exit continues asynchronously (a retry loop): the outer layers wait for it.
+    if (ok && value instanceof Promise) return settle(value, false, ctx, first, node, top, rest);
   }
   if (ok) return value;
   throw value;
 }
 
-const toOk = <T>(value: T): Outcome<T> => ({ ok: true, value });
-const toError = (error: unknown): Outcome<never> => ({ ok: false, error });
 
 /** A sequence of layers built once; every policy object is one. @internal */
 export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Policy<E> {
@@ -182,9 +186,9 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
         layer,
         inner: chain,
         outer: undefined,
-        fast: typeof layer.enter === 'function',
-        stateful: layer.stateful === true,
-        failureOnly: layer.failureOnly === true,
+        fast: !!layer.enter,
+        stateful: !!layer.stateful,
+        failureOnly: !!layer.failureOnly,
       };
       if (chain !== undefined) chain.outer = node;
       chain = node;
@@ -201,7 +205,10 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
   }
 
   executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {
-    return this.execute(fn, options).then(toOk, toError);
+    return this.execute(fn, options).then(
+      (value) => ({ ok: true, value }),
+      (error: unknown) => ({ ok: false, error }),
+    );
   }
 
   bind<A extends unknown[], T>(
@@ -264,8 +271,8 @@ export type EventsOf<P> = P extends Policy<infer E> ? E : never;
 function wrap<P extends readonly Policy<any>[]>(...policies: P): Policy<EventsOf<P[number]>> {
   const layers: Layer[] = [];
   for (const p of policies) {
-    if (p === null || typeof p !== 'object' || !Array.isArray((p as Policy).layers)) {
-      throw new TypeError('Expected every argument of `Policy.wrap` to be a policy');
+    if (!Array.isArray((p as Policy | null)?.layers)) {
+      throw new TypeError('Expected `Policy.wrap` arguments to be policies');
     }
     layers.push(...p.layers);
   }
