@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
+import { systemClock, turnNow } from '../core/clock.js';
 import { AbortScope, type CallContext, type Context } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import type { PolicyEventBase } from '../core/events.js';
@@ -199,7 +199,12 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
 
   exit(ctx: CallContext, gen: unknown, ok: boolean, value: unknown): unknown {
     if (ok) {
-      this.#window.record(this.#clocked ? this.#clock.now() : 0, false, false);
+      // A success only fills the current bucket: the platform clock is read once per turn for it.
+      this.#window.record(
+        this.#clocked ? (this.#clock === systemClock ? turnNow() : this.#clock.now()) : 0,
+        false,
+        false,
+      );
       return value;
     }
     this.#settleError(ctx, value, gen as number, Number.NaN, false);

@@ -67,6 +67,30 @@ export function turnEnd(): ((callback: () => void) => unknown) | undefined {
     : undefined;
 }
 
+let turnTime = 0;
+let turnFresh = false;
+const turnOver = (): void => {
+  turnFresh = false;
+};
+
+/**
+ * `Date.now()` read at most once per turn of the event loop (where the platform has
+ * `setImmediate`), for bookkeeping whose precision is far coarser than a turn — a breaker's
+ * time-bucketed window. The value can lag by as much as the turn has run so far.
+ * @internal
+ */
+export function turnNow(): number {
+  if (!turnFresh) {
+    turnTime = Date.now();
+    const defer = turnEnd();
+    if (defer !== undefined) {
+      turnFresh = true;
+      defer(turnOver);
+    }
+  }
+  return turnTime;
+}
+
 const MAX_TIMER_DELAY = 2_147_483_647;
 
 // Platforms fire a delay above 2^31 − 1 ms (~24.8 days) after 1 ms: clamp, so that a far-future

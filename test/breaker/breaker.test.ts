@@ -686,4 +686,27 @@ describe('circuitBreaker: clock reads on the closed path', () => {
     await s.execute(() => 1);
     expect(c3.reads()).toBe(2);
   });
+
+  it('with the platform clock, a time window reads it once per turn for successes and stays exact after idle time', async () => {
+    const spy = vi.spyOn(Date, 'now');
+    try {
+      const w = circuitBreaker({ strategy: failureRate({ threshold: 0.5, minThroughput: 4, window: 200, buckets: 2 }) });
+      await new Promise((r) => setImmediate(r));
+      spy.mockClear();
+      for (let i = 0; i < 50; i++) await w.execute(() => i);
+      expect(spy.mock.calls.length).toBeLessThanOrEqual(2); // one read for the turn (and none per call)
+      for (let i = 0; i < 3; i++) await fail(w);
+      expect(w.state).toBe('closed'); // 53 calls, 3 failures
+      await new Promise((r) => setTimeout(r, 250)); // the whole window passes
+      for (let i = 0; i < 3; i++) await fail(w);
+      await w.execute(() => 1);
+      // Had the 53 old calls been kept, this would be 56 calls; the window holds only the last 4.
+      expect(w.state).toBe('closed');
+      await fail(w);
+      expect(w.state).toBe('open'); // 4 failures of 5 recent calls
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
+

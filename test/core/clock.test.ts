@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { sleepWith, systemClock, systemTimers } from '../../src/core/clock.js';
+import { sleepWith, systemClock, systemTimers, turnNow } from '../../src/core/clock.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -136,3 +136,25 @@ describe('systemTimers (the sleep-less default of a timeout)', () => {
     expect(handle.ref).toHaveBeenCalledOnce();
   });
 });
+
+describe('turnNow (the platform clock, read once per turn)', () => {
+  it('reads Date.now() once per turn of the event loop, and again in the next turn', async () => {
+    const spy = vi.spyOn(Date, 'now');
+    try {
+      await new Promise((r) => setImmediate(r)); // start in a fresh turn
+      spy.mockClear();
+      const a = turnNow();
+      for (let i = 0; i < 100; i++) expect(turnNow()).toBe(a);
+      await Promise.resolve(); // microtasks are the same turn
+      expect(turnNow()).toBe(a);
+      expect(spy).toHaveBeenCalledTimes(1);
+      await new Promise((r) => setTimeout(r, 5));
+      const b = turnNow();
+      expect(spy).toHaveBeenCalledTimes(2);
+      expect(b).toBeGreaterThanOrEqual(a + 4);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
