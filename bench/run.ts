@@ -64,8 +64,11 @@ const METHOD = `
   (the check that it really rejects runs first). Failing functions throw one pre-built \`Error\`.
 - **Reference rows R1–R3.** The cost of the simplest possible wrappers on the same machine: an
   \`async\` function that awaits \`fn()\` (every layer written with \`async\`/\`await\` pays at least
-  this), a \`.then(ok, err)\` pass-through, and one \`Date.now()\` read. They bound what a
-  per-policy target can be: a layer that must observe the outcome cannot be cheaper than R2.
+  this), a \`.then(ok, err)\` pass-through (R2), the same with handlers made per call because they
+  need the call's state (R2′), and one \`Date.now()\` read. They bound what a per-policy target can
+  be: a layer that must observe the outcome cannot be cheaper than R2, and one that needs per-call
+  state at the outcome (a breaker's generation, a timeout's scope, a retry's context) not cheaper
+  than R2′.
 - **8.** 10,000 calls started at once through a bulkhead of 100 (queue 10,000), \`fn\` resolves at
   once; median wall time of ${rounds} bursts after 3 warm-up bursts.
 - **9.** In a child \`node --expose-gc\`: \`gc()\` twice, \`heapUsed\`, build 10,000 instances into a

@@ -46,6 +46,29 @@ export const REFERENCE: readonly SpeedSpec[] = [
     custom: { floor: () => () => ignore().then(passOk, passErr) },
   },
   {
+    id: 'R2′',
+    title: 'reference: `.then(ok, err)` with per-call handlers (a closure over the call’s state)',
+    kind: 'retry',
+    work: 'ignore',
+    baseline: '`await fn()`',
+    makeBaseline: () => ignore,
+    custom: {
+      floor: () => () => {
+        const call = { settled: false };
+        return ignore().then(
+          (v) => {
+            call.settled = true;
+            return v;
+          },
+          (e: unknown) => {
+            call.settled = true;
+            throw e;
+          },
+        );
+      },
+    },
+  },
+  {
     id: 'R3',
     title: 'reference: one `Date.now()` read, then `fn()`',
     kind: 'retry',
