@@ -82,7 +82,10 @@ export interface StartProjectionOptions<E extends Event = Event> {
   readonly pollInterval?: number | undefined;
   /** Lease duration on SQLite and memory (renewed every batch). @defaultValue `30_000` ms */
   readonly leaseMs?: number | undefined;
-  /** Runs each batch. @defaultValue retry up to 5 times with exponential backoff from 100 ms */
+  /**
+   * Runs each batch, taking the lock again first when it was lost with its connection.
+   * @defaultValue retry up to 5 times with exponential backoff from 100 ms
+   */
   readonly policy?: Policy | undefined;
   /** Stops the projection when aborted. */
   readonly signal?: AbortSignal | undefined;
@@ -141,42 +144,56 @@ export function startProjection<E extends Event = Event>(options: StartProjectio
     await proj.apply(events, ctx);
     processed += events.length;
   };
-  const batch = (): Promise<number> => backend.runBatch(proj.name, owner, batchSize, proj.types, apply);
+  let lock: ProjectionLock | undefined;
+  // Gives a lost lock back (closing its dead connection) so that the next attempt queues for it again.
+  const drop = async (): Promise<void> => {
+    const held = lock;
+    lock = undefined;
+    active = false;
+    await held?.release();
+  };
+  // One attempt: take the lock unless held (undefined: another instance has it), then one batch. A
+  // failure that also lost the lock (its connection died, and the server released the lock with it)
+  // drops the lock, so a retry takes it again rather than retrying on a dead connection.
+  const attempt = async (): Promise<number | undefined> => {
+    lock ??= await backend.lockProjection(proj.name, owner, leaseMs);
+    active = lock !== undefined;
+    if (lock === undefined) return undefined;
+    try {
+      return await backend.runBatch(proj.name, owner, batchSize, proj.types, apply);
+    } catch (error) {
+      if (!(await lock.renew())) await drop();
+      throw error;
+    }
+  };
 
   const run = async (): Promise<void> => {
-    let lock: ProjectionLock | undefined;
     try {
+      // Asked for at once, so runners started together queue for the lock in start order; if this
+      // first try fails, the attempts below retry it under the policy.
+      if (!stop.signal.aborted) lock = await backend.lockProjection(proj.name, owner, leaseMs).catch(() => undefined);
       while (!stop.signal.aborted) {
-        lock ??= await backend.lockProjection(proj.name, owner, leaseMs);
-        active = lock !== undefined;
-        if (lock === undefined) {
-          await backend.clock.sleep(pollInterval, stop.signal).catch(() => undefined);
-          continue;
-        }
-        let n = 0;
         const generation = backend.generation();
+        let n: number | undefined;
         try {
-          if (options.policy === undefined) {
-            await retryWithBackoff(
-              async () => {
-                n = await batch();
-              },
-              backend.clock,
-              stop.signal,
-            );
-          } else {
-            n = await options.policy.execute(batch, { signal: stop.signal });
-          }
+          n =
+            options.policy === undefined
+              ? await retryWithBackoff(attempt, backend.clock, stop.signal)
+              : await options.policy.execute(attempt, { signal: stop.signal });
         } catch (error) {
           if (stop.signal.aborted) return;
           throw new ProjectionError(proj.name, 'Projection batch kept failing', { cause: error });
+        }
+        if (n === undefined) {
+          await backend.clock.sleep(pollInterval, stop.signal).catch(() => undefined);
+          continue;
         }
         if (n < batchSize) {
           const ws = waiters;
           waiters = [];
           for (const w of ws) w();
           await backend.wait(pollInterval, stop.signal, generation);
-          if (!(await lock.renew())) lock = undefined;
+          if (!(await lock?.renew())) await drop();
         }
       }
     } finally {

@@ -9,11 +9,10 @@ import type { Event, StoredEvent, SubscribeOptions, Subscription } from './types
 const MAX_RETRIES = 5;
 
 /** Default handler policy: up to 5 retries, exponential backoff 100 ms … 5 s. @internal */
-export async function retryWithBackoff(fn: () => unknown, clock: Clock, signal: AbortSignal): Promise<void> {
+export async function retryWithBackoff<T>(fn: () => T | PromiseLike<T>, clock: Clock, signal: AbortSignal): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await fn();
-      return;
+      return await fn();
     } catch (error) {
       if (attempt >= MAX_RETRIES || signal.aborted) throw error;
       await clock.sleep(Math.min(5000, 100 * 2 ** attempt), signal);
@@ -53,11 +52,17 @@ export function startSubscription<E extends Event>(backend: StoreBackend, option
     }
   };
 
+  // Reads run under the same policy, so a dropped connection is retried from the same cursor: no
+  // event is skipped or handled twice. When the policy gives up, `done` rejects with the store's error.
+  const read = <T>(fn: () => Promise<T>): Promise<T> =>
+    policy === undefined ? retryWithBackoff(fn, clock, stop.signal) : policy.execute(fn, { signal: stop.signal });
+
   const run = async (): Promise<void> => {
-    let cursor: Cursor = await backend.cursorFor(from);
+    let cursor: Cursor = await read(() => backend.cursorFor(from));
     while (!stop.signal.aborted) {
       const generation = backend.generation();
-      const page = await backend.page(cursor, batchSize, options.types);
+      const at = cursor;
+      const page = await read(() => backend.page(at, batchSize, options.types));
       for (const event of page.events) {
         if (stop.signal.aborted) return;
         await handle(event);

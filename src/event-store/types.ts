@@ -120,7 +120,10 @@ export interface SubscribeOptions<E extends Event = Event> {
   readonly batchSize?: number | undefined;
   /** Only events of these types. @defaultValue every type */
   readonly types?: readonly string[] | undefined;
-  /** Runs each handler call. @defaultValue retry up to 5 times with exponential backoff from 100 ms */
+  /**
+   * Runs each handler call, and each read from the store (retried from the same position).
+   * @defaultValue retry up to 5 times with exponential backoff from 100 ms
+   */
   readonly policy?: Policy | undefined;
   /**
    * Told about an event the handler could not process after the policy gave up; returns whether to
@@ -138,7 +141,10 @@ export interface SubscribeOptions<E extends Event = Event> {
 export interface Subscription {
   /** Global position of the last event handled (or skipped), `undefined` before the first. */
   readonly position: number | undefined;
-  /** Resolves when the subscription stops cleanly (abort/close); rejects with a `SubscriptionError`. */
+  /**
+   * Resolves when the subscription stops cleanly (abort/close); rejects with a `SubscriptionError`,
+   * or with the store's error when the policy gave up on a read.
+   */
   readonly done: Promise<void>;
   /** Stops the subscription after the handler in flight, if any; resolves when it has stopped. */
   close(): Promise<void>;

@@ -13,6 +13,7 @@ import {
   startProjection,
 } from '../../src/event-store/index.js';
 import { type PostgresEventStore, postgresEventStore } from '../../src/event-store/postgres/index.js';
+import { constant, retry } from '../../src/retry/index.js';
 import { tcpProxy } from '../idempotency/support/proxy.js';
 import { HAS } from '../support/servers.js';
 import { newPool, pgStore } from './pg-helpers.js';
@@ -182,35 +183,66 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
     expect(crashes).toEqual([]);
   }, 15_000);
 
-  it('a projection reports each failed attempt through its policy, and recovers', async () => {
-    const failures: unknown[] = [];
-    // A policy that retries forever with a short constant delay, recording each failed attempt.
-    const policy = {
-      async execute<T>(fn: () => T | PromiseLike<T>, options?: { signal?: AbortSignal }): Promise<T> {
-        for (;;) {
-          try {
-            return await fn();
-          } catch (error) {
-            if (options?.signal?.aborted) throw error;
-            failures.push(error);
-            await sleep(50);
-          }
-        }
-      },
-    };
-    const runner = startProjection({
-      store,
-      projection: rm('reported'),
-      batchSize: 10,
-      pollInterval: 20,
-      policy: policy as never,
+  it('a batch cut mid-transaction is rolled back and redone on a new connection, applied once', async () => {
+    let cut!: () => void;
+    const gate = new Promise<void>((r) => {
+      cut = r;
     });
+    let blocked = false;
+    const p = projection({
+      name: 'mid-batch',
+      handles: {
+        E: async (e, ctx) => {
+          const client = ctx.client as pg.PoolClient;
+          await client.query(`INSERT INTO "${schema}".rm (event_id, pos) VALUES ($1, $2)`, [e.id, e.position]);
+          if ((e.data as { block?: boolean }).block === true && !blocked) {
+            blocked = true;
+            await gate; // the first time: the connection is cut here, mid-transaction
+          }
+        },
+      },
+    });
+    const runner = startProjection({ store, projection: p, batchSize: 10, pollInterval: 20 });
+    cleanups.push(() => runner.close());
+    await writerStore.append('a', [
+      { type: 'E', data: {} },
+      { type: 'E', data: { block: true } },
+      { type: 'E', data: {} },
+    ]);
+    await until(() => blocked, 5000, 'batch in flight');
+    await proxy.stop();
+    cut();
+    await until(() => !runner.active, 2000, 'runner reports it lost the lock');
+    await sleep(300);
+    await proxy.start();
+    await writerStore.append('b', [{ type: 'E', data: {} }]);
+    const all = await history();
+    await until(
+      async () => (await checkpoint('mid-batch')) === (all[3] as StoredEvent).position,
+      5000,
+      'caught up after the outage',
+    );
+    expect((await rmRows()).map((r) => r.event_id)).toEqual(all.map((e) => e.id));
+    expect(runner.active).toBe(true);
+    expect(await state(runner.done)).toBe('pending');
+    await within(runner.close(), 2000, 'close');
+    expect(checkedOut()).toBe(0);
+    expect(crashes).toEqual([]);
+  });
+
+  it("a projection's failed attempts surface through its policy's events, and it recovers", async () => {
+    const failures: unknown[] = [];
+    // The recipe for outages longer than the default retries ride out: retry forever, capped backoff.
+    const policy = retry({ maxRetries: Number.POSITIVE_INFINITY, backoff: constant(50) });
+    policy.on('retry', (e) => void failures.push(e.error));
+    const runner = startProjection({ store, projection: rm('reported'), batchSize: 10, pollInterval: 20, policy });
     cleanups.push(() => runner.close());
     await writerStore.append('a', [{ type: 'E', data: {} }]);
     await until(async () => (await rmCount()) === 1, 5000, 'first event applied');
     await proxy.stop();
     await writerStore.append('a', [{ type: 'E', data: {} }]);
     await until(() => failures.length >= 3, 3000, 'failures reported');
+    expect(runner.active).toBe(false);
     await proxy.start();
     await writerStore.append('a', [{ type: 'E', data: {} }]);
     const all = await history();
@@ -225,7 +257,7 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
     await within(runner.close(), 2000, 'close');
     expect(checkedOut()).toBe(0);
     expect(crashes).toEqual([]);
-  }, 15_000);
+  });
 
   it('an outage that outlasts the policy stops the runner with a ProjectionError (no crash, no leak)', async () => {
     const noRetry = { execute: (fn: () => unknown) => Promise.resolve().then(fn) } as never;
@@ -281,6 +313,29 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
     expect(checkedOut()).toBe(0);
     expect(crashes).toEqual([]);
   }, 15_000);
+
+  it('a transaction whose connection is cut rejects (no crash, nothing committed, connection not reused)', async () => {
+    let cut!: () => void;
+    const gate = new Promise<void>((r) => {
+      cut = r;
+    });
+    const tx = store.transaction(async (t) => {
+      await t.append('tx', [{ type: 'E', data: {} }]);
+      await gate; // the connection is cut here, while the transaction is open and idle
+      await t.append('tx', [{ type: 'E', data: {} }]);
+    });
+    await until(async () => checkedOut() === 1, 2000, 'transaction open');
+    await sleep(50);
+    await proxy.stop();
+    cut();
+    await expect(within(tx, 2000, 'the cut transaction')).rejects.toThrow();
+    await proxy.start();
+    expect(await writerStore.version('tx')).toBe(0);
+    await store.append('tx', [{ type: 'E', data: {} }]);
+    expect(await writerStore.version('tx')).toBe(1);
+    expect(checkedOut()).toBe(0);
+    expect(crashes).toEqual([]);
+  });
 
   it('close() while the database is unreachable stops a projection and a subscription promptly', async () => {
     const runner = startProjection({ store, projection: rm('closing'), batchSize: 10, pollInterval: 20 });

@@ -70,6 +70,11 @@ export interface PostgresEventStore extends EventStore {
   withClient(client: Queryable): EventStoreSession;
 }
 
+// A checked-out client emits 'error' if its connection drops (pg-pool listens only while it is idle);
+// unheard, that crashes the process. The failure shows on the next query, and `release()` of an
+// unqueryable client closes it.
+const ignore = (): void => undefined;
+
 const COLS = 'position, tx::text AS tx_text, stream, version, id, type, data, metadata, schema_version, ts';
 const EXPECTED: Record<string, number> = { any: -1, 'no-stream': -2, exists: -3 };
 
@@ -118,6 +123,7 @@ class PgStore implements PostgresEventStore {
 
   async migrate(): Promise<void> {
     const c = await this.client.connect();
+    c.on('error', ignore);
     try {
       await c.query('BEGIN');
       await c.query("SELECT pg_advisory_xact_lock(hashtextextended('breakwater.event-store.migrate', 0))");
@@ -127,6 +133,7 @@ class PgStore implements PostgresEventStore {
       await c.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
+      c.off('error', ignore);
       c.release();
     }
   }
@@ -192,6 +199,7 @@ class PgStore implements PostgresEventStore {
 
   async #inTx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
     const c = await this.client.connect();
+    c.on('error', ignore);
     try {
       await c.query('BEGIN');
       const result = await fn(c);
@@ -202,6 +210,7 @@ class PgStore implements PostgresEventStore {
       await c.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
+      c.off('error', ignore);
       c.release();
     }
   }

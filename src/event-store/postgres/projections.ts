@@ -7,6 +7,10 @@ import type { Queryable } from './postgres.js';
 
 type PageFn = (q: Queryable, after: Cursor, limit: number, types: readonly string[] | undefined) => Promise<Page>;
 
+// A checked-out pg client emits 'error' when its connection drops (pg-pool listens only while it is
+// idle in the pool); unheard, that event crashes the process. The failure shows on the next query.
+const ignore = (): void => undefined;
+
 /** @internal */
 export function pgProjectionBackend(
   pool: Pool,
@@ -25,13 +29,16 @@ export function pgProjectionBackend(
     // connection for as long as the projection runs and released by the server if the process dies.
     lockProjection: async (name, owner) => {
       const c = await pool.connect();
+      c.on('error', ignore);
       try {
         const r = await c.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`${s}:${name}`]);
         if ((r.rows[0] as { ok: boolean }).ok !== true) {
+          c.off('error', ignore);
           c.release();
           return undefined;
         }
       } catch (error) {
+        c.off('error', ignore);
         c.release(error as Error);
         throw error;
       }
@@ -49,8 +56,11 @@ export function pgProjectionBackend(
           locked.delete(owner);
           try {
             await c.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`${s}:${name}`]);
+            c.off('error', ignore);
             c.release();
           } catch (error) {
+            // The connection is gone, and the server released the lock with its session.
+            c.off('error', ignore);
             c.release(error as Error);
           }
         },
