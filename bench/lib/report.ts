@@ -44,7 +44,7 @@ function fmtCell(c: Row['cells'][number] | undefined, unit: Row['unit']): string
 }
 
 /** The markdown report. */
-export function markdown(rows: readonly Row[], info: RunInfo, method: string): string {
+export function markdown(rows: readonly Row[], info: RunInfo, method: string, notes = ''): string {
   const lines: string[] = [];
   lines.push('# Benchmarks');
   lines.push('');
@@ -82,6 +82,10 @@ export function markdown(rows: readonly Row[], info: RunInfo, method: string): s
     );
   }
   lines.push('');
+  if (notes.trim() !== '') {
+    lines.push(notes.trim());
+    lines.push('');
+  }
   lines.push('## Method');
   lines.push('');
   lines.push(method.trim());

@@ -143,26 +143,30 @@ export type Task<T> = (ctx: Context) => T | PromiseLike<T>;
  * @internal
  */
 export class CallContext implements Context {
-  readonly fn: Task<unknown>;
-  readonly key: string | undefined;
-  readonly callerSignal: AbortSignal | undefined;
-  attempt = 1;
-  scope: AbortScope | undefined = undefined;
+  // Assigned in the constructor, not by field initialisers: one is built on every call.
+  declare readonly fn: Task<unknown>;
+  declare readonly key: string | undefined;
+  declare readonly callerSignal: AbortSignal | undefined;
+  declare attempt: number;
+  declare scope: AbortScope | undefined;
   /**
    * The `data` option; a fork of a context without data holds that context here, so that both
    * share one object, created on the first read of either side (no `{}` per fork or per call).
    */
-  d: Record<string, unknown> | CallContext | undefined;
+  declare d: Record<string, unknown> | CallContext | undefined;
 
   constructor(fn: Task<unknown>, options: ExecuteOptions | undefined) {
     this.fn = fn;
     this.key = options?.key;
     this.callerSignal = options?.signal;
+    this.attempt = 1;
+    this.scope = undefined;
     this.d = options?.data;
   }
 
   get signal(): AbortSignal {
-    return this.scope?.signal ?? this.callerSignal ?? (never ??= new AbortController().signal);
+    never ??= new AbortController().signal;
+    return this.scope?.signal ?? this.callerSignal ?? never;
   }
 
   get deadline(): number | undefined {
@@ -194,7 +198,9 @@ export function throwIfAborted(ctx: CallContext): void {
  * @internal
  */
 export function fork(ctx: CallContext, fn: Task<unknown> = ctx.fn): CallContext {
-  const c = new CallContext(fn, { key: ctx.key, signal: ctx.callerSignal });
+  const c = new CallContext(fn, undefined) as { -readonly [K in keyof CallContext]: CallContext[K] };
+  c.key = ctx.key;
+  c.callerSignal = ctx.callerSignal;
   c.d = ctx.d ?? ctx;
   c.attempt = ctx.attempt;
   c.scope = ctx.scope;

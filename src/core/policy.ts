@@ -171,7 +171,6 @@ function unwind(
   throw value;
 }
 
-
 /** A sequence of layers built once; every policy object is one. @internal */
 export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Policy<E> {
   readonly layers: readonly Layer[];

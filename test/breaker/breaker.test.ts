@@ -690,7 +690,9 @@ describe('circuitBreaker: clock reads on the closed path', () => {
   it('with the platform clock, a time window reads it once per turn for successes and stays exact after idle time', async () => {
     const spy = vi.spyOn(Date, 'now');
     try {
-      const w = circuitBreaker({ strategy: failureRate({ threshold: 0.5, minThroughput: 4, window: 200, buckets: 2 }) });
+      const w = circuitBreaker({
+        strategy: failureRate({ threshold: 0.5, minThroughput: 4, window: 200, buckets: 2 }),
+      });
       await new Promise((r) => setImmediate(r));
       spy.mockClear();
       for (let i = 0; i < 50; i++) await w.execute(() => i);
@@ -709,4 +711,3 @@ describe('circuitBreaker: clock reads on the closed path', () => {
     }
   });
 });
-

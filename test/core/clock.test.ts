@@ -157,4 +157,3 @@ describe('turnNow (the platform clock, read once per turn)', () => {
     }
   });
 });
-
