@@ -25,7 +25,8 @@ export type Defer = (callback: () => void) => unknown;
  *
  * With a `defer` function the queue is *coarse*: {@link DeadlineQueue.add} reads no clock. The
  * entries added during one turn of the event loop get their due time together when the turn ends
- * (one clock read, and one ref/unref of the timer, per turn instead of per entry). The clock is
+ * (one clock read per turn instead of per entry), and the idle timer is ref'd again only then if
+ * entries are still pending (until then the deferred callback holds the process). The clock is
  * read after the entries started, so none expires early; one expires late by at most the rest of
  * the turn it started in, as Node's own timers run late by the turn that is running.
  * {@link DeadlineQueue.due} fixes the due time at once for a caller that needs it.
@@ -100,10 +101,9 @@ export class DeadlineQueue {
     else next.prev = prev;
     if (entry === this.#open) this.#open = next;
     entry.prev = entry.next = undefined;
-    if (--this.#size === 0 && this.#refed) {
-      if (this.#defer !== undefined) this.#schedule();
-      else this.#ref(false);
-    }
+    // Idle: unref at once, so that nothing holds the process past the last call. (Only the ref is
+    // deferred to the end of a turn: within a turn, calls that come and go toggle nothing.)
+    if (--this.#size === 0 && this.#refed) this.#ref(false);
   }
 
   /** The due time of a queued entry, fixing it now if the turn it started in has not ended. */
@@ -141,7 +141,7 @@ export class DeadlineQueue {
   #onTurnEnd(): void {
     this.#deferred = false;
     if (this.#open !== undefined) this.#close(this.#clock.now());
-    if (this.#armed && this.#refed !== this.#size > 0) this.#ref(this.#size > 0);
+    if (this.#armed && !this.#refed && this.#size > 0) this.#ref(true);
   }
 
   /** Sets the due time of every entry still open: they all started before `now`. */

@@ -204,25 +204,42 @@ describe('DeadlineQueue, coarse (due times set once per turn)', () => {
     expect(log).toEqual(['a', 'b']);
   });
 
-  it('refs and unrefs the timer at the end of a turn, not per entry', async () => {
-    const { base, q, endTurn } = setup();
+  it('unrefs the timer as soon as the queue is idle, and refs it again only when a turn ends with entries', async () => {
+    const base = virtualClock();
+    let toggles = 0;
+    const count =
+      <A extends unknown[]>(f: (...a: A) => void) =>
+      (...a: A) => {
+        toggles++;
+        f(...a);
+      };
+    const clockWithCounts = {
+      ...base,
+      ref: count(base.ref as (h: unknown) => void),
+      unref: count(base.unref as (h: unknown) => void),
+    };
+    const counted = new DeadlineQueue(clockWithCounts, (cb) => {
+      turn.push(cb);
+    });
+    const turn: (() => void)[] = [];
     const a = new Entry('a', []);
-    q.add(a, 1_000);
-    endTurn();
+    counted.add(a, 1_000); // arms a (ref'd) timer
     expect(base.pending).toBe(1);
+    counted.remove(a);
+    expect(base.pending).toBe(0); // idle: nothing holds the process past the last call
+    toggles = 0;
     for (let i = 0; i < 100; i++) {
       const e = new Entry(String(i), []);
-      q.add(e, 1_000);
-      q.remove(e);
+      counted.add(e, 1_000);
+      counted.remove(e);
     }
-    q.remove(a);
-    expect(base.pending).toBe(1); // still ref'd until the turn ends
-    endTurn();
-    expect(base.pending).toBe(0);
-    expect(base.scheduled).toBe(1);
-    q.add(new Entry('b', []), 1_000); // armed but unref'd: ref'd again when the turn ends
-    expect(base.pending).toBe(0);
-    endTurn();
+    expect(toggles).toBe(0); // calls that come and go within a turn toggle nothing
+    const b = new Entry('b', []);
+    counted.add(b, 1_000);
+    expect(base.pending).toBe(0); // until the turn ends, the deferred callback holds the process
+    for (const cb of turn.splice(0)) cb();
     expect(base.pending).toBe(1);
+    counted.remove(b);
+    expect(base.pending).toBe(0);
   });
 });
