@@ -149,11 +149,8 @@ export class CallContext implements Context {
   declare readonly callerSignal: AbortSignal | undefined;
   declare attempt: number;
   declare scope: AbortScope | undefined;
-  /**
-   * The `data` option; a fork of a context without data holds that context here, so that both
-   * share one object, created on the first read of either side (no `{}` per fork or per call).
-   */
-  declare d: Record<string, unknown> | CallContext | undefined;
+  /** The `data` option; `{}` is made on the first read of `data` (none per call otherwise). */
+  declare d: Record<string, unknown> | undefined;
 
   constructor(fn: Task<unknown>, options: ExecuteOptions | undefined) {
     this.fn = fn;
@@ -174,9 +171,7 @@ export class CallContext implements Context {
   }
 
   get data(): Record<string, unknown> {
-    const d = this.d;
-    if (d !== undefined && !(d instanceof CallContext)) return d;
-    this.d = d?.data ?? {};
+    this.d ??= {};
     return this.d;
   }
 }
@@ -201,7 +196,7 @@ export function fork(ctx: CallContext, fn: Task<unknown> = ctx.fn): CallContext 
   const c = new CallContext(fn, undefined) as { -readonly [K in keyof CallContext]: CallContext[K] };
   c.key = ctx.key;
   c.callerSignal = ctx.callerSignal;
-  c.d = ctx.d ?? ctx;
+  c.d = ctx.data; // one object for both sides (made here when the call had none)
   c.attempt = ctx.attempt;
   c.scope = ctx.scope;
   return c;

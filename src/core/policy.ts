@@ -41,11 +41,19 @@ export interface Chain {
   readonly layer: Layer;
   readonly inner: Chain | undefined;
   readonly outer: Chain | undefined;
-  /** The layer's fast-path flags, copied here so that the chain walk reads one object shape. */
-  readonly fast: boolean;
-  readonly stateful: boolean;
-  readonly failureOnly: boolean;
+  /**
+   * The layer's fast-path flags ({@link FAST} | {@link STATEFUL} | {@link FAILURE_ONLY}), copied here
+   * so that the chain walk reads one object shape; one small integer keeps a policy instance small.
+   */
+  readonly flags: number;
 }
+
+/** {@link Chain.flags}: the layer has `enter` / `exit`. @internal */
+export const FAST = 1;
+/** {@link Chain.flags}: the layer's `enter` returns a token for its `exit`. @internal */
+export const STATEFUL = 2;
+/** {@link Chain.flags}: the layer's `exit` passes successes through. @internal */
+export const FAILURE_ONLY = 4;
 
 /** What {@link Layer.enter} returns to decline the fast path for one call. @internal */
 export const SKIP: unique symbol = Symbol();
@@ -94,19 +102,19 @@ export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
   let failureOnly = true;
   try {
     for (;;) {
-      const t = node.fast ? (node.layer.enter as (ctx: CallContext) => unknown)(ctx) : SKIP;
+      const t = node.flags & FAST ? (node.layer.enter as (ctx: CallContext) => unknown)(ctx) : SKIP;
       if (t === SKIP) {
         p = node.layer.run(ctx, node.inner);
         break;
       }
-      if (node.stateful) {
+      if (node.flags & STATEFUL) {
         if (n++ > 0) {
           rest ??= [];
           rest.push(top);
         }
         top = t;
       }
-      failureOnly &&= node.failureOnly;
+      failureOnly &&= (node.flags & FAILURE_ONLY) !== 0;
       last = node;
       node = node.inner;
       if (node === undefined) {
@@ -151,7 +159,7 @@ function unwind(
 ): unknown {
   for (;;) {
     let t: unknown;
-    if (node.stateful) {
+    if (node.flags & STATEFUL) {
       t = top;
       top = rest?.pop();
     }
@@ -185,9 +193,7 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
         layer,
         inner: chain,
         outer: undefined,
-        fast: !!layer.enter,
-        stateful: !!layer.stateful,
-        failureOnly: !!layer.failureOnly,
+        flags: (layer.enter ? FAST : 0) | (layer.stateful ? STATEFUL : 0) | (layer.failureOnly ? FAILURE_ONLY : 0),
       };
       if (chain !== undefined) chain.outer = node;
       chain = node;
@@ -196,9 +202,8 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
   }
 
   execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
     const ctx = new CallContext(fn, options);
+    if (ctx.callerSignal?.aborted) return Promise.reject(ctx.callerSignal.reason);
     if (this.#chain !== undefined) return invoke(ctx, this.#chain) as Promise<T>;
     return new Promise((resolve) => resolve(fn(ctx)));
   }
@@ -219,9 +224,7 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
 
   on<K extends E['type'] | '*'>(type: K, listener: Listener<EventOf<E, K>>): Unsubscribe {
     const offs = [...new Set(this.layers)].map((l) => l.events.on(type, listener as Listener<PolicyEventBase>));
-    return () => {
-      for (const off of offs) off();
-    };
+    return () => offs.forEach((off) => off());
   }
 }
 
