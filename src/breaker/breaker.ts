@@ -4,7 +4,7 @@ import { AbortScope, type CallContext, type Context } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
-import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
+import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
 import { BrokenCircuitError, IsolatedCircuitError } from './errors.js';
 import { type BreakerSnapshot, type BreakerState, readSnapshot } from './snapshot.js';
 import { type BreakerStrategy, consecutive, type StrategyWindow } from './strategies.js';
@@ -131,17 +131,23 @@ class Trip {
   prev = 0;
 }
 
+interface Settings {
+  readonly breakDuration: NonNullable<CircuitBreakerOptions['breakDuration']>;
+  readonly probes: number;
+  readonly probeTimeout: number;
+  /** The slow-call duration, or -1 without a slow-call rule. */
+  readonly slowMs: number;
+}
+
+const DEFAULT_SETTINGS: Settings = { breakDuration: 30_000, probes: 1, probeTimeout: 0, slowMs: -1 };
+
 class BreakerLayer extends BaseLayer<BreakerEvent> {
   readonly #clock: Clock;
   readonly #window: StrategyWindow;
   readonly #handle: (error: unknown, ctx: Context) => boolean;
   readonly #handleResult: ((result: unknown, ctx: Context) => boolean) | undefined;
-  readonly #break: NonNullable<CircuitBreakerOptions['breakDuration']>;
-  readonly #slowMs: number;
-  readonly #probes: number;
-  readonly #probeTimeout: number;
-  /** The window needs the time of each outcome (a time-bucketed window). */
-  readonly #clocked: boolean;
+  /** The rarely read settings, one shared object when they are all defaults (a smaller instance). */
+  readonly #cfg: Settings;
   /** The success handler of the fast path, made on first use. */
   #state = CLOSED;
   #gen = 0; // bumped on every transition: outcomes of older calls only update statistics
@@ -157,26 +163,25 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     checkFunction('handleResult', o.handleResult);
     checkObject('clock', o.clock);
     const strategy = o.strategy ?? consecutive(5);
-    if (typeof strategy !== 'object' || strategy === null || typeof strategy.create !== 'function') {
-      throw new TypeError('Expected `strategy` to be a breaker strategy such as `consecutive(5)`');
-    }
+    if (typeof strategy?.create !== 'function')
+      fail('strategy', 'a breaker strategy such as `consecutive(5)`', strategy);
     const b = o.breakDuration ?? 30_000;
     if (typeof b === 'number') checkNumber('breakDuration', b, 0);
-    else if (typeof b !== 'function' && typeof (b as BreakBackoff | null)?.delay !== 'function') {
-      throw new TypeError('Expected `breakDuration` to be a number, a function or a backoff');
-    }
-    this.#break = b;
-    this.#probes = checkNumber('halfOpen.probes', o.halfOpen?.probes ?? 1, 1, { integer: true });
+    else if (typeof b !== 'function' && typeof (b as BreakBackoff | null)?.delay !== 'function')
+      fail('breakDuration', 'a number, a function or a backoff', b);
+    const probes = checkNumber('halfOpen.probes', o.halfOpen?.probes ?? 1, 1, { integer: true });
     const pt = o.halfOpen?.probeTimeout;
     const probeTimeout = pt === undefined ? 0 : checkNumber('halfOpen.probeTimeout', pt, 0, { exclusiveMin: true });
-    this.#probeTimeout = Number.isFinite(probeTimeout) ? probeTimeout : 0; // Infinity: no timer at all
     let slowRate: number | undefined;
+    let slowMs = -1; // a small integer, not Infinity: no boxed double per instance
     if (o.slowCall !== undefined) {
-      this.#slowMs = checkNumber('slowCall.duration', o.slowCall.duration, 0);
+      slowMs = checkNumber('slowCall.duration', o.slowCall.duration, 0);
       slowRate = checkNumber('slowCall.rate', o.slowCall.rate ?? 1, 0, { exclusiveMin: true, max: 1 });
-    } else this.#slowMs = -1; // a small integer, not Infinity: no boxed double per instance
+    }
+    // Infinity probe timeout: no timer at all.
+    const cfg = { breakDuration: b, probes, probeTimeout: Number.isFinite(probeTimeout) ? probeTimeout : 0, slowMs };
+    this.#cfg = b === 30_000 && probes === 1 && cfg.probeTimeout === 0 && slowMs === -1 ? DEFAULT_SETTINGS : cfg;
     this.#window = strategy.create(slowRate);
-    this.#clocked = strategy.type === 'failure-rate';
     this.#handle = o.handle ?? always;
     this.#handleResult = o.handleResult;
     this.#clock = o.clock ?? systemClock;
@@ -192,7 +197,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   // listener only feeds its window; the token is the generation, so that a stale failure (from
   // before the circuit last changed state) causes no transition.
   enter(): unknown {
-    if (this.#state !== CLOSED || this.#handleResult !== undefined || this.#slowMs >= 0 || this.listening())
+    if (this.#state !== CLOSED || this.#handleResult !== undefined || this.#cfg.slowMs >= 0 || this.listening())
       return SKIP;
     return this.#gen;
   }
@@ -201,7 +206,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     if (ok) {
       // A success only fills the current bucket: the platform clock is read once per turn for it.
       this.#window.record(
-        this.#clocked ? (this.#clock === systemClock ? turnNow() : this.#clock.now()) : 0,
+        this.#window.clocked ? (this.#clock === systemClock ? turnNow() : this.#clock.now()) : 0,
         false,
         false,
       );
@@ -215,28 +220,12 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     if (this.#state !== CLOSED) {
       const now = this.#clock.now();
       const error = this.#admit(now);
-      return error === undefined ? this.#runGuarded(ctx, inner, now) : this.#reject(error);
+      return error === undefined ? this.#runGuarded(ctx, inner, now, true) : this.#reject(error);
     }
-    const gen = this.#gen;
-    // Read the clock at the start only when a duration is needed (slow-call rule or a listener).
-    const start = this.#slowMs >= 0 || this.listening() ? this.#clock.now() : Number.NaN;
-    let p: unknown;
-    try {
-      p = invoke(ctx, inner);
-    } catch (error) {
-      this.#settleError(ctx, error, gen, start, false);
-      return Promise.reject(error);
-    }
-    return Promise.resolve(p).then(
-      (result: unknown) => {
-        this.#settleResult(ctx, result, gen, start, false);
-        return result;
-      },
-      (error: unknown) => {
-        this.#settleError(ctx, error, gen, start, false);
-        throw error;
-      },
-    );
+    // Closed, with a result rule, a slow-call rule or a listener. The clock is read at the start only
+    // when a duration is needed (slow-call rule or a listener).
+    const start = this.#cfg.slowMs >= 0 || this.listening() ? this.#clock.now() : Number.NaN;
+    return this.#runGuarded(ctx, inner, start, false);
   }
 
   get #t(): Trip {
@@ -266,19 +255,20 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
       if (now < t.openUntil) return failFast(t.openUntil - now, t.cause);
       this.#toHalfOpen();
     }
-    if (t.inFlight + t.succeeded >= this.#probes) return failFast(this.#probeTimeout || t.lastBreak, t.cause);
+    if (t.inFlight + t.succeeded >= this.#cfg.probes) return failFast(this.#cfg.probeTimeout || t.lastBreak, t.cause);
     return undefined;
   }
 
-  async #runGuarded(ctx: CallContext, inner: Chain | undefined, now: number): Promise<unknown> {
-    this.#t.inFlight++;
+  /** Runs a probe (half-open), or a closed call whose outcome needs more than the fast path. */
+  async #runGuarded(ctx: CallContext, inner: Chain | undefined, now: number, probe: boolean): Promise<unknown> {
+    if (probe) this.#t.inFlight++;
     const gen = this.#gen;
     let scope: AbortScope | undefined;
     let expired = false; // a probe past its timeout was already counted as failed
     let timer: TimerHandle;
     const saved = ctx.scope;
-    if (this.#probeTimeout > 0) {
-      const deadline = now + this.#probeTimeout;
+    if (probe && this.#cfg.probeTimeout > 0) {
+      const deadline = now + this.#cfg.probeTimeout;
       const d = saved?.deadline;
       const s = new AbortScope(saved, ctx.callerSignal, d !== undefined && d < deadline ? d : deadline);
       scope = s;
@@ -286,7 +276,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
       timer = this.#clock.setTimeout(() => {
         expired = true;
         this.#probeExpired(gen, s, now);
-      }, this.#probeTimeout);
+      }, this.#cfg.probeTimeout);
     }
     let result: unknown;
     let failed = false;
@@ -303,15 +293,15 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
       }
     }
     if (failed) {
-      if (!expired) this.#settleError(ctx, result, gen, now, true);
+      if (!expired) this.#settleError(ctx, result, gen, now, probe);
       throw result;
     }
-    if (!expired) this.#settleResult(ctx, result, gen, now, true);
+    if (!expired) this.#settleResult(ctx, result, gen, now, probe);
     return result;
   }
 
   #probeExpired(gen: number, scope: AbortScope, start: number): void {
-    const error = new TimeoutError(this.#probeTimeout);
+    const error = new TimeoutError(this.#cfg.probeTimeout);
     if (gen === this.#gen && this.#state === HALF_OPEN) {
       const now = this.#clock.now();
       this.#emitFailure('probe-timeout', error, now - start);
@@ -337,9 +327,9 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
 
   #record(failed: boolean, reason: 'error' | 'result', cause: unknown, gen: number, start: number, probe: boolean) {
     // Untimed calls (consecutive strategy, no slow-call rule, no listener) skip the clock.
-    const now = this.#clocked || !Number.isNaN(start) ? this.#clock.now() : 0;
+    const now = this.#window.clocked || !Number.isNaN(start) ? this.#clock.now() : 0;
     const duration = now - start;
-    const slow = this.#slowMs >= 0 && duration > this.#slowMs;
+    const slow = this.#cfg.slowMs >= 0 && duration > this.#cfg.slowMs;
     const opens = this.#window.record(now, failed, slow);
     if (this.listening()) {
       if (failed) this.#emitFailure(reason, cause, duration);
@@ -353,7 +343,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     } else if (probe) {
       this.#t.inFlight--;
       if (failed || slow) this.#open(cause);
-      else if (++this.#t.succeeded >= this.#probes) this.#close();
+      else if (++this.#t.succeeded >= this.#cfg.probes) this.#close();
     }
   }
 
@@ -364,7 +354,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   #breakFor(openings: number): number {
-    const b = this.#break;
+    const b = this.#cfg.breakDuration;
     let d: number;
     if (typeof b === 'number') d = b;
     else {

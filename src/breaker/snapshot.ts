@@ -1,4 +1,4 @@
-import { checkNumber, checkObject, checkOneOf } from '../core/validate.js';
+import { checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
 import type { WindowSnapshot } from './strategies.js';
 
 /** The state of a circuit breaker. */
@@ -29,7 +29,7 @@ export function readSnapshot(value: unknown): BreakerSnapshot {
   checkOneOf('initialState.state', s.state, STATES);
   checkNumber('initialState.openUntil', s.openUntil, Number.NEGATIVE_INFINITY);
   checkNumber('initialState.openings', s.openings, 0, { integer: true });
+  if (s.window === undefined) fail('initialState.window', 'an object', undefined);
   checkObject('initialState.window', s.window);
-  if (s.window === undefined) throw new TypeError('Expected `initialState.window` to be an object, got undefined');
   return s;
 }

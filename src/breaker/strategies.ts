@@ -32,6 +32,8 @@ export interface WindowStats {
  * function of the outcomes recorded and the `now` passed in: it starts no timers and reads no clock.
  */
 export interface StrategyWindow {
+  /** The window needs the time of each outcome (a time-bucketed window). */
+  readonly clocked?: boolean;
   /**
    * Records one finished call at `now`. Returns true when the breaker should open; only a failed or
    * slow call can return true.
@@ -161,6 +163,10 @@ function rateConfig(ms: number, n: number, threshold: number, min: number, slowR
 }
 
 class FailureRateWindow implements StrategyWindow {
+  get clocked(): boolean {
+    return true;
+  }
+
   readonly #c: RateConfig;
   #counts: number[] | undefined = undefined;
   #head = 0;
