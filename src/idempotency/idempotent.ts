@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { type CallContext, type Context, throwIfAborted } from '../core/context.js';
+import { AbortScope, type CallContext, type Context, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
@@ -29,7 +29,8 @@ export interface IdempotentOptions {
   readonly ttl?: number | undefined;
   /**
    * Lease of an in-progress claim, in ms; renewed every `lease / 3` while `fn` runs. A crashed
-   * holder's key is taken over once its lease lapses.
+   * holder's key is taken over once its lease lapses; a holder whose renewal finds the claim gone
+   * sees its signal abort with `IdempotencyLeaseLostError`.
    * @defaultValue 30_000
    */
   readonly lease?: number | undefined;
@@ -203,6 +204,11 @@ class IdempotentLayer extends BaseLayer<IdempotencyEvent> {
     let done = false;
     let lost = false;
     let timer: TimerHandle | undefined;
+    // The signal `fn` sees aborts when the lease is lost: another holder may run the key now, so a
+    // cooperative `fn` stops instead of doing its side effects a second time.
+    const saved = ctx.scope;
+    const scope = new AbortScope(saved, ctx.callerSignal, saved?.deadline);
+    ctx.scope = scope;
     const schedule = (): void => {
       timer = clock.setTimeout(renew, lease / 3);
       clock.unref?.(timer);
@@ -216,6 +222,8 @@ class IdempotentLayer extends BaseLayer<IdempotencyEvent> {
           else {
             lost = true;
             this.#emit('lease-lost', key);
+            // An earlier abort (the caller's, a timeout's) keeps its own reason.
+            if (!scope.aborted) scope.abort(new IdempotencyLeaseLostError(key));
           }
         },
         // A store hiccup: keep trying while the lease may still be ours.
@@ -232,11 +240,15 @@ class IdempotentLayer extends BaseLayer<IdempotencyEvent> {
       done = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       await this.#settleFailure(key, token, error, lost);
-      throw error;
+      // Stopped by the loss: the lease error, even if `fn` rejected with something else meanwhile.
+      throw scope.abortedHere ? scope.reason : error;
+    } finally {
+      ctx.scope = saved;
+      scope.dispose();
     }
     done = true;
     if (timer !== undefined) clock.clearTimeout(timer);
-    if (lost) throw new IdempotencyLeaseLostError(key);
+    if (lost) throw scope.abortedHere ? scope.reason : new IdempotencyLeaseLostError(key);
     let json: string;
     try {
       json = encodeValue(key, value);

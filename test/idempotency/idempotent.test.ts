@@ -238,6 +238,58 @@ describe('idempotent()', () => {
     expect((await inner.get('k', clock.now()))?.status).toBe('in-progress');
   });
 
+  it('aborts the signal fn sees when the lease is lost, with IdempotencyLeaseLostError', async () => {
+    const clock = virtualClock();
+    const inner = memoryIdempotencyStore();
+    const store: IdempotencyStore = { ...bind(inner), renew: async () => false };
+    const a = idempotent({ store, clock, lease: 3000 });
+    let seen: unknown;
+    const first = a
+      .execute(
+        ({ signal }) =>
+          new Promise((_, reject) =>
+            signal.addEventListener('abort', () => {
+              seen = signal.reason;
+              reject(new Error('tool call cancelled'));
+            }),
+          ),
+        { key: 'k' },
+      )
+      .catch((e: unknown) => e);
+    await once(a, 'claim');
+    await clock.advance(1000); // the first renewal finds the claim gone
+    const err = await first;
+    expect(isIdempotencyLeaseLostError(seen)).toBe(true);
+    expect(err).toBe(seen); // the lease error, not fn's own rejection
+    expect((await inner.get('k', clock.now()))?.status).toBe('in-progress'); // nothing stored or released
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a caller abort before the lease is lost keeps the caller’s reason on the signal', async () => {
+    const clock = virtualClock();
+    const inner = memoryIdempotencyStore();
+    const store: IdempotencyStore = { ...bind(inner), renew: async () => false };
+    const a = idempotent({ store, clock, lease: 3000 });
+    const ac = new AbortController();
+    const gate = deferred<string>();
+    let signal: AbortSignal | undefined;
+    const first = a
+      .execute(
+        (ctx) => {
+          signal = ctx.signal;
+          return gate.promise;
+        },
+        { key: 'k', signal: ac.signal },
+      )
+      .catch((e: unknown) => e);
+    await once(a, 'claim');
+    ac.abort('stop');
+    await clock.advance(1000);
+    expect(signal?.reason).toBe('stop');
+    gate.reject('stop');
+    expect(await first).toBe('stop');
+  });
+
   it('refuses to store when the claim was taken over meanwhile', async () => {
     const clock = virtualClock();
     const inner = memoryIdempotencyStore();
