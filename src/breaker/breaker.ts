@@ -3,7 +3,7 @@ import { systemClock, turnNow } from '../core/clock.js';
 import { AbortScope, type CallContext, type Context } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
+import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP, STATEFUL } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
 import { BrokenCircuitError, IsolatedCircuitError } from './errors.js';
 import { type BreakerSnapshot, type BreakerState, readSnapshot } from './snapshot.js';
@@ -189,8 +189,8 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   /** The fast path's token is the generation (a prototype getter: no field per breaker). */
-  get stateful(): boolean {
-    return true;
+  get flags(): number {
+    return FAST | STATEFUL;
   }
 
   // Fast path (see `Layer.enter`): a closed breaker with no result rule, no slow-call rule and no

@@ -3,7 +3,7 @@ import { systemClock } from '../core/clock.js';
 import { type CallContext, throwIfAborted } from '../core/context.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadline-queue.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
+import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkNumber, checkObject } from '../core/validate.js';
 import { BulkheadRejectedError } from './errors.js';
 
@@ -75,6 +75,8 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
   #tail: Waiter | undefined = undefined;
   active = 0;
   queued = 0;
+  #ok: ((value: unknown) => unknown) | undefined = undefined;
+  #err: ((error: unknown) => never) | undefined = undefined;
 
   constructor(o: BulkheadOptions) {
     super('bulkhead', o.name);
@@ -85,6 +87,10 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     if (!Number.isFinite(this.#timeout)) this.#timeout = 0;
     checkObject('clock', o.clock);
     this.#clock = o.clock ?? systemClock;
+  }
+
+  get flags(): number {
+    return FAST;
   }
 
   // Fast path (see `Layer.enter`): a free slot implies an empty queue, since a finishing call
@@ -99,6 +105,23 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     this.#release();
     if (ok) return value;
     throw value;
+  }
+
+  // The exit of a call that entered nothing else, as handlers made once per bulkhead.
+  get settleOk(): (value: unknown) => unknown {
+    this.#ok ??= (value) => {
+      this.#release();
+      return value;
+    };
+    return this.#ok;
+  }
+
+  get settleError(): (error: unknown) => never {
+    this.#err ??= (error) => {
+      this.#release();
+      throw error;
+    };
+    return this.#err;
   }
 
   run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {

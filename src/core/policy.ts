@@ -77,10 +77,19 @@ export interface Layer {
   run(ctx: CallContext, inner: Chain | undefined): Promise<unknown>;
   enter?(ctx: CallContext): unknown;
   exit?(ctx: CallContext, token: unknown, ok: boolean, value: unknown, inner: Chain | undefined): unknown;
-  /** `enter` returns a token that `exit` needs. */
-  readonly stateful?: boolean;
-  /** `exit` passes every success through unchanged, so it is skipped for successes. */
-  readonly failureOnly?: boolean;
+  /**
+   * Fast-path flags: {@link FAST} (has `enter` / `exit`), {@link STATEFUL} (`enter` returns a token
+   * that `exit` needs), {@link FAILURE_ONLY} (`exit` passes successes through, so it is skipped for
+   * them). A prototype getter, so that it costs an instance nothing.
+   */
+  readonly flags?: number;
+  /**
+   * Optional prebuilt `.then` handlers for a call where this layer is the only one entered: they
+   * must do what `exit` does for that outcome without the context, token or inner chain (a bulkhead's
+   * release, a breaker's success count), so that such a call makes no closure.
+   */
+  readonly settleOk?: ((value: unknown) => unknown) | undefined;
+  readonly settleError?: ((error: unknown) => unknown) | undefined;
 }
 
 /**
@@ -124,11 +133,24 @@ export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {
     }
   } catch (error) {
     // An `enter` (or a synchronous `fn`) threw: the entered layers see the error at once.
-    const entered = last;
-    if (entered === undefined) return Promise.reject(error);
-    return new Promise((resolve) => resolve(unwind(ctx, chain, entered, top, rest, false, error)));
+    return last === undefined ? Promise.reject(error) : attempt(unwind, ctx, chain, last, top, rest, false, error);
   }
-  return last === undefined ? p : settle(Promise.resolve(p), failureOnly, ctx, chain, last, top, rest);
+  if (last === undefined) return p;
+  const settled = Promise.resolve(p);
+  // One layer entered: its prebuilt handlers, if it has them, spare the per-call closures.
+  const l = chain.layer;
+  if (last === chain && l.settleError && (failureOnly || l.settleOk)) {
+    return settled.then(failureOnly ? undefined : l.settleOk, l.settleError);
+  }
+  return settle(settled, failureOnly, ctx, chain, last, top, rest);
+}
+
+/**
+ * `f(...args)` as a promise (a throw becomes a rejection). A separate function, so that the callers'
+ * hot paths hold no closure (V8 would allocate their closure context on every call).
+ */
+function attempt<A extends unknown[]>(f: (...args: A) => unknown, ...args: A): Promise<unknown> {
+  return new Promise((resolve) => resolve(f(...args)));
 }
 
 /** Unwinds from `node` out to `first` once `p` settles (only on failure when `failureOnly`). */
@@ -193,7 +215,7 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
         layer,
         inner: chain,
         outer: undefined,
-        flags: (layer.enter ? FAST : 0) | (layer.stateful ? STATEFUL : 0) | (layer.failureOnly ? FAILURE_ONLY : 0),
+        flags: layer.flags ?? 0,
       };
       if (chain !== undefined) chain.outer = node;
       chain = node;
@@ -204,8 +226,7 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
   execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
     const ctx = new CallContext(fn, options);
     if (ctx.callerSignal?.aborted) return Promise.reject(ctx.callerSignal.reason);
-    if (this.#chain !== undefined) return invoke(ctx, this.#chain) as Promise<T>;
-    return new Promise((resolve) => resolve(fn(ctx)));
+    return (this.#chain !== undefined ? invoke(ctx, this.#chain) : attempt(fn, ctx)) as Promise<T>;
   }
 
   executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {
@@ -224,7 +245,9 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
 
   on<K extends E['type'] | '*'>(type: K, listener: Listener<EventOf<E, K>>): Unsubscribe {
     const offs = [...new Set(this.layers)].map((l) => l.events.on(type, listener as Listener<PolicyEventBase>));
-    return () => offs.forEach((off) => off());
+    return () => {
+      for (const off of offs) off();
+    };
   }
 }
 

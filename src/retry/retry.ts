@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CallContext, type Context, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
+import { BaseLayer, type Chain, FAILURE_ONLY, FAST, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
 import type { Backoff, BackoffState } from './backoff.js';
 import type { RetryBudget } from './budget.js';
@@ -106,8 +106,8 @@ class RetryLayer extends BaseLayer<RetryEvent> {
   // Fast path (see `Layer.enter`): a first attempt only observes the outcome; everything after a
   // failure runs in `#loop`, as do the rarer configurations: a `success` listener (present when the
   // call starts), `handleResult`, a nested retry (whose attempt number must be restored).
-  get failureOnly(): boolean {
-    return true;
+  get flags(): number {
+    return FAST | FAILURE_ONLY;
   }
 
   enter(ctx: CallContext): unknown {

@@ -3,7 +3,7 @@ import { AbortScope, type CallContext, type Context, fork } from '../core/contex
 import { DeadlineQueue, type Defer } from '../core/deadline-queue.js';
 import { TimeoutError } from '../core/errors.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
+import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
 
 /** `cooperative` waits for `fn` to settle after aborting its signal; `aggressive` walks away at once. */
@@ -141,6 +141,10 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     const scope = new TimeoutScope(ctx, this, queue);
     queue.add(scope, ms, this.#defer === undefined ? this.#clock.now() : undefined);
     return scope;
+  }
+
+  get flags(): number {
+    return FAST;
   }
 
   // Fast path (see `Layer.enter`) for a cooperative limit: the scope becomes `ctx.scope` until

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CallContext } from '../../src/core/context.js';
-import { BaseLayer, type Chain, invoke, Pipeline, SKIP } from '../../src/core/policy.js';
+import { BaseLayer, type Chain, FAILURE_ONLY, FAST, invoke, Pipeline, SKIP, STATEFUL } from '../../src/core/policy.js';
 
 /**
  * The fast-path protocol (`enter` / `exit`, one `.then` per run of fast layers) against a model:
@@ -91,12 +91,9 @@ class Synthetic extends BaseLayer<never> {
     };
   }
 
-  get stateful(): boolean {
-    return this.#s.stateful;
-  }
-
-  get failureOnly(): boolean {
-    return this.#s.failureOnly;
+  get flags(): number {
+    const s = this.#s;
+    return s.kind === 'run' ? 0 : FAST | (s.stateful ? STATEFUL : 0) | (s.failureOnly ? FAILURE_ONLY : 0);
   }
 
   async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
