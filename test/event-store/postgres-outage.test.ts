@@ -15,6 +15,7 @@ import {
 import { type PostgresEventStore, postgresEventStore } from '../../src/event-store/postgres/index.js';
 import { constant, retry } from '../../src/retry/index.js';
 import { tcpProxy } from '../idempotency/support/proxy.js';
+import { deferred } from '../support/deferred.js';
 import { HAS } from '../support/servers.js';
 import { newPool, pgStore } from './pg-helpers.js';
 
@@ -134,6 +135,13 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
     for await (const e of writerStore.readAll()) out.push(e);
     return out;
   };
+  /** Stops the writer; every event it wrote is in the store (none lost on the writer's side). */
+  const stopWriting = async (w: { stop(): Promise<number> }): Promise<{ all: StoredEvent[]; last: number }> => {
+    const written = await w.stop();
+    const all = await history();
+    expect(all).toHaveLength(written);
+    return { all, last: (all[all.length - 1] as StoredEvent).position };
+  };
   const rmRows = async () =>
     (await direct.query(`SELECT event_id, pos FROM "${schema}".rm ORDER BY seq`)).rows as {
       event_id: string;
@@ -167,10 +175,7 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
     await proxy.start();
 
     await sleep(300);
-    const written = await writer.stop();
-    const all = await history();
-    expect(all).toHaveLength(written);
-    const last = (all[all.length - 1] as StoredEvent).position;
+    const { all, last } = await stopWriting(writer);
     await until(async () => (await checkpoint('outage')) === last, 8000, 'checkpoint reaches the last position');
     const rows = await rmRows();
     // Every event exactly once, in global order: nothing lost, nothing applied twice.
@@ -184,10 +189,7 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
   }, 15_000);
 
   it('a batch cut mid-transaction is rolled back and redone on a new connection, applied once', async () => {
-    let cut!: () => void;
-    const gate = new Promise<void>((r) => {
-      cut = r;
-    });
+    const { promise: gate, resolve: cut } = deferred<void>();
     let blocked = false;
     const p = projection({
       name: 'mid-batch',
@@ -301,10 +303,7 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
     await proxy.start();
 
     await sleep(300);
-    const written = await writer.stop();
-    const all = await history();
-    expect(all).toHaveLength(written);
-    const last = (all[all.length - 1] as StoredEvent).position;
+    const { all, last } = await stopWriting(writer);
     await until(() => sub.position === last, 8000, 'subscription reaches the last position');
     expect(seen.map((e) => e.id)).toEqual(all.map((e) => e.id));
     expect(seen.map((e) => e.position)).toEqual(all.map((e) => e.position));
@@ -315,10 +314,7 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
   }, 15_000);
 
   it('a transaction whose connection is cut rejects (no crash, nothing committed, connection not reused)', async () => {
-    let cut!: () => void;
-    const gate = new Promise<void>((r) => {
-      cut = r;
-    });
+    const { promise: gate, resolve: cut } = deferred<void>();
     const tx = store.transaction(async (t) => {
       await t.append('tx', [{ type: 'E', data: {} }]);
       await gate; // the connection is cut here, while the transaction is open and idle
