@@ -1,7 +1,5 @@
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
+import { type Clock, systemTimers, type TimerHandle } from '../core/clock.js';
 import { type CallContext, throwIfAborted } from '../core/context.js';
-import { DeadlineEntry, DeadlineQueue } from '../core/deadline-queue.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkNumber, checkObject } from '../core/validate.js';
@@ -39,8 +37,8 @@ export interface Bulkhead extends Policy<BulkheadEvent> {
   readonly queued: number;
 }
 
-// One queued call: a node of the FIFO list, a deadline entry, and the abort listener itself.
-class Waiter extends DeadlineEntry {
+// One queued call: a node of the FIFO list and the abort listener itself.
+class Waiter {
   readonly layer: BulkheadLayer;
   readonly enqueuedAt: number;
   before: Waiter | undefined = undefined;
@@ -51,13 +49,8 @@ class Waiter extends DeadlineEntry {
   signal: AbortSignal | undefined = undefined;
 
   constructor(layer: BulkheadLayer, now: number) {
-    super();
     this.layer = layer;
     this.enqueuedAt = now;
-  }
-
-  override expire(): void {
-    this.layer.drop(this, undefined, true);
   }
 
   handleEvent(): void {
@@ -69,8 +62,12 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
   readonly #limit: number;
   readonly #max: number;
   readonly #timeout: number;
-  readonly #clock: Clock;
-  #deadlines: DeadlineQueue | undefined = undefined;
+  readonly #clock: Omit<Clock, 'sleep'>;
+  /**
+   * The queue-timeout timer, armed for the head waiter while anyone waits. Waiters join at the tail
+   * and share one timeout, so the queue is also in deadline order: one timer serves all of them.
+   */
+  #timer: TimerHandle = undefined;
   #head: Waiter | undefined = undefined;
   #tail: Waiter | undefined = undefined;
   active = 0;
@@ -86,7 +83,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     this.#timeout = t === undefined ? 0 : checkNumber('queueTimeout', t, 0, { exclusiveMin: true });
     if (!Number.isFinite(this.#timeout)) this.#timeout = 0;
     checkObject('clock', o.clock);
-    this.#clock = o.clock ?? systemClock;
+    this.#clock = o.clock ?? systemTimers;
   }
 
   get flags(): number {
@@ -153,10 +150,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     if (this.listening('enqueue')) {
       this.events.emit({ type: 'enqueue', kind: 'bulkhead', name: this.name, queued: this.queued } as Base);
     }
-    if (this.#timeout > 0) {
-      this.#deadlines ??= new DeadlineQueue(this.#clock);
-      this.#deadlines.add(w, this.#timeout, w.enqueuedAt);
-    }
+    if (this.#timeout > 0 && this.#timer === undefined) this.#arm(this.#timeout);
     // Listen for an abort only while queued, and only when something can abort (a call with no
     // signal and no enclosing timeout would otherwise pile listeners on the shared never-signal).
     if (ctx.scope === undefined && ctx.callerSignal === undefined) await turn;
@@ -191,8 +185,26 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     if (after === undefined) this.#tail = before;
     else after.before = before;
     w.before = w.after = undefined;
-    this.queued--;
-    this.#deadlines?.remove(w);
+    if (--this.queued === 0 && this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #arm(ms: number): void {
+    this.#timer = this.#clock.setTimeout(() => this.#expire(), ms);
+  }
+
+  /** Rejects every waiter whose queue timeout passed (they are at the head), then re-arms. */
+  #expire(): void {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    let w = this.#head;
+    while (w !== undefined && w.enqueuedAt + this.#timeout <= now) {
+      this.drop(w, undefined, true);
+      w = this.#head;
+    }
+    if (w !== undefined && this.#timer === undefined) this.#arm(Math.max(1, w.enqueuedAt + this.#timeout - now));
   }
 
   /** Takes a waiter out of the queue and rejects it (queue timeout or abort). */
