@@ -139,14 +139,25 @@ interface Settings {
   readonly slowMs: number;
 }
 
-const DEFAULT_SETTINGS: Settings = { breakDuration: 30_000, probes: 1, probeTimeout: 0, slowMs: -1 };
+// Breakers built with the same numeric settings share one settings object (bounded, like the
+// failure-rate windows' configurations), so that many breakers (one per tenant, per tool) stay small.
+const settings = /*#__PURE__*/ new Map<string, Settings>();
+
+function share(cfg: Settings): Settings {
+  if (typeof cfg.breakDuration !== 'number') return cfg;
+  const key = `${cfg.breakDuration} ${cfg.probes} ${cfg.probeTimeout} ${cfg.slowMs}`;
+  const known = settings.get(key);
+  if (known !== undefined) return known;
+  if (settings.size < 64) settings.set(key, cfg);
+  return cfg;
+}
 
 class BreakerLayer extends BaseLayer<BreakerEvent> {
   readonly #clock: Clock;
   readonly #window: StrategyWindow;
   readonly #handle: (error: unknown, ctx: Context) => boolean;
   readonly #handleResult: ((result: unknown, ctx: Context) => boolean) | undefined;
-  /** The rarely read settings, one shared object when they are all defaults (a smaller instance). */
+  /** The rarely read settings, shared between breakers with the same ones (a smaller instance). */
   readonly #cfg: Settings;
   /** The success handler of the fast path, made on first use. */
   #state = CLOSED;
@@ -180,7 +191,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     }
     // Infinity probe timeout: no timer at all.
     const cfg = { breakDuration: b, probes, probeTimeout: Number.isFinite(probeTimeout) ? probeTimeout : 0, slowMs };
-    this.#cfg = b === 30_000 && probes === 1 && cfg.probeTimeout === 0 && slowMs === -1 ? DEFAULT_SETTINGS : cfg;
+    this.#cfg = share(cfg);
     this.#window = strategy.create(slowRate);
     this.#handle = o.handle ?? always;
     this.#handleResult = o.handleResult;

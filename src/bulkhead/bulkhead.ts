@@ -37,20 +37,25 @@ export interface Bulkhead extends Policy<BulkheadEvent> {
   readonly queued: number;
 }
 
-// One queued call: a node of the FIFO list and the abort listener itself.
+// One queued call: a node of the FIFO list, the abort listener itself, and the call to start when
+// a finishing call hands over its slot.
 class Waiter {
   readonly layer: BulkheadLayer;
   readonly enqueuedAt: number;
+  readonly ctx: CallContext;
+  readonly inner: Chain | undefined;
   before: Waiter | undefined = undefined;
   after: Waiter | undefined = undefined;
   done = false;
-  resolve!: () => void;
+  resolve!: (value: unknown) => void;
   reject!: (error: unknown) => void;
   signal: AbortSignal | undefined = undefined;
 
-  constructor(layer: BulkheadLayer, now: number) {
+  constructor(layer: BulkheadLayer, now: number, ctx: CallContext, inner: Chain | undefined) {
     this.layer = layer;
     this.enqueuedAt = now;
+    this.ctx = ctx;
+    this.inner = inner;
   }
 
   handleEvent(): void {
@@ -132,14 +137,18 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     return error;
   }
 
-  async #runQueued(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
-    if (this.queued >= this.#max) throw this.#reject('full');
-    throwIfAborted(ctx);
-    const w = new Waiter(this, this.#clock.now());
-    const turn = new Promise<void>((resolve, reject) => {
+  #runQueued(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    if (this.queued >= this.#max) return Promise.reject(this.#reject('full'));
+    const w = new Waiter(this, this.#clock.now(), ctx, inner);
+    const outcome = new Promise<unknown>((resolve, reject) => {
       w.resolve = resolve;
       w.reject = reject;
     });
+    try {
+      throwIfAborted(ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#tail === undefined) this.#head = w;
     else {
       this.#tail.after = w;
@@ -153,28 +162,29 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     if (this.#timeout > 0 && this.#timer === undefined) this.#arm(this.#timeout);
     // Listen for an abort only while queued, and only when something can abort (a call with no
     // signal and no enclosing timeout would otherwise pile listeners on the shared never-signal).
-    if (ctx.scope === undefined && ctx.callerSignal === undefined) await turn;
-    else {
-      const signal = ctx.signal;
-      w.signal = signal;
-      signal.addEventListener('abort', w, { once: true });
-      try {
-        await turn;
-      } finally {
-        signal.removeEventListener('abort', w);
-      }
+    if (ctx.scope !== undefined || ctx.callerSignal !== undefined) {
+      w.signal = ctx.signal;
+      w.signal.addEventListener('abort', w, { once: true });
     }
-    // We hold the slot the previous call handed over.
+    return outcome;
+  }
+
+  /** Starts a waiter's call in the slot a finishing call handed over; the slot is freed when it settles. */
+  #start(w: Waiter): void {
+    if (this.listening('dequeue')) {
+      const waited = this.#clock.now() - w.enqueuedAt;
+      this.events.emit({ type: 'dequeue', kind: 'bulkhead', name: this.name, waited } as Base);
+    }
+    let p: unknown;
     try {
-      if (this.listening('dequeue')) {
-        const waited = this.#clock.now() - w.enqueuedAt;
-        this.events.emit({ type: 'dequeue', kind: 'bulkhead', name: this.name, waited } as Base);
-      }
-      throwIfAborted(ctx); // aborted between the hand-over and now
-      return await invoke(ctx, inner);
-    } finally {
-      this.#release();
+      throwIfAborted(w.ctx);
+      p = invoke(w.ctx, w.inner);
+    } catch (error) {
+      // Settled through the promise, not here: a queue of functions that throw at once must not
+      // start each other recursively.
+      p = Promise.reject(error);
     }
+    Promise.resolve(p).then(this.settleOk, this.settleError).then(w.resolve, w.reject);
   }
 
   #unlink(w: Waiter): void {
@@ -185,6 +195,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
     if (after === undefined) this.#tail = before;
     else after.before = before;
     w.before = w.after = undefined;
+    w.signal?.removeEventListener('abort', w);
     if (--this.queued === 0 && this.#timer !== undefined) {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -221,7 +232,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
       return;
     }
     this.#unlink(w); // the slot passes to the head waiter: `active` is unchanged
-    w.resolve();
+    this.#start(w);
   }
 }
 

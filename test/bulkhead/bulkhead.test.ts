@@ -153,6 +153,47 @@ describe('bulkhead', () => {
     expect(b.active).toBe(0);
   });
 
+  it('a long queue of functions that throw at once drains without deep recursion, every slot freed', async () => {
+    const b = bulkhead({ limit: 1, queue: 20_000 });
+    const g = deferred();
+    const first = b.execute(() => g.promise);
+    const boom = new Error('sync');
+    const calls = Array.from({ length: 20_000 }, () =>
+      b.execute(() => {
+        throw boom;
+      }),
+    );
+    expect(b.queued).toBe(20_000);
+    g.resolve();
+    await first;
+    const results = await Promise.allSettled(calls);
+    expect(results.every((r) => r.status === 'rejected' && r.reason === boom)).toBe(true);
+    expect(b.active).toBe(0);
+    expect(b.queued).toBe(0);
+  });
+
+  it('a queued call starts in the slot handed over, in FIFO order, and its outcome is the caller’s', async () => {
+    const b = bulkhead({ limit: 2, queue: 10 });
+    const order: number[] = [];
+    const gates = Array.from({ length: 6 }, () => deferred<number>());
+    const calls = gates.map((gate, i) =>
+      b.execute(() => {
+        order.push(i);
+        return gate.promise;
+      }),
+    );
+    expect(order).toEqual([0, 1]);
+    gates[1]?.resolve(1);
+    await calls[1];
+    expect(order).toEqual([0, 1, 2]);
+    gates[0]?.reject(new Error('zero'));
+    await expect(calls[0]).rejects.toThrow('zero');
+    expect(order).toEqual([0, 1, 2, 3]);
+    for (const [i, gate] of gates.entries()) gate.resolve(i);
+    expect(await Promise.all(calls.slice(1))).toEqual([1, 2, 3, 4, 5]);
+    expect(b.active).toBe(0);
+  });
+
   it('regression: bulkhead rejections are never breaker failures when the bulkhead is outside the breaker', async () => {
     const breaker = circuitBreaker({ strategy: consecutive(1), clock: virtualClock() });
     const pool = bulkhead({ limit: 1 });
