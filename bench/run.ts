@@ -45,9 +45,11 @@ const NOTES = `
 ## Where a target is not met, and why
 
 - **1, 2a, 4 (≤ 1.5×).** Below what any wrapper that observes the outcome costs here: a bare
-  \`.then(ok, err)\` pass-through (R2) is about 1.5×, and with handlers made per call (R2′) about
-  1.8×. Breakwater adds one context object per call and the walk over the chain (entering and
-  leaving each layer), which lands these single policies at about R2′ + 0.3–0.6.
+  \`.then(ok, err)\` pass-through (R2) is about 1.5×, and with handlers made per call because they
+  need the call's state (R2′) about 1.9×. Breakwater adds one context object per call and the walk
+  over the chain: a retry, whose first attempt only needs a failure handler, lands near R2′; a closed
+  breaker (whose failure handler needs the call's context and generation) and a bulkhead land at
+  about R2′ + 0.5.
 - **2b (≤ 2×).** The same floor, plus the bucket bookkeeping of the time window; the clock is read
   once per event-loop turn for successes, not per call (one \`Date.now()\` alone, R3, costs ~0.8×).
 - **3a / 3b (≤ 3×).** A cooperative timeout adds its scope object and its entry in the shared
