@@ -59,6 +59,7 @@ export type BreakerEvent =
     })
   | (Base & { readonly type: 'half-open' | 'close' | 'isolate' })
   | (Base & { readonly type: 'reject'; readonly error: BrokenCircuitError | IsolatedCircuitError })
+  /** `success` and `failure`: for calls that started while someone listened to the breaker. */
   | (Base & { readonly type: 'success'; readonly duration: number })
   | (Base & {
       readonly type: 'failure';
@@ -342,7 +343,9 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     const duration = now - start;
     const slow = this.#cfg.slowMs >= 0 && duration > this.#cfg.slowMs;
     const opens = this.#window.record(now, failed, slow);
-    if (this.listening()) {
+    // A call that started before anyone listened was not timed: it reports no success or failure
+    // event (its transitions still do), rather than a made-up duration.
+    if (!Number.isNaN(duration) && this.listening()) {
       if (failed) this.#emitFailure(reason, cause, duration);
       else if (slow) this.#emitFailure('slow', undefined, duration);
       else if (this.listening('success'))

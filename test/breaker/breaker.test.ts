@@ -53,6 +53,19 @@ describe('circuitBreaker: closed → open', () => {
     expect(rejects).toHaveLength(1);
   });
 
+  it('a listener added during a call sees its transition but no made-up duration for it', async () => {
+    const b = circuitBreaker({ strategy: consecutive(1), clock: virtualClock() });
+    const g = deferred<number>();
+    const running = b.execute(() => g.promise);
+    const events: BreakerEvent[] = [];
+    b.on('*', (e) => events.push(e));
+    g.reject(new Error('late'));
+    await expect(running).rejects.toThrow('late');
+    expect(b.state).toBe('open');
+    expect(events.map((e) => e.type)).toEqual(['open']); // no `failure` with duration NaN
+    for (const e of events) for (const v of Object.values(e)) expect(Number.isNaN(v)).toBe(false);
+  });
+
   it('a success resets the consecutive count', async () => {
     const b = circuitBreaker({ strategy: consecutive(2), clock: virtualClock() });
     await fail(b);
