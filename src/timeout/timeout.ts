@@ -137,7 +137,7 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
 
   /** Starts this call's deadline on the shared queue. */
   #scope(ctx: CallContext, ms: number): TimeoutScope {
-    const queue = this.#queueFor(ms);
+    const queue = this.#queue ?? this.#queueFor(ms);
     const scope = new TimeoutScope(ctx, this, queue);
     queue.add(scope, ms, this.#defer === undefined ? this.#clock.now() : undefined);
     return scope;
@@ -151,7 +151,8 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
   // `exit`, which finds it there (inner layers restore what they change). An aggressive or
   // infinite limit runs in `run`, with the limit computed here (`run` follows synchronously).
   enter(ctx: CallContext): unknown {
-    const ms = this.#limit(ctx);
+    const after = this.#after;
+    const ms = typeof after === 'number' ? after : this.#limit(ctx);
     if (this.#aggressive || ms === Number.POSITIVE_INFINITY) {
       this.#next = ms;
       return SKIP;
