@@ -241,21 +241,17 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   get #t(): Trip {
-    let t = this.#trip;
-    if (t === undefined) {
-      t = new Trip();
-      this.#trip = t;
-    }
-    return t;
+    this.#trip ??= new Trip();
+    return this.#trip;
   }
 
   get state(): BreakerState {
-    if (this.#state === OPEN && this.#clock.now() >= this.#t.openUntil) this.#toHalfOpen();
+    if (this.#state === OPEN && this.#clock.now() >= this.#t.openUntil) this.#transition(HALF_OPEN, 'half-open');
     return NAMES[this.#state] as BreakerState;
   }
 
   #reject(error: BrokenCircuitError | IsolatedCircuitError): Promise<never> {
-    if (this.listening('reject')) this.events.emit({ type: 'reject', kind: 'breaker', name: this.name, error } as Base);
+    this.#event('reject', { error });
     return Promise.reject(error);
   }
 
@@ -265,7 +261,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     const t = this.#t;
     if (this.#state === OPEN) {
       if (now < t.openUntil) return failFast(t.openUntil - now, t.cause);
-      this.#toHalfOpen();
+      this.#transition(HALF_OPEN, 'half-open');
     }
     if (t.inFlight + t.succeeded >= this.#cfg.probes) return failFast(this.#cfg.probeTimeout || t.lastBreak, t.cause);
     return undefined;
@@ -316,7 +312,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     const error = new TimeoutError(this.#cfg.probeTimeout);
     if (gen === this.#gen && this.#state === HALF_OPEN) {
       const now = this.#clock.now();
-      this.#emitFailure('probe-timeout', error, now - start);
+      this.#event('failure', { reason: 'probe-timeout', error, duration: now - start });
       this.#open(error);
     }
     scope.abort(error);
@@ -346,10 +342,9 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     // A call that started before anyone listened was not timed: it reports no success or failure
     // event (its transitions still do), rather than a made-up duration.
     if (!Number.isNaN(duration) && this.listening()) {
-      if (failed) this.#emitFailure(reason, cause, duration);
-      else if (slow) this.#emitFailure('slow', undefined, duration);
-      else if (this.listening('success'))
-        this.events.emit({ type: 'success', kind: 'breaker', name: this.name, duration } as Base);
+      if (failed) this.#event('failure', { reason, error: cause, duration });
+      else if (slow) this.#event('failure', { reason: 'slow', error: undefined, duration });
+      else this.#event('success', { duration });
     }
     if (gen !== this.#gen) return;
     if (this.#state === CLOSED) {
@@ -361,36 +356,29 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     }
   }
 
-  #emitFailure(reason: 'error' | 'result' | 'slow' | 'probe-timeout', error: unknown, duration: number): void {
-    if (this.listening('failure')) {
-      this.events.emit({ type: 'failure', kind: 'breaker', name: this.name, reason, error, duration } as Base);
-    }
+  /** Emits an event of `type` if someone listens to it (nothing is built otherwise). */
+  #event(type: BreakerEvent['type'], fields?: object): void {
+    if (this.listening(type)) this.events.emit({ type, kind: 'breaker', name: this.name, ...fields } as Base);
   }
 
   #breakFor(openings: number): number {
     const b = this.#cfg.breakDuration;
-    let d: number;
-    if (typeof b === 'number') d = b;
-    else {
-      try {
-        if (typeof b === 'function') d = b(openings);
-        else {
-          d = b.delay(openings, Math.random, this.#t);
-        }
-      } catch {
-        d = 30_000;
-      }
+    let d = 30_000;
+    try {
+      d = typeof b === 'number' ? b : typeof b === 'function' ? b(openings) : b.delay(openings, Math.random, this.#t);
+    } catch {
+      // A throwing schedule keeps the default break.
     }
     // biome-ignore lint/complexity/useMathMinMax: Math.max would keep NaN; NaN must become 0
     return d >= 0 ? d : 0;
   }
 
-  #transition(state: number, type: BreakerEvent['type']): void {
+  #transition(state: number, type: BreakerEvent['type'], fields?: object): void {
     this.#state = state;
     this.#gen++;
     const t = this.#t;
     t.inFlight = t.succeeded = 0;
-    if (this.listening(type)) this.events.emit({ type, kind: 'breaker', name: this.name } as Base);
+    this.#event(type, fields);
   }
 
   #open(cause: unknown): void {
@@ -398,19 +386,10 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     const t = this.#t;
     const openings = ++t.openings;
     const breakDuration = this.#breakFor(openings);
-    this.#state = OPEN;
-    this.#gen++;
-    t.inFlight = t.succeeded = 0;
     t.openUntil = now + breakDuration;
     t.lastBreak = breakDuration;
     t.cause = cause;
-    if (this.listening('open')) {
-      this.events.emit({ type: 'open', kind: 'breaker', name: this.name, cause, breakDuration, openings } as Base);
-    }
-  }
-
-  #toHalfOpen(): void {
-    this.#transition(HALF_OPEN, 'half-open');
+    this.#transition(OPEN, 'open', { cause, breakDuration, openings });
   }
 
   #close(): void {

@@ -16,7 +16,7 @@ const SIZES: Record<string, { readonly name: string; readonly budget: number; re
   './retry': { name: 'retry', budget: 1200, ceiling: 2800 },
   './timeout': { name: 'timeout', budget: 2000, ceiling: 3600 },
   './fallback': { name: 'fallback', budget: 2000 },
-  './breaker': { name: 'circuitBreaker', budget: 2000, ceiling: 4600 },
+  './breaker': { name: 'circuitBreaker', budget: 2000, ceiling: 4520 },
   './bulkhead': { name: 'bulkhead', budget: 2000, ceiling: 2740 },
 };
 
