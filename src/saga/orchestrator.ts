@@ -292,12 +292,16 @@ class Orchestrator implements SagaOrchestrator {
     const { log } = drive;
     const clock = this.#clock;
     let renew: unknown;
+    let driving = true;
+    // A renewal that fails (storage unreachable) is tried again at the next tick, so the lease holds
+    // again once the store is back; renewals stop when the drive ends or the saga was taken over.
     const scheduleRenew = (): void => {
+      if (!driving || log.lost) return;
       renew = clock.setTimeout(() => {
-        if (isTerminalStatus(log.state.status)) return;
+        if (!driving || isTerminalStatus(log.state.status)) return;
         log
           .append({ type: 'saga.claimed', data: { owner: this.#owner, until: clock.now() + this.#lease } })
-          .then(scheduleRenew, () => undefined);
+          .then(scheduleRenew, scheduleRenew);
       }, this.#lease / 3);
       clock.unref?.(renew);
     };
@@ -318,7 +322,7 @@ class Orchestrator implements SagaOrchestrator {
           case 'done':
             return state;
           case 'run':
-            await Promise.all(action.steps.map((n) => runStep(saga.steps.get(n) as SagaStep, drive, this.#clock)));
+            await settleAll(action.steps.map((n) => runStep(saga.steps.get(n) as SagaStep, drive, this.#clock)));
             break;
           case 'complete':
             await log.append({
@@ -339,7 +343,7 @@ class Orchestrator implements SagaOrchestrator {
             break;
           }
           case 'compensate':
-            await Promise.all(
+            await settleAll(
               action.steps.map((n) => compensateStep(saga.steps.get(n) as SagaStep, drive, this.#compensation)),
             );
             break;
@@ -358,6 +362,7 @@ class Orchestrator implements SagaOrchestrator {
       drive.compensation.abort(e);
       return log.state;
     } finally {
+      driving = false;
       clock.clearTimeout(renew);
       if (deadline !== undefined) clock.clearTimeout(deadline);
     }
@@ -373,6 +378,15 @@ class Orchestrator implements SagaOrchestrator {
   #settle(state: SagaState, drive: Drive | undefined): unknown {
     return sagaOutcome(state, drive, this.#sagas.get(state.saga)?.timeout ?? 0);
   }
+}
+
+/**
+ * Waits for every step (or compensation) of a stage, then rethrows the first failure to record one.
+ * A drive that stops because the log cannot be written (or was taken over) thus ends only once
+ * nothing it started is still running: a later resume never re-runs a step beside its first run.
+ */
+async function settleAll(tasks: readonly Promise<void>[]): Promise<void> {
+  for (const r of await Promise.allSettled(tasks)) if (r.status === 'rejected') throw r.reason;
 }
 
 function checkId(id: unknown): string {
