@@ -7,7 +7,7 @@ import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP, STATE
 import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
 import { BrokenCircuitError, IsolatedCircuitError } from './errors.js';
 import { type BreakerSnapshot, type BreakerState, readSnapshot } from './snapshot.js';
-import { type BreakerStrategy, consecutive, type StrategyWindow } from './strategies.js';
+import { type BreakerStrategy, consecutive, intern, type StrategyWindow } from './strategies.js';
 
 /** A delay schedule object, such as a backoff from `breakwater/retry` (`exponential(…)`). */
 export interface BreakBackoff {
@@ -140,18 +140,7 @@ interface Settings {
   readonly slowMs: number;
 }
 
-// Breakers built with the same numeric settings share one settings object (bounded, like the
-// failure-rate windows' configurations), so that many breakers (one per tenant, per tool) stay small.
 const settings = /*#__PURE__*/ new Map<string, Settings>();
-
-function share(cfg: Settings): Settings {
-  if (typeof cfg.breakDuration !== 'number') return cfg;
-  const key = `${cfg.breakDuration} ${cfg.probes} ${cfg.probeTimeout} ${cfg.slowMs}`;
-  const known = settings.get(key);
-  if (known !== undefined) return known;
-  if (settings.size < 64) settings.set(key, cfg);
-  return cfg;
-}
 
 class BreakerLayer extends BaseLayer<BreakerEvent> {
   readonly #clock: Clock;
@@ -192,7 +181,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     }
     // Infinity probe timeout: no timer at all.
     const cfg = { breakDuration: b, probes, probeTimeout: Number.isFinite(probeTimeout) ? probeTimeout : 0, slowMs };
-    this.#cfg = share(cfg);
+    this.#cfg = typeof b === 'number' ? intern(settings, cfg) : cfg; // a function or backoff: its own
     this.#window = strategy.create(slowRate);
     this.#handle = o.handle ?? always;
     this.#handleResult = o.handleResult;

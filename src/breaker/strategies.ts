@@ -148,19 +148,20 @@ interface RateConfig {
   readonly slowRate: number;
 }
 
-// Configurations are interned (a bounded cache), so breakers built from equal options — each with
-// its own `failureRate(…)` — share one immutable configuration and a window holds only counters.
-const configs = /*#__PURE__*/ new Map<string, RateConfig>();
-
-function rateConfig(ms: number, n: number, threshold: number, min: number, slowRate: number): RateConfig {
-  const key = `${ms} ${n} ${threshold} ${min} ${slowRate}`;
-  let c = configs.get(key);
-  if (c === undefined) {
-    c = { ms, n, threshold, min, slowRate };
-    if (configs.size < 64) configs.set(key, c);
-  }
-  return c;
+/**
+ * Interns immutable settings in a bounded cache: breakers built from equal options (each with its
+ * own options object) share one settings object, so an instance holds only its own state.
+ * @internal
+ */
+export function intern<T extends object>(cache: Map<string, T>, values: T): T {
+  const key = Object.values(values).join(' ');
+  const known = cache.get(key);
+  if (known !== undefined) return known;
+  if (cache.size < 64) cache.set(key, values);
+  return values;
 }
+
+const configs = /*#__PURE__*/ new Map<string, RateConfig>();
 
 class FailureRateWindow implements StrategyWindow {
   get clocked(): boolean {
@@ -287,7 +288,7 @@ export function failureRate(options: FailureRateOptions): BreakerStrategy {
   return {
     type: 'failure-rate',
     create: (slowRate = Number.POSITIVE_INFINITY) =>
-      new FailureRateWindow(rateConfig(ms, buckets, threshold, min, slowRate)),
+      new FailureRateWindow(intern(configs, { ms, n: buckets, threshold, min, slowRate })),
   };
 }
 

@@ -124,11 +124,9 @@ class TimeoutLayer extends BaseLayer<TimeoutEvent> {
     return q;
   }
 
-  /** The limit for this call; throws when a function `after` throws or returns a bad value. */
+  /** A function `after`'s limit for this call; throws when it throws or returns a bad value. */
   #limit(ctx: CallContext): number {
-    const after = this.#after;
-    if (typeof after === 'number') return after;
-    const ms = after(ctx);
+    const ms = (this.#after as (ctx: Context) => number)(ctx);
     if (typeof ms !== 'number' || !(ms >= 0)) {
       throw new RangeError(`Expected \`after\` to return a number ≥ 0, got ${String(ms)}`);
     }

@@ -3,7 +3,7 @@
 // test connects through a TCP proxy; stopping the proxy cuts every connection through it and refuses
 // new ones, starting it again is the server coming back. A writer on a direct (non-proxied) pool
 // keeps appending during the outage.
-import pg from 'pg';
+import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   isProjectionError,
@@ -14,42 +14,12 @@ import {
 } from '../../src/event-store/index.js';
 import { type PostgresEventStore, postgresEventStore } from '../../src/event-store/postgres/index.js';
 import { constant, retry } from '../../src/retry/index.js';
-import { tcpProxy } from '../idempotency/support/proxy.js';
 import { deferred } from '../support/deferred.js';
+import { type Outage, outage, sleep, state, until, within } from '../support/outage.js';
 import { HAS } from '../support/servers.js';
 import { newPool, pgStore } from './pg-helpers.js';
 
 const OUTAGE_MS = 1500;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, ms = 8000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await sleep(10);
-  }
-}
-
-/** Settles within `ms`, or rejects saying what hung. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** 'pending' unless `p` has settled. */
-async function state(p: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
-  const pending = {};
-  return Promise.race([p, Promise.resolve(pending)]).then(
-    (v) => (v === pending ? 'pending' : 'resolved'),
-    () => 'rejected',
-  );
-}
 
 /** Appends one event every few ms until stopped. */
 function startWriter(store: PostgresEventStore): { stop(): Promise<number> } {
@@ -74,32 +44,20 @@ function startWriter(store: PostgresEventStore): { stop(): Promise<number> } {
 describe.skipIf(!HAS.postgres)('postgres event store: database outage and recovery', () => {
   let direct: pg.Pool;
   let proxied: pg.Pool;
-  let proxy: Awaited<ReturnType<typeof tcpProxy>>;
+  let net: Outage;
+  let proxy: Outage['proxy'];
   let schema: string;
   let writerStore: PostgresEventStore;
   let store: PostgresEventStore;
   let drop: () => Promise<void>;
   let cleanups: (() => Promise<unknown>)[];
-  // An 'error' event nobody listens to, or a rejection nobody handles, would crash a real process.
   let crashes: unknown[];
-  const onCrash = (e: unknown) => void crashes.push(e);
 
   beforeEach(async () => {
-    crashes = [];
     cleanups = [];
-    process.on('uncaughtException', onCrash);
-    process.on('unhandledRejection', onCrash);
     direct = newPool(4);
-    proxy = await tcpProxy(5432);
-    proxied = new pg.Pool({
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: 'postgres',
-      database: 'test',
-      connectionTimeoutMillis: 1000,
-      max: 4,
-    });
-    proxied.on('error', () => {}); // idle clients cut by the proxy: the pool's own concern
+    net = await outage();
+    ({ proxy, pool: proxied, crashes } = net);
     ({ store: writerStore, schema, drop } = await pgStore(direct));
     await direct.query(`CREATE TABLE "${schema}".rm (seq bigserial, event_id text NOT NULL, pos bigint NOT NULL)`);
     store = postgresEventStore(proxied, { schema });
@@ -107,13 +65,9 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
 
   afterEach(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    await proxy.start().catch(() => undefined); // listening again if a test left it stopped
-    await within(proxied.end(), 5000, 'ending the proxied pool').catch(() => undefined);
-    await proxy.close();
+    await net.close();
     await drop();
     await direct.end();
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
   });
 
   const rm = (name: string): Projection =>
@@ -154,7 +108,7 @@ describe.skipIf(!HAS.postgres)('postgres event store: database outage and recove
         ?.position ?? 0,
     );
   /** No client checked out of the proxied pool (nothing leaked by the store). */
-  const checkedOut = () => proxied.totalCount - proxied.idleCount;
+  const checkedOut = () => net.checkedOut();
 
   it('an async projection rides out the outage: every event applied exactly once, checkpoint at the end', async () => {
     const runner = startProjection({ store, projection: rm('outage'), batchSize: 10, pollInterval: 20 });

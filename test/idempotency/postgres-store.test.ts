@@ -2,9 +2,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { idempotent, isIdempotencyStoreUnavailableError } from '../../src/idempotency/index.js';
 import { postgresIdempotencyStore } from '../../src/idempotency/postgres/index.js';
+import { outage } from '../support/outage.js';
 import { HAS, PG_URL } from '../support/servers.js';
 import { describeConformance } from './conformance.js';
-import { tcpProxy } from './support/proxy.js';
 
 const table = `idem_${Math.random().toString(36).slice(2, 10)}`;
 const pool = HAS.postgres ? new pg.Pool({ connectionString: PG_URL, max: 4 }) : undefined;
@@ -98,16 +98,8 @@ describe.skipIf(!HAS.postgres)('postgresIdempotencyStore', () => {
   });
 
   it('fails while the server is unreachable mid-run, and works again once it is back', async () => {
-    const proxy = await tcpProxy(5432);
-    const p = new pg.Pool({
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: 'postgres',
-      database: 'test',
-      connectionTimeoutMillis: 1000,
-      max: 2,
-    });
-    p.on('error', () => {}); // idle clients cut by the proxy
+    const net = await outage();
+    const { proxy, pool: p } = net;
     const policy = idempotent({ store: postgresIdempotencyStore(p, { table, timeout: 1500 }) });
     const key = `mid-run-${Math.random()}`;
     expect(await policy.execute(() => 'before', { key: `${key}-a` })).toBe('before');
@@ -118,8 +110,8 @@ describe.skipIf(!HAS.postgres)('postgresIdempotencyStore', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     await proxy.start();
     expect(await policy.execute(() => 'after', { key })).toBe('after');
-    await p.end();
-    await proxy.close();
+    expect(net.crashes).toEqual([]);
+    await net.close();
   });
 
   it('purges lapsed records and validates its arguments', async () => {

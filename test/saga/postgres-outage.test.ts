@@ -8,7 +8,7 @@
 // promises under an outage: the run either completes once the database is back, or rejects with the
 // storage error (never a `SagaFailedError`), the saga stays resumable, and `resume()` finishes it;
 // a step (or compensation) whose outcome could not be recorded runs again with the same key.
-import pg from 'pg';
+import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type PostgresEventStore, postgresEventStore } from '../../src/event-store/postgres/index.js';
 import {
@@ -25,41 +25,11 @@ import {
   sagaOrchestrator,
 } from '../../src/saga/index.js';
 import { newPool, pgStore } from '../event-store/pg-helpers.js';
-import { tcpProxy } from '../idempotency/support/proxy.js';
 import { deferred } from '../support/deferred.js';
+import { type Outage, outage, sleep, state, until, within } from '../support/outage.js';
 import { HAS } from '../support/servers.js';
 
 const OUTAGE_MS = 1500;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await sleep(10);
-  }
-}
-
-/** Settles within `ms`, or rejects saying what hung. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** 'pending' unless `p` has settled. */
-async function state(p: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
-  const pending = {};
-  return Promise.race([p, Promise.resolve(pending)]).then(
-    (v) => (v === pending ? 'pending' : 'resolved'),
-    () => 'rejected',
-  );
-}
 
 /** The rejection of `p` (fails the test if it resolves). */
 async function rejection(p: Promise<unknown>, ms: number, what: string): Promise<unknown> {
@@ -159,42 +129,26 @@ function parallelSaga(svc: Service, driver: string): Saga<{ trip: number }> {
 describe.skipIf(!HAS.postgres)('saga orchestrator over PostgreSQL: database outage and recovery', () => {
   let direct: pg.Pool;
   let proxied: pg.Pool;
-  let proxy: Awaited<ReturnType<typeof tcpProxy>>;
+  let net: Outage;
+  let proxy: Outage['proxy'];
   let checkStore: PostgresEventStore;
   let store: PostgresEventStore;
   let drop: () => Promise<void>;
-  // An 'error' event nobody listens to, or a rejection nobody handles, would crash a real process.
   let crashes: unknown[];
-  const onCrash = (e: unknown) => void crashes.push(e);
 
   beforeEach(async () => {
-    crashes = [];
-    process.on('uncaughtException', onCrash);
-    process.on('unhandledRejection', onCrash);
     direct = newPool(4);
-    proxy = await tcpProxy(5432);
-    proxied = new pg.Pool({
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: 'postgres',
-      database: 'test',
-      connectionTimeoutMillis: 1000,
-      max: 4,
-    });
-    proxied.on('error', () => {}); // idle clients cut by the proxy: the pool's own concern
+    net = await outage();
+    ({ proxy, pool: proxied, crashes } = net);
     const schema = `bw_saga_outage_${Math.random().toString(36).slice(2, 10)}`;
     ({ store: checkStore, drop } = await pgStore(direct, { schema }));
     store = postgresEventStore(proxied, { schema });
   });
 
   afterEach(async () => {
-    await proxy.start().catch(() => undefined); // listening again if a test left it stopped
-    await within(proxied.end(), 5000, 'ending the proxied pool').catch(() => undefined);
-    await proxy.close();
+    await net.close();
     await drop();
     await direct.end();
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
   });
 
   const orchestrator = (owner: string, extra: Partial<SagaOrchestratorOptions> = {}): SagaOrchestrator =>
@@ -220,7 +174,7 @@ describe.skipIf(!HAS.postgres)('saga orchestrator over PostgreSQL: database outa
     return s;
   };
   /** No client checked out of the proxied pool (nothing leaked by the store or the orchestrator). */
-  const checkedOut = () => proxied.totalCount - proxied.idleCount;
+  const checkedOut = () => net.checkedOut();
   const key = (id: string, op: string) => `${id}:${op}`;
 
   it('a step in flight during the outage: the run completes once the database is back, each effect once', async () => {
