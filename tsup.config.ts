@@ -20,5 +20,5 @@ export default defineConfig({
   platform: 'neutral',
   splitting: true,
   treeshake: true,
-  external: ['pg', 'ioredis', 'better-sqlite3'],
+  external: ['pg', 'ioredis', 'better-sqlite3', /^@nats-io\//, /^@opentelemetry\//],
 });
