@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 
 export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
 
 function probe(port: number, host = '127.0.0.1', ms = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -28,7 +29,8 @@ async function need(name: string, port: number): Promise<boolean> {
 }
 
 /** Which servers are reachable; evaluated once per test file. */
-export const HAS: { readonly postgres: boolean; readonly redis: boolean } = {
+export const HAS: { readonly postgres: boolean; readonly redis: boolean; readonly nats: boolean } = {
   postgres: await need('PostgreSQL', 5432),
   redis: await need('Redis', 6379),
+  nats: await need('NATS', 4222),
 };
