@@ -27,9 +27,6 @@ export interface Context {
   readonly data: Record<string, unknown>;
 }
 
-/** A shared signal that never aborts, for calls with no caller signal and no timeout. */
-let never: AbortSignal | undefined;
-
 const NONE: unique symbol = Symbol();
 
 /**
@@ -151,6 +148,16 @@ export class CallContext implements Context {
   declare scope: AbortScope | undefined;
   /** The `data` option; `{}` is made on the first read of `data` (none per call otherwise). */
   declare d: Record<string, unknown> | undefined;
+  /**
+   * The call's own root scope, made on the first read of `signal` outside any layer's scope: the
+   * signal `fn` sees then belongs to this call alone (it follows the caller's signal through one
+   * listener, removed when the call settles; see {@link Pipeline.execute}). HTTP clients add abort
+   * listeners they never remove, so handing them the caller's long-lived signal (or one shared
+   * never-aborting signal) would leak one listener per call.
+   */
+  declare r: AbortScope | undefined;
+  /** For a fork: the call it was forked from, which owns the root scope. */
+  declare o: CallContext | undefined;
 
   constructor(fn: Task<unknown>, options: ExecuteOptions | undefined) {
     this.fn = fn;
@@ -159,11 +166,15 @@ export class CallContext implements Context {
     this.attempt = 1;
     this.scope = undefined;
     this.d = options?.data;
+    this.r = this.o = undefined;
   }
 
   get signal(): AbortSignal {
-    never ??= new AbortController().signal;
-    return this.scope?.signal ?? this.callerSignal ?? never;
+    const s = this.scope;
+    if (s !== undefined) return s.signal;
+    const o = this.o ?? this;
+    o.r ??= new AbortScope(undefined, o.callerSignal);
+    return o.r.signal;
   }
 
   get deadline(): number | undefined {
@@ -199,5 +210,6 @@ export function fork(ctx: CallContext, fn: Task<unknown> = ctx.fn): CallContext 
   c.d = ctx.data; // one object for both sides (made here when the call had none)
   c.attempt = ctx.attempt;
   c.scope = ctx.scope;
+  c.o = ctx.o ?? ctx;
   return c;
 }

@@ -153,6 +153,29 @@ function attempt<A extends unknown[]>(f: (...args: A) => unknown, ...args: A): P
   return new Promise((resolve) => resolve(f(...args)));
 }
 
+/**
+ * Once a call with a caller signal settles, detaches the signal `fn` saw (if it read one) from the
+ * caller's: nothing the callee hung on it stays reachable from the caller's long-lived signal. A
+ * read after this point gets a signal that follows nothing.
+ */
+function release(p: Promise<unknown>, ctx: CallContext): Promise<unknown> {
+  const done = (): void => {
+    const r = ctx.r;
+    if (r !== undefined) r.dispose();
+    else (ctx as { callerSignal: AbortSignal | undefined }).callerSignal = undefined;
+  };
+  return p.then(
+    (value) => {
+      done();
+      return value;
+    },
+    (error: unknown) => {
+      done();
+      throw error;
+    },
+  );
+}
+
 /** Unwinds from `node` out to `first` once `p` settles (only on failure when `failureOnly`). */
 function settle(
   p: Promise<unknown>,
@@ -225,8 +248,13 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
 
   execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
     const ctx = new CallContext(fn, options);
-    if (ctx.callerSignal?.aborted) return Promise.reject(ctx.callerSignal.reason);
-    return (this.#chain !== undefined ? invoke(ctx, this.#chain) : attempt(fn, ctx)) as Promise<T>;
+    const caller = ctx.callerSignal;
+    if (caller === undefined) {
+      return (this.#chain !== undefined ? invoke(ctx, this.#chain) : attempt(fn, ctx)) as Promise<T>;
+    }
+    if (caller.aborted) return Promise.reject(caller.reason);
+    const p = Promise.resolve(this.#chain !== undefined ? invoke(ctx, this.#chain) : attempt(fn, ctx));
+    return release(p, ctx) as Promise<T>;
   }
 
   executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {

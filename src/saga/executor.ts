@@ -1,11 +1,11 @@
 // Executing one step or one compensation for a driver, recording each transition in the saga log.
 import type { Clock } from '../core/clock.js';
 import type { Policy } from '../core/policy.js';
-import type { SagaStep, StepContext } from './definition.js';
+import type { SagaStep } from './definition.js';
 import { toStoredError } from './errors.js';
 import { LeaseLostError, type SagaLog } from './log.js';
 import type { SagaState } from './state.js';
-import { callWithLimit, retryLoop } from './step-runner.js';
+import { callOwned, callWithLimit, retryLoop } from './step-runner.js';
 
 /** One process driving one saga. @internal */
 export interface Drive {
@@ -86,10 +86,12 @@ export async function compensateStep(step: SagaStep, drive: Drive, settings: Com
   await log.append({ type: 'saga.step-compensating', data: { step: step.name } });
   const result = log.state.steps[step.name]?.result;
   const signal = drive.compensation.signal;
-  const call = (attempt: number, s: AbortSignal): unknown => {
-    const ctx: StepContext = { sagaId, key, attempt, signal: s, results: resultsOf(log.state) };
-    return compensate(log.state.input, result, ctx);
-  };
+  const call = (attempt: number, s: AbortSignal): Promise<unknown> =>
+    callOwned(
+      (ctx) => compensate(log.state.input, result, ctx),
+      { sagaId, key, attempt, results: resultsOf(log.state) },
+      s,
+    );
   const policy = step.compensatePolicy ?? settings.policy;
   try {
     await (policy === undefined

@@ -1,5 +1,6 @@
 // Running one step's `run` or `compensate` with its signal and its own time limit.
 import type { Clock } from '../core/clock.js';
+import { AbortScope } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import type { StepContext } from './definition.js';
 
@@ -15,13 +16,7 @@ export function callWithLimit<T>(
   timeoutMs: number | undefined,
   clock: Clock,
 ): Promise<T> {
-  if (timeoutMs === undefined) {
-    try {
-      return Promise.resolve(fn({ ...base, signal: parent }));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
+  if (timeoutMs === undefined) return callOwned(fn, base, parent);
   if (parent.aborted) return Promise.reject(parent.reason);
   const controller = new AbortController();
   const onParent = (): void => controller.abort(parent.reason);
@@ -57,6 +52,46 @@ export function callWithLimit<T>(
       },
     );
   });
+}
+
+/**
+ * Calls `fn` with a context whose signal is its own: made on the first read, following `parent`
+ * through one listener that is removed when the call settles. A step's client may hang abort
+ * listeners on it that it never removes; on the saga's long-lived signal they would pile up.
+ * @internal
+ */
+export function callOwned<T>(
+  fn: (ctx: StepContext) => T | PromiseLike<T>,
+  base: Omit<StepContext, 'signal'>,
+  parent: AbortSignal,
+): Promise<T> {
+  const scope = new AbortScope(undefined, parent);
+  const ctx = Object.defineProperty({ ...base }, 'signal', { get: () => scope.signal, enumerable: true });
+  let v: T | PromiseLike<T>;
+  try {
+    v = fn(ctx as StepContext);
+  } catch (e) {
+    scope.dispose();
+    return Promise.reject(e);
+  }
+  if (!isThenable(v)) {
+    scope.dispose();
+    return Promise.resolve(v);
+  }
+  return Promise.resolve(v).then(
+    (value) => {
+      scope.dispose();
+      return value;
+    },
+    (error: unknown) => {
+      scope.dispose();
+      throw error;
+    },
+  );
+}
+
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as PromiseLike<T> | null)?.then === 'function';
 }
 
 /**

@@ -191,17 +191,37 @@ describe('Context', () => {
     expect(keys).toEqual([undefined, undefined]);
   });
 
-  it('without caller signal or timeout, ctx.signal is a shared never-aborting signal', async () => {
+  it('without caller signal or timeout, each call gets a signal of its own that never aborts', async () => {
     const signals: AbortSignal[] = [];
     await Policy.noop.execute((ctx) => signals.push(ctx.signal));
+    await Policy.noop.execute((ctx) => signals.push(ctx.signal));
     await retry().execute((ctx) => signals.push(ctx.signal));
-    expect(signals[0]).toBe(signals[1]);
-    expect(signals[0]?.aborted).toBe(false);
+    expect(new Set(signals).size).toBe(3);
+    for (const s of signals) expect(s.aborted).toBe(false);
   });
 
-  it('with only a caller signal, ctx.signal is that signal', async () => {
+  it('with only a caller signal, ctx.signal is the call’s own, follows the caller, and is detached at settle', async () => {
     const ac = new AbortController();
-    await Policy.noop.execute((ctx) => expect(ctx.signal).toBe(ac.signal), { signal: ac.signal });
+    let seen: AbortSignal | undefined;
+    await Policy.noop.execute(
+      (ctx) => {
+        seen = ctx.signal;
+        expect(ctx.signal).not.toBe(ac.signal);
+        expect(ctx.signal).toBe(ctx.signal); // one per call, not one per read
+      },
+      { signal: ac.signal },
+    );
+    // Settled: the caller's abort no longer reaches the finished call's signal.
+    ac.abort(new Error('later'));
+    expect(seen?.aborted).toBe(false);
+    const ac2 = new AbortController();
+    const p = Policy.noop.execute(
+      (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+      { signal: ac2.signal },
+    );
+    const reason = new Error('stop');
+    ac2.abort(reason);
+    await expect(p).rejects.toBe(reason);
   });
 
   it('one context per call: every layer and every attempt see the same object', async () => {

@@ -56,8 +56,19 @@ describe('filter', () => {
       value: 'refused:4',
     });
     await expect(h('hi', ctxWith(controller.signal))).resolves.toMatchObject({ accepted: true, value: 'HI' });
+    // The call's own signal: detached from the caller's once the call settled.
+    expect(divertSignal).not.toBe(controller.signal);
     controller.abort();
-    expect(divertSignal?.aborted).toBe(true);
+    expect(divertSignal?.aborted).toBe(false);
+    // During a call, the caller's abort reaches the divert handler's signal.
+    const c2 = new AbortController();
+    const slow = filter<string, string>(() => false, {
+      onReject: (_m, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+    }).to((m) => m);
+    const p = slow('x', ctxWith(c2.signal));
+    const reason = new Error('stop');
+    c2.abort(reason);
+    await expect(p).rejects.toBe(reason);
   });
 
   it('accepts numeric confidences (> 0 passes) and async predicates that get ctx.signal', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { CallContext, Context } from '../../src/core/context.js';
 import { BaseLayer, type Chain, invoke, Pipeline, Policy } from '../../src/core/policy.js';
 import { isNoRouteError, NoRouteError, router } from '../../src/messaging/index.js';
@@ -56,18 +56,22 @@ describe('router', () => {
           when: async (m) => m === 'c',
           to: (_m, ctx) => {
             signals.push(ctx.signal);
-            return 'c';
+            return new Promise<string>((resolve) => ctx.signal.addEventListener('abort', () => resolve('c')));
           },
         },
       ],
       otherwise: () => 'other',
     });
-    await expect(r.route('c', { signal: controller.signal })).resolves.toMatchObject({ route: 'c', value: 'c' });
-    const first = [...signals];
-    expect(first).toHaveLength(2);
-    await expect(r.route('x')).resolves.toMatchObject({ route: 'otherwise', value: 'other', confidence: 0 });
+    const p = r.route('c', { signal: controller.signal });
+    await vi.waitFor(() => expect(signals).toHaveLength(2));
+    // Each call's own signals, following the caller's. The `when`s' call is over (detached); the
+    // running handler's signal sees the caller's abort.
+    expect(signals.every((s) => s !== controller.signal && !s.aborted)).toBe(true);
+    expect(signals[0]).not.toBe(signals[1]);
     controller.abort(new Error('stop'));
-    expect(first.every((s) => s.aborted)).toBe(true);
+    expect(signals.map((s) => s.aborted)).toEqual([false, true]);
+    await expect(p).resolves.toMatchObject({ route: 'c', value: 'c' });
+    await expect(r.route('x')).resolves.toMatchObject({ route: 'otherwise', value: 'other', confidence: 0 });
   });
 
   it('rejects with NoRouteError when nothing matches and there is no otherwise', async () => {
