@@ -1,5 +1,5 @@
 import { type Clock, systemTimers, type TimerHandle } from '../core/clock.js';
-import { type CallContext, throwIfAborted } from '../core/context.js';
+import { abortSignal, type CallContext, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkNumber, checkObject } from '../core/validate.js';
@@ -160,11 +160,11 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
       this.events.emit({ type: 'enqueue', kind: 'bulkhead', name: this.name, queued: this.queued } as Base);
     }
     if (this.#timeout > 0 && this.#timer === undefined) this.#arm(this.#timeout);
-    // Listen for an abort only while queued, and only when something can abort (a call with no
-    // signal and no enclosing timeout would otherwise pile listeners on the shared never-signal).
-    if (ctx.scope !== undefined || ctx.callerSignal !== undefined) {
-      w.signal = ctx.signal;
-      w.signal.addEventListener('abort', w, { once: true });
+    // Listen for an abort only while queued, and only when something can abort the call.
+    const signal = abortSignal(ctx);
+    if (signal !== undefined) {
+      w.signal = signal;
+      signal.addEventListener('abort', w, { once: true });
     }
     return outcome;
   }

@@ -188,6 +188,16 @@ export class CallContext implements Context {
 }
 
 /**
+ * The signal that aborts this call, for a layer that listens itself and removes its listener: the
+ * innermost scope's, or the caller's. Unlike `ctx.signal` it never makes the call's own signal (an
+ * `AbortController` per call). Undefined when nothing can abort the call.
+ * @internal
+ */
+export function abortSignal(ctx: CallContext): AbortSignal | undefined {
+  return ctx.scope !== undefined ? ctx.scope.signal : ctx.callerSignal;
+}
+
+/**
  * Throws the abort reason when the call is aborted (by the caller or an enclosing scope), without
  * allocating a signal.
  * @internal

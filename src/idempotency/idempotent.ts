@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { AbortScope, type CallContext, type Context, throwIfAborted } from '../core/context.js';
+import { AbortScope, abortSignal, type CallContext, type Context, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
@@ -147,7 +147,7 @@ class IdempotentLayer extends BaseLayer<IdempotencyEvent> {
       this.#emit('duplicate', key, true);
       // A duplicate that can be aborted stops waiting on its own abort; the first call runs on.
       if (ctx.callerSignal === undefined && ctx.scope === undefined) return flight.promise;
-      return untilAborted(flight.promise, ctx.signal);
+      return untilAborted(flight.promise, abortSignal(ctx) as AbortSignal);
     }
     const promise = this.#lead(ctx, inner, key, fp);
     this.#inflight.set(key, { fingerprint: fp, promise });
@@ -191,7 +191,7 @@ class IdempotentLayer extends BaseLayer<IdempotencyEvent> {
       }
       throwIfAborted(ctx);
       // Wake no later than the holder's lease end, to take the key over if it crashed.
-      await clock.sleep(Math.max(1, Math.min(poll, left, retryAfter)), ctx.signal);
+      await clock.sleep(Math.max(1, Math.min(poll, left, retryAfter)), abortSignal(ctx));
       poll = Math.min(poll * 2, MAX_POLL);
     }
   }

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../core/clock.js';
-import { type CallContext, type Context, throwIfAborted } from '../core/context.js';
+import { abortSignal, type CallContext, type Context, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, FAILURE_ONLY, FAST, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
@@ -171,8 +171,7 @@ class RetryLayer extends BaseLayer<RetryEvent> {
           return outcome.result;
         }
         if (this.listening('retry')) this.#emit('retry', attempt, { delay, ...outcome });
-        // Only materialise a signal when something can abort this call.
-        if (delay > 0) await this.#clock.sleep(delay, ctx.scope || ctx.callerSignal ? ctx.signal : undefined);
+        if (delay > 0) await this.#clock.sleep(delay, abortSignal(ctx));
       }
     } finally {
       ctx.attempt = saved;
