@@ -38,29 +38,43 @@ export interface Bulkhead extends Policy<BulkheadEvent> {
 }
 
 // One queued call: a node of the FIFO list, the abort listener itself, and the call to start when
-// a finishing call hands over its slot.
+// a finishing call hands over its slot. Fields are assigned in the constructor (no initialisers)
+// and the outcome promise takes a shared executor, so queueing a call makes no closure.
 class Waiter {
-  readonly layer: BulkheadLayer;
-  readonly enqueuedAt: number;
-  readonly ctx: CallContext;
-  readonly inner: Chain | undefined;
-  before: Waiter | undefined = undefined;
-  after: Waiter | undefined = undefined;
-  done = false;
-  resolve!: (value: unknown) => void;
-  reject!: (error: unknown) => void;
-  signal: AbortSignal | undefined = undefined;
+  declare readonly layer: BulkheadLayer;
+  declare readonly enqueuedAt: number;
+  declare readonly ctx: CallContext;
+  declare readonly inner: Chain | undefined;
+  declare before: Waiter | undefined;
+  declare after: Waiter | undefined;
+  declare done: boolean;
+  declare resolve: (value: unknown) => void;
+  declare reject: (error: unknown) => void;
+  declare signal: AbortSignal | undefined;
+  declare readonly outcome: Promise<unknown>;
 
   constructor(layer: BulkheadLayer, now: number, ctx: CallContext, inner: Chain | undefined) {
     this.layer = layer;
     this.enqueuedAt = now;
     this.ctx = ctx;
     this.inner = inner;
+    this.before = this.after = this.signal = undefined;
+    this.done = false;
+    making = this;
+    this.outcome = new Promise(capture);
   }
 
   handleEvent(): void {
     this.layer.drop(this, (this.signal as AbortSignal).reason, false);
   }
+}
+
+/** The waiter whose outcome promise is being made: {@link capture} stores its resolvers. */
+let making: Waiter | undefined;
+function capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  const w = making as Waiter;
+  w.resolve = resolve;
+  w.reject = reject;
 }
 
 class BulkheadLayer extends BaseLayer<BulkheadEvent> {
@@ -139,16 +153,12 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
 
   #runQueued(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
     if (this.queued >= this.#max) return Promise.reject(this.#reject('full'));
-    const w = new Waiter(this, this.#clock.now(), ctx, inner);
-    const outcome = new Promise<unknown>((resolve, reject) => {
-      w.resolve = resolve;
-      w.reject = reject;
-    });
     try {
       throwIfAborted(ctx);
     } catch (error) {
       return Promise.reject(error);
     }
+    const w = new Waiter(this, this.#clock.now(), ctx, inner);
     if (this.#tail === undefined) this.#head = w;
     else {
       this.#tail.after = w;
@@ -166,7 +176,7 @@ class BulkheadLayer extends BaseLayer<BulkheadEvent> {
       w.signal = signal;
       signal.addEventListener('abort', w, { once: true });
     }
-    return outcome;
+    return w.outcome;
   }
 
   /** Starts a waiter's call in the slot a finishing call handed over; the slot is freed when it settles. */
