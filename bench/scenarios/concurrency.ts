@@ -5,6 +5,8 @@ import type { Cell, Row } from '../lib/types.js';
 import { CATALOG, ignore } from './catalog.js';
 
 const CALLS = 10_000;
+/** Bursts before measuring: the queued path of every subject is compiled by then, not measured cold. */
+const WARMUP = 10;
 
 async function burst(run: () => Promise<unknown>): Promise<void> {
   const all: Promise<unknown>[] = new Array(CALLS);
@@ -14,7 +16,7 @@ async function burst(run: () => Promise<unknown>): Promise<void> {
 
 /** Runs scenario 8; `rounds` bursts per subject, median wall time in ms. */
 export async function runConcurrency(libs: Libs, rounds: number, log: (s: string) => void): Promise<Row> {
-  const base = await wallTime(() => burst(ignore), rounds);
+  const base = await wallTime(() => burst(ignore), rounds, WARMUP);
   log(`  8 baseline (no limit): ${base.median.toFixed(2)} ms`);
   const cells: Cell[] = [];
   for (const [lib, make] of Object.entries(CATALOG['bulkhead-100'])) {
@@ -24,7 +26,7 @@ export async function runConcurrency(libs: Libs, rounds: number, log: (s: string
       continue;
     }
     try {
-      const t = await wallTime(() => burst(inst.run), rounds);
+      const t = await wallTime(() => burst(inst.run), rounds, WARMUP);
       cells.push({ lib, value: t.median, min: t.min, max: t.max });
       log(`  8 ${lib}: ${t.median.toFixed(2)} ms (${t.min.toFixed(2)}–${t.max.toFixed(2)})`);
     } catch (error) {

@@ -13,8 +13,11 @@ export interface ExecuteOptions {
 /** What a protected function is told about its call. Read-only. */
 export interface Context {
   /**
-   * Aborts when the caller aborts or an enclosing timeout fires. Created lazily: reading it is
-   * what makes a pipeline allocate an `AbortController`, so only read it when you pass it on.
+   * Aborts when the caller aborts or an enclosing timeout fires. It belongs to this call: two calls
+   * never see the same signal, and it follows the caller's through one listener that is removed when
+   * the call settles, so listeners a client adds and never removes die with the call. Created lazily:
+   * reading it is what makes a pipeline allocate an `AbortController`, so only read it when you pass
+   * it on.
    */
   readonly signal: AbortSignal;
   /** 1 on the first try; set by `retry`. */
