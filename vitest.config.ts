@@ -12,6 +12,7 @@ const POSTGRES = [
   'test/idempotency/multi-process.test.ts',
   'test/saga/crash.test.ts',
   'test/saga/postgres-outage.test.ts',
+  'test/saga/saga-index.test.ts',
 ];
 
 export default defineConfig({

@@ -49,6 +49,7 @@ export type {
   SagaOrchestratorOptions,
 } from './orchestrator-types.js';
 export { compensationPlan, nextAction, type SagaAction } from './planner.js';
+export { type SagaIndex, type SagaIndexEntry, type SagaIndexOptions, sagaIndex } from './saga-index.js';
 export {
   evolveSaga,
   foldSaga,

@@ -3,6 +3,7 @@ import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
 import type { Policy } from '../core/policy.js';
 import type { Saga } from './definition.js';
 import type { SagaStore } from './log.js';
+import type { SagaIndex, sagaIndex } from './saga-index.js';
 import type { SagaLogEvent, SagaState, SagaStatus } from './state.js';
 
 /** The name of an orchestrator event: the log event type without its `saga.` prefix. */
@@ -48,6 +49,13 @@ export interface SagaOrchestratorOptions {
   readonly compensationDelay?: number | undefined;
   /** How often `run` rechecks a saga another process is driving, in ms. @defaultValue 500 */
   readonly pollInterval?: number | undefined;
+  /**
+   * A status index ({@link sagaIndex}) registered on `store` as an inline projection: `list({ status })`
+   * and `resume()` then read it instead of folding every saga stream. `store` must be a breakwater
+   * event store (memory, SQLite or PostgreSQL).
+   * @defaultValue none: `list` and `resume` fold every saga stream
+   */
+  readonly index?: SagaIndex | undefined;
 }
 
 /** Options of {@link SagaOrchestrator.list}. */

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { BreakwaterError, TimeoutError } from '../core/errors.js';
 import { Emitter, type Listener, type Unsubscribe } from '../core/events.js';
 import { checkNumber, checkObject } from '../core/validate.js';
+import type { EventStore } from '../event-store/index.js';
 import type { Saga, SagaStep } from './definition.js';
 import { type CompensationSettings, compensateStep, type Drive, resultsOf, runStep } from './executor.js';
 import { createSaga, LeaseLostError, loadSaga, SagaLog, type SagaStore } from './log.js';
@@ -14,7 +15,11 @@ import type {
 } from './orchestrator-types.js';
 import { cancelled, sagaOutcome } from './outcome.js';
 import { nextAction } from './planner.js';
+import type { SagaIndex } from './saga-index.js';
 import { isTerminalStatus, type SagaLogEvent, type SagaState } from './state.js';
+
+/** The statuses `resume()` acts on. */
+const UNSETTLED: ReadonlySet<string> = /*#__PURE__*/ new Set(['running', 'compensating']);
 
 const sagaState = (code: string, message: string): BreakwaterError => new BreakwaterError(code, message);
 
@@ -36,6 +41,7 @@ class Orchestrator implements SagaOrchestrator {
   readonly #runs = new Map<string, Promise<unknown>>();
   readonly #claims = new Map<string, Promise<Drive | undefined>>();
   readonly #events = new Emitter<SagaEvent>();
+  readonly #index: SagaIndex | undefined;
 
   constructor(o: SagaOrchestratorOptions) {
     this.#store = o.store;
@@ -51,6 +57,14 @@ class Orchestrator implements SagaOrchestrator {
     };
     this.#poll = checkNumber('pollInterval', o.pollInterval ?? 500, 0, { exclusiveMin: true });
     for (const s of o.sagas ?? []) this.register(s);
+    const index = o.index;
+    if (index !== undefined && (typeof index !== 'object' || typeof index?.entries !== 'function')) {
+      throw new TypeError('Expected `index` to be made by sagaIndex()');
+    }
+    if (index !== undefined && !(o.store as Partial<EventStore>).transaction) {
+      throw new TypeError('Expected `store` to be a breakwater event store when `index` is given');
+    }
+    this.#index = index;
   }
 
   register(saga: Saga): void {
@@ -82,6 +96,7 @@ class Orchestrator implements SagaOrchestrator {
   async #run<I, R>(saga: Saga<I, R>, input: I, id: string): Promise<R> {
     const active = this.#active.get(id);
     if (active !== undefined) return this.#finish(active) as Promise<R>;
+    if (this.#index !== undefined) await this.#index.setup(this.#store as EventStore);
     const now = this.#clock.now();
     const events: SagaLogEvent[] = [
       {
@@ -107,7 +122,7 @@ class Orchestrator implements SagaOrchestrator {
   async resume(id?: string): Promise<SagaState[] | SagaState | undefined> {
     if (id !== undefined) return this.#resumeOne(checkId(id));
     const pending: Promise<SagaState | undefined>[] = [];
-    for await (const { stream } of this.#store.streams({ prefix: this.#prefix })) {
+    for await (const stream of this.#candidates(UNSETTLED)) {
       pending.push(this.#resumeOne(stream.slice(this.#prefix.length), true));
     }
     const states = await Promise.all(pending);
@@ -133,11 +148,23 @@ class Orchestrator implements SagaOrchestrator {
     const want = options?.status;
     const statuses = want === undefined ? undefined : new Set<string>(typeof want === 'string' ? [want] : want);
     const out: SagaState[] = [];
-    for await (const { stream } of this.#store.streams({ prefix: this.#prefix })) {
+    for await (const stream of this.#candidates(statuses)) {
       const s = await loadSaga(this.#store, stream);
       if (s !== undefined && (statuses === undefined || statuses.has(s.status))) out.push(s);
     }
     return out;
+  }
+
+  /**
+   * The saga streams that may be in `statuses`: from the index when there is one (one query), else
+   * every stream with the prefix (each then folded by the caller).
+   */
+  async *#candidates(statuses: ReadonlySet<string> | undefined): AsyncIterable<string> {
+    if (this.#index !== undefined) {
+      for (const e of await this.#index.entries(this.#store as EventStore, this.#prefix, statuses)) yield e.stream;
+      return;
+    }
+    for await (const { stream } of this.#store.streams({ prefix: this.#prefix })) yield stream;
   }
 
   redrive<R = unknown>(id: string): Promise<R> {
