@@ -158,7 +158,7 @@ export class CallContext implements Context {
    * listeners they never remove, so handing them the caller's long-lived signal (or one shared
    * never-aborting signal) would leak one listener per call.
    */
-  declare r: AbortScope | undefined;
+  declare r: AbortController | undefined;
   /** For a fork: the call it was forked from, which owns the root scope. */
   declare o: CallContext | undefined;
 
@@ -176,8 +176,19 @@ export class CallContext implements Context {
     const s = this.scope;
     if (s !== undefined) return s.signal;
     const o = this.o ?? this;
-    o.r ??= new AbortScope(undefined, o.callerSignal);
+    if (o.r === undefined) {
+      const c = new AbortController();
+      o.r = c;
+      const caller = o.callerSignal;
+      if (caller?.aborted) c.abort(caller.reason);
+      else caller?.addEventListener('abort', o, { once: true });
+    }
     return o.r.signal;
+  }
+
+  /** The caller's signal aborted: abort the call's own signal with its reason. @internal */
+  handleEvent(): void {
+    this.r?.abort(this.callerSignal?.reason);
   }
 
   get deadline(): number | undefined {

@@ -158,22 +158,9 @@ function attempt<A extends unknown[]>(f: (...args: A) => unknown, ...args: A): P
  * caller's: nothing the callee hung on it stays reachable from the caller's long-lived signal. A
  * read after this point gets a signal that follows nothing.
  */
-function release(p: Promise<unknown>, ctx: CallContext): Promise<unknown> {
-  const done = (): void => {
-    const r = ctx.r;
-    if (r !== undefined) r.dispose();
-    else (ctx as { callerSignal: AbortSignal | undefined }).callerSignal = undefined;
-  };
-  return p.then(
-    (value) => {
-      done();
-      return value;
-    },
-    (error: unknown) => {
-      done();
-      throw error;
-    },
-  );
+function release(ctx: CallContext): void {
+  if (ctx.r !== undefined) ctx.callerSignal?.removeEventListener('abort', ctx);
+  else (ctx as { callerSignal: AbortSignal | undefined }).callerSignal = undefined;
 }
 
 /** Unwinds from `node` out to `first` once `p` settles (only on failure when `failureOnly`). */
@@ -249,12 +236,9 @@ export class Pipeline<E extends PolicyEventBase = PolicyEventBase> implements Po
   execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
     const ctx = new CallContext(fn, options);
     const caller = ctx.callerSignal;
-    if (caller === undefined) {
-      return (this.#chain !== undefined ? invoke(ctx, this.#chain) : attempt(fn, ctx)) as Promise<T>;
-    }
-    if (caller.aborted) return Promise.reject(caller.reason);
-    const p = Promise.resolve(this.#chain !== undefined ? invoke(ctx, this.#chain) : attempt(fn, ctx));
-    return release(p, ctx) as Promise<T>;
+    if (caller?.aborted) return Promise.reject(caller.reason);
+    const p = (this.#chain !== undefined ? invoke(ctx, this.#chain) : attempt(fn, ctx)) as Promise<T>;
+    return caller === undefined ? p : p.finally(() => release(ctx));
   }
 
   executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {

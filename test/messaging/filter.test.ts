@@ -63,7 +63,8 @@ describe('filter', () => {
     // During a call, the caller's abort reaches the divert handler's signal.
     const c2 = new AbortController();
     const slow = filter<string, string>(() => false, {
-      onReject: (_m, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+      onReject: (_m, ctx) =>
+        new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
     }).to((m) => m);
     const p = slow('x', ctxWith(c2.signal));
     const reason = new Error('stop');

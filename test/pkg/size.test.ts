@@ -12,12 +12,14 @@ beforeAll(() => {
  * report the gap. Lower a ceiling whenever a module shrinks; delete it once the budget is met.
  */
 const SIZES: Record<string, { readonly name: string; readonly budget: number; readonly ceiling?: number }> = {
-  '.': { name: 'Policy', budget: 1000 },
-  './retry': { name: 'retry', budget: 1200, ceiling: 2800 },
-  './timeout': { name: 'timeout', budget: 2000, ceiling: 3600 },
+  // Ceilings raised by ~130 B for issue 12 §1 (each call owns its signal: the lazily made
+  // controller that follows the caller's signal, and its release when the call settles).
+  '.': { name: 'Policy', budget: 1000, ceiling: 1140 },
+  './retry': { name: 'retry', budget: 1200, ceiling: 2880 },
+  './timeout': { name: 'timeout', budget: 2000, ceiling: 3660 },
   './fallback': { name: 'fallback', budget: 2000 },
-  './breaker': { name: 'circuitBreaker', budget: 2000, ceiling: 4520 },
-  './bulkhead': { name: 'bulkhead', budget: 2000, ceiling: 2740 },
+  './breaker': { name: 'circuitBreaker', budget: 2000, ceiling: 4600 },
+  './bulkhead': { name: 'bulkhead', budget: 2000, ceiling: 2870 },
 };
 
 describe('size budgets (esbuild --minify, tree-shaken, gzip -9)', () => {
