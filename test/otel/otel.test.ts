@@ -238,7 +238,7 @@ describe('spans', () => {
       const attempts = childrenOf(spans, call);
       expect(attempts).toHaveLength(3);
       const works = attempts.map((a) => childrenOf(spans, a).map((s) => s.name));
-      const id = (works[0]?.[0] as string).slice(5);
+      const id = String(works[0]?.[0]).slice(5);
       expect(works).toEqual([[`work ${id}`], [`work ${id}`], [`work ${id}`]]);
       const delay = id === 'a' ? 10 : 25;
       expect(attempts.map((s) => s.attributes['breakwater.attempt.delay_ms'])).toEqual([undefined, delay, delay]);
@@ -315,7 +315,7 @@ describe('uninstrument', () => {
     expect(Object.hasOwn(policy, 'execute')).toBe(false);
     expect(policy.layers[0]?.events.count).toBe(0);
 
-    const own = { on: policy.on.bind(policy), execute: (fn: () => unknown) => Promise.resolve(fn()) };
+    const own = { on: policy.on.bind(policy), execute: policy.execute.bind(policy) };
     const original = own.execute;
     instrument(own, { tracerProvider: a.tracerProvider })();
     expect(own.execute).toBe(original);
