@@ -26,6 +26,8 @@ export interface Owner {
   readonly path: string[];
   readonly captureContent: boolean;
   readonly now: () => number;
+  /** `breakwater <label>`. */
+  readonly spanName: string;
 }
 
 /** The context key under which a traced call keeps its {@link Call}, so listeners find it. */
@@ -74,8 +76,12 @@ export class Call {
   readonly label: string;
   readonly gen: GenAiCall | undefined;
   readonly start: number;
-  /** The function handed to the target in place of `fn`: one attempt span per invocation. */
+  /**
+   * The function handed to the target in place of `fn`: one attempt span per invocation, or `fn`
+   * itself when the call's span is not recording (no SDK, or sampled out).
+   */
   readonly wrapped: Task;
+  readonly recording: boolean;
   attempts = 0;
   /** The delay of the last `retry` event, for the attempt that follows it. */
   delay: number | undefined = undefined;
@@ -96,7 +102,7 @@ export class Call {
     this.provider = this.gen?.provider;
     const parent = context.active();
     const attributes: Attributes = { [N.TARGET]: this.label, [N.PATH]: info?.layers ? pathOf(info.layers) : t.path };
-    let name = `breakwater ${this.label}`;
+    let name = info?.name === undefined ? t.spanName : `breakwater ${this.label}`;
     let kind = SpanKind.INTERNAL;
     const gen = this.gen;
     if (gen !== undefined) {
@@ -105,15 +111,21 @@ export class Call {
       attributes[N.GEN_AI_OPERATION] = gen.operation;
       attributes[N.GEN_AI_REQUEST_MODEL] = gen.model;
       if (gen.provider !== undefined) attributes[N.GEN_AI_PROVIDER] = gen.provider;
-      if (t.captureContent && gen.input !== undefined) {
-        const input = json(gen.input);
-        if (input !== undefined) attributes[N.GEN_AI_INPUT] = input;
-      }
     }
-    this.span = t.tracer.startSpan(name, { kind, attributes }, parent);
-    this.ctx = trace.setSpan(parent, this.span).setValue(CALL, this);
+    const span = t.tracer.startSpan(name, { kind, attributes }, parent);
+    this.span = span;
+    this.recording = span.isRecording();
+    if (this.recording && t.captureContent && gen?.input !== undefined) {
+      const input = json(gen.input);
+      if (input !== undefined) span.setAttribute(N.GEN_AI_INPUT, input);
+    }
+    // A span that records nothing (no SDK, or sampled out) gets no attempt spans and is not made
+    // current: under the usual parent-based sampling its children would record nothing either, and
+    // spans `fn` makes keep the caller's span as their parent. The context still carries the call,
+    // so events find it for the metrics.
+    this.ctx = this.recording ? trace.setSpan(parent, span).setValue(CALL, this) : parent.setValue(CALL, this);
     this.start = t.now();
-    this.wrapped = (ctx) => this.attempt(ctx);
+    this.wrapped = this.recording ? (ctx) => this.attempt(ctx) : fn;
   }
 
   /** Runs one attempt of the user's function under its own span, current while it runs. */
@@ -129,7 +141,7 @@ export class Call {
     this.open.push(span);
     let r: unknown;
     try {
-      r = context.with(trace.setSpan(this.ctx, span), this.fn, undefined, ctx);
+      r = context.with(trace.setSpan(this.ctx, span), () => this.fn(ctx));
     } catch (error) {
       this.endAttempt(span, ctx, false, error);
       throw error;
@@ -201,7 +213,7 @@ export class Call {
     }
     const gen = this.gen;
     const t = this.t;
-    if (gen !== undefined && ok && t.captureContent && gen.output !== undefined) {
+    if (gen !== undefined && ok && this.recording && t.captureContent && gen.output !== undefined) {
       let out: string | undefined;
       try {
         out = json(gen.output(value));

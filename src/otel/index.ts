@@ -20,6 +20,7 @@
  * @module
  */
 export { instrument } from './instrument.js';
+export { EVENT_TYPES } from './names.js';
 export type {
   GenAiCall,
   Instrumentable,

@@ -1,7 +1,7 @@
 import { metrics, trace } from '@opentelemetry/api';
 import type { Context, ExecuteOptions } from '../core/context.js';
 import { checkFunction, checkObject, fail } from '../core/validate.js';
-import { SCHEMA_URL, SCOPE, VERSION } from './names.js';
+import { EVENT_TYPES, SCHEMA_URL, SCOPE, VERSION } from './names.js';
 import { Telemetry } from './telemetry.js';
 import type { Instrumentable, InstrumentOptions, InterceptedCall, Interceptor, Uninstrument } from './types.js';
 
@@ -106,7 +106,7 @@ export function instrument(target: Instrumentable, options?: InstrumentOptions):
   const now = clock !== undefined ? () => clock.now() : defaultNow;
   const t = new Telemetry(target, tracer, meter, labelOf(target, o.name), o.captureContent === true, now);
 
-  const off = target.on('*', t.onEvent);
+  const offs = EVENT_TYPES.map((type) => target.on(type, t.onEvent));
   let restore: () => void;
   if (intercept) {
     const interceptor: Interceptor = <T>(call: InterceptedCall<T>): Promise<T> =>
@@ -123,7 +123,7 @@ export function instrument(target: Instrumentable, options?: InstrumentOptions):
   return () => {
     if (!t.enabled) return;
     t.enabled = false;
-    off();
+    for (const off of offs) off();
     restore();
     meter.removeBatchObservableCallback(t.observe, [m.breakerState, m.active, m.queued]);
   };

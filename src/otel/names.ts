@@ -37,6 +37,36 @@ export const GEN_AI_OUTPUT = 'gen_ai.output.messages';
 
 export const ATTEMPT_SPAN = 'breakwater attempt';
 
+/**
+ * The event types `instrument` subscribes to: the policies' (`retry`, `give-up`, `timeout`,
+ * `fallback`, `reject`, `enqueue`, the breaker's transitions), the rate limiter's (`rate-limited`,
+ * `wait`), the gateway's (`usage`, `route`, `attempt`, `eject`, `recover`, `rejected`), hedging's
+ * and fault injection's (`hedge`, `fault`). Events of other types are not seen (so a layer builds
+ * none of them, e.g. a retry's per-call `success`).
+ */
+export const EVENT_TYPES: readonly string[] = [
+  'retry',
+  'give-up',
+  'timeout',
+  'fallback',
+  'reject',
+  'enqueue',
+  'open',
+  'half-open',
+  'close',
+  'isolate',
+  'rate-limited',
+  'wait',
+  'usage',
+  'route',
+  'attempt',
+  'eject',
+  'recover',
+  'rejected',
+  'hedge',
+  'fault',
+];
+
 /** The breaker states the state gauge reports, one series each (1 for the current state, else 0). */
 export const BREAKER_STATES: readonly string[] = ['closed', 'open', 'half-open', 'isolated'];
 

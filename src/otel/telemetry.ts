@@ -30,6 +30,7 @@ export class Telemetry {
   readonly path: string[];
   readonly captureContent: boolean;
   readonly now: () => number;
+  readonly spanName: string;
   enabled = true;
 
   constructor(
@@ -45,6 +46,7 @@ export class Telemetry {
     this.meter = meter;
     this.m = instruments(meter);
     this.label = label;
+    this.spanName = `breakwater ${label}`;
     this.path = pathOf(target.layers ?? []);
     this.captureContent = captureContent;
     this.now = now;
@@ -61,7 +63,7 @@ export class Telemetry {
     const c = new Call(this, fn, info);
     let p: Promise<unknown>;
     try {
-      p = context.with(c.ctx, run, self, c.wrapped, options);
+      p = context.with(c.ctx, () => run.call(self, c.wrapped, options));
     } catch (error) {
       p = Promise.reject(error);
     }
@@ -84,9 +86,10 @@ export class Telemetry {
   }
 
   /**
-   * Maps one event. Per-call events find their call through the active context (they are emitted
-   * inside the call's own async flow); `timeout` and the bulkhead's `dequeue` are not (a shared
-   * timer, another call's release), so timeouts are read from outcomes instead.
+   * Maps one event. Per-call events find their call through the active context: they are emitted
+   * inside the call's own async flow. A `timeout` is not (one shared timer fires for many calls),
+   * so the spans read timeouts from outcomes and the event only counts. A bulkhead's `dequeue` runs
+   * in the flow of the call that freed the slot: it is not subscribed to.
    */
   readonly onEvent = (e: PolicyEventBase): void => {
     const call = this.#current();
@@ -147,10 +150,6 @@ export class Telemetry {
       case 'usage':
         this.#usage(ev as unknown as UsageEvent, call);
         return;
-      case 'success':
-      case 'failure':
-      case 'dequeue':
-        return; // the attempt spans carry outcomes; a dequeue runs in another call's flow
       default:
         call?.span.addEvent(`breakwater.${e.type}`, attrs);
     }

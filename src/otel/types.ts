@@ -2,6 +2,7 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Clock } from '../core/clock.js';
 import type { Context, ExecuteOptions } from '../core/context.js';
 import type { PolicyEventBase, Unsubscribe } from '../core/events.js';
+import type { EVENT_TYPES } from './names.js';
 
 /** What {@link instrument} reads of a layer: its kind and name (and, for gauges, its state). */
 export interface LayerInfo {
@@ -16,7 +17,9 @@ export interface LayerInfo {
  * (a registry, a gateway) that offers the same two things — one stream of events, and a way to run
  * code around each call.
  *
- * - `on('*', listener)`: every event of every layer, as `Policy.on` gives them.
+ * - `on(type, listener)`: the events of one type from every layer, as `Policy.on` gives them.
+ *   `instrument` subscribes to the types it maps ({@link EVENT_TYPES}), not to `'*'`: a layer
+ *   skips building the events nobody listens to (a retry's per-call `success`).
  * - Either `execute(fn, options)`, which `instrument` replaces on the object (an own property,
  *   removed again by the uninstrument function), or `intercept(interceptor)`, which the target
  *   calls around each call it runs and which returns a function that removes the interceptor.
@@ -29,8 +32,8 @@ export interface LayerInfo {
  * - Optionally `name`, the target's label when the options give none.
  */
 export interface Instrumentable {
-  /** Listens to every event; returns an unsubscribe. */
-  on(type: '*', listener: (event: PolicyEventBase) => void): Unsubscribe;
+  /** Listens to the events of one type; returns an unsubscribe. */
+  on(type: string, listener: (event: PolicyEventBase) => void): Unsubscribe;
   /** Runs `fn` under the target (a policy or a pipeline). */
   execute?<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
   /** Runs `interceptor` around every call of the target from now on; returns a function that stops it. */

@@ -9,7 +9,7 @@ import type { Context } from '../../src/core/context.js';
 import { Emitter } from '../../src/core/events.js';
 import { Policy, type PolicyEventBase } from '../../src/index.js';
 import { type InterceptedCall, type Interceptor, instrument, type UsageEvent } from '../../src/otel/index.js';
-import { constant, retry } from '../../src/retry/index.js';
+import { constant, type RetryEvent, retry } from '../../src/retry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { childrenOf, count, only, points, sdk, sum, total } from './support.js';
 
@@ -37,7 +37,7 @@ function through<T>(
 function fakeRegistry(pipelines: Record<string, Policy>) {
   const interceptors: Interceptor[] = [];
   return {
-    on(type: '*', listener: (e: PolicyEventBase) => void) {
+    on(type: string, listener: (e: PolicyEventBase) => void) {
       const offs = Object.values(pipelines).map((p) => p.on(type, listener));
       return () => {
         for (const off of offs) off();
@@ -74,9 +74,9 @@ function fakeGateway(reply: (model: string, attempt: number) => Promise<Reply>) 
   const interceptors: Interceptor[] = [];
   return {
     name: 'gateway',
-    on(type: '*', listener: (e: PolicyEventBase) => void) {
+    on(type: string, listener: (e: PolicyEventBase) => void) {
       const a = events.on(type, listener);
-      const b = policy.on(type, listener);
+      const b = policy.on(type as RetryEvent['type'], listener);
       return () => {
         a();
         b();
@@ -228,7 +228,7 @@ describe('gateway-like targets: gen_ai conventions', () => {
   it('usage events outside any traced call still feed the token metrics', async () => {
     const o = sdk();
     const events = new Emitter<PolicyEventBase>();
-    const target = { on: (t: '*', l: (e: PolicyEventBase) => void) => events.on(t, l), intercept: () => () => {} };
+    const target = { on: (t: string, l: (e: PolicyEventBase) => void) => events.on(t, l), intercept: () => () => {} };
     instrument(target, { meterProvider: o.meterProvider });
     const usage: UsageEvent = {
       type: 'usage',
@@ -251,7 +251,7 @@ describe('rate limiter events (by type name)', () => {
   function limited(events: readonly Record<string, unknown>[], reject: boolean) {
     const emitter = new Emitter<PolicyEventBase>();
     return {
-      on: (t: '*', l: (e: PolicyEventBase) => void) => emitter.on(t, l),
+      on: (t: string, l: (e: PolicyEventBase) => void) => emitter.on(t, l),
       layers: [{ kind: 'rate-limit', name: 'api' }],
       execute<T>(fn: (ctx: Context) => T | PromiseLike<T>): Promise<T> {
         for (const e of events) emitter.emit({ kind: 'rate-limit', name: 'api', ...e } as unknown as PolicyEventBase);
