@@ -13,7 +13,7 @@ import type { Context } from '../core/context.js';
 import { isTimeoutError } from '../core/errors.js';
 import type { Instruments } from './metrics.js';
 import * as N from './names.js';
-import type { GenAiCall, InterceptedCall, LayerInfo } from './types.js';
+import type { GenAiCall, InterceptedCall, LayerInfo, Usage } from './types.js';
 
 /** A function a policy runs. */
 export type Task = (ctx: Context) => unknown;
@@ -45,6 +45,15 @@ const messageOf = (error: unknown): string | undefined => {
   const m = (error as { message?: unknown } | null)?.message;
   return typeof m === 'string' ? m : undefined;
 };
+
+/** `f(value)`, or undefined when it throws: a reader's failure never changes the call's outcome. */
+function read(f: (value: unknown) => unknown, value: unknown): unknown {
+  try {
+    return f(value);
+  } catch {
+    return undefined;
+  }
+}
 
 function json(value: unknown): string | undefined {
   try {
@@ -94,23 +103,27 @@ export class Call {
   outputTokens = 0;
   cost = 0;
 
-  constructor(t: Owner, fn: Task, info: InterceptedCall<unknown> | undefined) {
+  constructor(t: Owner, fn: Task, info: InterceptedCall<unknown> | undefined, gen: GenAiCall | undefined) {
     this.t = t;
     this.fn = fn;
-    this.gen = info?.genAi;
+    this.gen = gen;
     this.label = info?.name ?? t.label;
     this.provider = this.gen?.provider;
     const parent = context.active();
     const attributes: Attributes = { [N.TARGET]: this.label, [N.PATH]: info?.layers ? pathOf(info.layers) : t.path };
     let name = info?.name === undefined ? t.spanName : `breakwater ${this.label}`;
     let kind = SpanKind.INTERNAL;
-    const gen = this.gen;
     if (gen !== undefined) {
-      name = `${gen.operation} ${gen.model}`;
-      kind = SpanKind.CLIENT;
       attributes[N.GEN_AI_OPERATION] = gen.operation;
-      attributes[N.GEN_AI_REQUEST_MODEL] = gen.model;
       if (gen.provider !== undefined) attributes[N.GEN_AI_PROVIDER] = gen.provider;
+      if (gen.tool !== undefined) {
+        name = `${gen.operation} ${gen.tool}`;
+        attributes[N.GEN_AI_TOOL] = gen.tool;
+      } else {
+        name = gen.model === undefined ? gen.operation : `${gen.operation} ${gen.model}`;
+        kind = SpanKind.CLIENT;
+      }
+      if (gen.model !== undefined) attributes[N.GEN_AI_REQUEST_MODEL] = gen.model;
     }
     const span = t.tracer.startSpan(name, { kind, attributes }, parent);
     this.span = span;
@@ -213,24 +226,67 @@ export class Call {
     }
     const gen = this.gen;
     const t = this.t;
-    if (gen !== undefined && ok && this.recording && t.captureContent && gen.output !== undefined) {
-      let out: string | undefined;
-      try {
-        out = json(gen.output(value));
-      } catch {
-        // A throwing reader records no output; the call's outcome is unchanged.
+    if (gen !== undefined && ok) {
+      if (this.recording && t.captureContent && gen.output !== undefined) {
+        const out = json(read(gen.output, value));
+        if (out !== undefined) span.setAttribute(N.GEN_AI_OUTPUT, out);
       }
-      if (out !== undefined) span.setAttribute(N.GEN_AI_OUTPUT, out);
+      const u = gen.usage === undefined ? undefined : read(gen.usage, value);
+      if (typeof u === 'object' && u !== null) recordUsage(t.m, u as Usage, this);
     }
     span.end();
     const seconds = (t.now() - this.start) / 1000;
     t.m.callDuration.record(seconds, metric);
     if (gen !== undefined) {
-      const a: Attributes = { [N.GEN_AI_OPERATION]: gen.operation, [N.GEN_AI_REQUEST_MODEL]: gen.model };
+      const a: Attributes = { [N.GEN_AI_OPERATION]: gen.operation };
+      if (gen.model !== undefined) a[N.GEN_AI_REQUEST_MODEL] = gen.model;
       if (this.provider !== undefined) a[N.GEN_AI_PROVIDER] = this.provider;
       if (this.responseModel !== undefined) a[N.GEN_AI_RESPONSE_MODEL] = this.responseModel;
       if (type !== undefined) a[N.ERROR_TYPE] = type;
       t.m.operationDuration.record(seconds, a);
     }
+  }
+}
+
+/**
+ * Records one model request's usage: the token and cost metrics, and, for a traced call, its span's
+ * `gen_ai.usage.*` attributes (several requests in one call, a fallback to another model, add up;
+ * the last model to answer is the response model).
+ */
+export function recordUsage(m: Instruments, u: Usage, call: Call | undefined): void {
+  const gen = call?.gen;
+  const a: Attributes = {};
+  const operation = gen?.operation ?? u.operation;
+  const provider = u.provider ?? gen?.provider;
+  if (operation !== undefined) a[N.GEN_AI_OPERATION] = operation;
+  if (provider !== undefined) a[N.GEN_AI_PROVIDER] = provider;
+  if (gen?.model !== undefined) a[N.GEN_AI_REQUEST_MODEL] = gen.model;
+  if (typeof u.model === 'string') a[N.GEN_AI_RESPONSE_MODEL] = u.model;
+  const input = typeof u.inputTokens === 'number' ? u.inputTokens : undefined;
+  const output = typeof u.outputTokens === 'number' ? u.outputTokens : undefined;
+  if (input !== undefined) m.tokenUsage.record(input, { ...a, [N.GEN_AI_TOKEN_TYPE]: 'input' });
+  if (output !== undefined) m.tokenUsage.record(output, { ...a, [N.GEN_AI_TOKEN_TYPE]: 'output' });
+  if (typeof u.cost === 'number') m.cost.add(u.cost, a);
+  if (call === undefined) return;
+  const span = call.span;
+  if (typeof u.model === 'string') {
+    call.responseModel = u.model;
+    span.setAttribute(N.GEN_AI_RESPONSE_MODEL, u.model);
+  }
+  if (provider !== undefined && call.provider === undefined) {
+    call.provider = provider;
+    span.setAttribute(N.GEN_AI_PROVIDER, provider);
+  }
+  if (input !== undefined) {
+    call.inputTokens += input;
+    span.setAttribute(N.GEN_AI_INPUT_TOKENS, call.inputTokens);
+  }
+  if (output !== undefined) {
+    call.outputTokens += output;
+    span.setAttribute(N.GEN_AI_OUTPUT_TOKENS, call.outputTokens);
+  }
+  if (typeof u.cost === 'number') {
+    call.cost += u.cost;
+    span.setAttribute(N.COST, call.cost);
   }
 }

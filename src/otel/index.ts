@@ -29,5 +29,7 @@ export type {
   Interceptor,
   LayerInfo,
   Uninstrument,
+  Usage,
   UsageEvent,
 } from './types.js';
+export { readUsage } from './usage.js';

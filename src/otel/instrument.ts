@@ -96,6 +96,13 @@ export function instrument(target: Instrumentable, options?: InstrumentOptions):
     fail('captureContent', 'a boolean', o.captureContent);
   }
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) fail('name', 'a non-empty string', o.name);
+  const g = o.genAi;
+  if (g !== undefined && typeof g !== 'function') {
+    checkObject('genAi', g);
+    if (typeof g?.operation !== 'string') fail('genAi.operation', 'a string', g?.operation);
+    checkFunction('genAi.usage', g.usage);
+    checkFunction('genAi.output', g.output);
+  }
   checkObject('clock', o.clock);
   if (o.clock !== undefined) checkFunction('clock.now', o.clock.now, false);
 
@@ -104,7 +111,12 @@ export function instrument(target: Instrumentable, options?: InstrumentOptions):
   const meter = (mp ?? metrics.getMeterProvider()).getMeter(SCOPE, VERSION, scope);
   const clock = o.clock;
   const now = clock !== undefined ? () => clock.now() : defaultNow;
-  const t = new Telemetry(target, tracer, meter, labelOf(target, o.name), o.captureContent === true, now);
+  const t = new Telemetry(target, tracer, meter, {
+    label: labelOf(target, o.name),
+    captureContent: o.captureContent === true,
+    now,
+    genAi: o.genAi,
+  });
 
   const offs = EVENT_TYPES.map((type) => target.on(type, t.onEvent));
   let restore: () => void;

@@ -32,6 +32,7 @@ export const GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
 export const GEN_AI_INPUT_TOKENS = 'gen_ai.usage.input_tokens';
 export const GEN_AI_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
 export const GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
+export const GEN_AI_TOOL = 'gen_ai.tool.name';
 export const GEN_AI_INPUT = 'gen_ai.input.messages';
 export const GEN_AI_OUTPUT = 'gen_ai.output.messages';
 

@@ -8,10 +8,10 @@ import {
 } from '@opentelemetry/api';
 import type { ExecuteOptions } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { CALL, Call, pathOf, type Task } from './call.js';
+import { CALL, Call, pathOf, recordUsage, type Task } from './call.js';
 import { type Instruments, instruments } from './metrics.js';
 import * as N from './names.js';
-import type { InterceptedCall, LayerInfo, UsageEvent } from './types.js';
+import type { GenAiCall, InterceptedCall, LayerInfo, UsageEvent } from './types.js';
 
 /** `execute` or `proceed`: runs a call with the (wrapped) function. */
 type Runner = (this: unknown, fn: Task, options?: ExecuteOptions) => Promise<unknown>;
@@ -31,25 +31,41 @@ export class Telemetry {
   readonly captureContent: boolean;
   readonly now: () => number;
   readonly spanName: string;
+  readonly genAi: GenAiCall | ((options: ExecuteOptions | undefined) => GenAiCall | undefined) | undefined;
   enabled = true;
 
   constructor(
     target: { readonly layers?: readonly LayerInfo[] | undefined },
     tracer: Tracer,
     meter: Meter,
-    label: string,
-    captureContent: boolean,
-    now: () => number,
+    o: {
+      readonly label: string;
+      readonly captureContent: boolean;
+      readonly now: () => number;
+      readonly genAi: Telemetry['genAi'];
+    },
   ) {
     this.target = target;
     this.tracer = tracer;
     this.meter = meter;
     this.m = instruments(meter);
-    this.label = label;
-    this.spanName = `breakwater ${label}`;
+    this.label = o.label;
+    this.spanName = `breakwater ${o.label}`;
     this.path = pathOf(target.layers ?? []);
-    this.captureContent = captureContent;
-    this.now = now;
+    this.captureContent = o.captureContent;
+    this.now = o.now;
+    this.genAi = o.genAi;
+  }
+
+  /** The `genAi` option for one call (undefined when its function throws). */
+  genAiFor(options: ExecuteOptions | undefined): GenAiCall | undefined {
+    const g = this.genAi;
+    if (typeof g !== 'function') return g;
+    try {
+      return g(options);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Runs one call traced: its span is current while `run` starts it, and `fn` is wrapped per attempt. */
@@ -60,7 +76,7 @@ export class Telemetry {
     options: ExecuteOptions | undefined,
     info?: InterceptedCall<unknown>,
   ): Promise<unknown> {
-    const c = new Call(this, fn, info);
+    const c = new Call(this, fn, info, info !== undefined ? info.genAi : this.genAiFor(options));
     let p: Promise<unknown>;
     try {
       p = context.with(c.ctx, () => run.call(self, c.wrapped, options));
@@ -148,52 +164,12 @@ export class Telemetry {
         return;
       }
       case 'usage':
-        this.#usage(ev as unknown as UsageEvent, call);
+        recordUsage(m, ev as unknown as UsageEvent, call);
         return;
       default:
         call?.span.addEvent(`breakwater.${e.type}`, attrs);
     }
   };
-
-  #usage(u: UsageEvent, call: Call | undefined): void {
-    const gen = call?.gen;
-    const a: Attributes = {};
-    const operation = gen?.operation ?? u.operation;
-    const provider = u.provider ?? gen?.provider;
-    if (operation !== undefined) a[N.GEN_AI_OPERATION] = operation;
-    if (provider !== undefined) a[N.GEN_AI_PROVIDER] = provider;
-    if (gen !== undefined) a[N.GEN_AI_REQUEST_MODEL] = gen.model;
-    if (typeof u.model === 'string') a[N.GEN_AI_RESPONSE_MODEL] = u.model;
-    const m = this.m;
-    const input = typeof u.inputTokens === 'number' ? u.inputTokens : undefined;
-    const output = typeof u.outputTokens === 'number' ? u.outputTokens : undefined;
-    if (input !== undefined) m.tokenUsage.record(input, { ...a, [N.GEN_AI_TOKEN_TYPE]: 'input' });
-    if (output !== undefined) m.tokenUsage.record(output, { ...a, [N.GEN_AI_TOKEN_TYPE]: 'output' });
-    if (typeof u.cost === 'number') m.cost.add(u.cost, a);
-    if (call === undefined) return;
-    // Several requests in one call (a fallback to another model) add up; the last model answered.
-    const span = call.span;
-    if (typeof u.model === 'string') {
-      call.responseModel = u.model;
-      span.setAttribute(N.GEN_AI_RESPONSE_MODEL, u.model);
-    }
-    if (provider !== undefined && call.provider === undefined) {
-      call.provider = provider;
-      span.setAttribute(N.GEN_AI_PROVIDER, provider);
-    }
-    if (input !== undefined) {
-      call.inputTokens += input;
-      span.setAttribute(N.GEN_AI_INPUT_TOKENS, call.inputTokens);
-    }
-    if (output !== undefined) {
-      call.outputTokens += output;
-      span.setAttribute(N.GEN_AI_OUTPUT_TOKENS, call.outputTokens);
-    }
-    if (typeof u.cost === 'number') {
-      call.cost += u.cost;
-      span.setAttribute(N.COST, call.cost);
-    }
-  }
 
   /** The gauges: every breaker's state, every bulkhead's active and queued calls, read at collection. */
   readonly observe = (o: BatchObservableResult): void => {

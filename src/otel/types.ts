@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { Context, ExecuteOptions } from '../core/context.js';
 import type { PolicyEventBase, Unsubscribe } from '../core/events.js';
 import type { EVENT_TYPES } from './names.js';
+import type { readUsage } from './usage.js';
 
 /** What {@link instrument} reads of a layer: its kind and name (and, for gauges, its state). */
 export interface LayerInfo {
@@ -71,24 +72,28 @@ export interface InterceptedCall<T> {
 export interface GenAiCall {
   /** `gen_ai.operation.name`: `'chat'`, `'embeddings'`, `'text_completion'`, `'execute_tool'`, … */
   readonly operation: string;
-  /** `gen_ai.request.model`. */
-  readonly model: string;
+  /** `gen_ai.request.model`; the span is named `{operation} {model}` (kind CLIENT). */
+  readonly model?: string | undefined;
+  /** `gen_ai.tool.name`, for a tool call; the span is named `execute_tool {tool}` (kind INTERNAL). */
+  readonly tool?: string | undefined;
   /** `gen_ai.provider.name`, e.g. `'openai'`, `'anthropic'`. */
   readonly provider?: string | undefined;
   /** The prompt (messages); recorded as `gen_ai.input.messages` only with `captureContent`. */
   readonly input?: unknown;
   /** Reads the completion from the call's result; recorded as `gen_ai.output.messages` only with `captureContent`. */
   readonly output?: ((result: unknown) => unknown) | undefined;
+  /**
+   * Reads token usage (and the model that answered) from the call's result, for a target that
+   * emits no `usage` events (a plain policy around an SDK call). {@link readUsage} reads the
+   * OpenAI and Anthropic response shapes.
+   */
+  readonly usage?: ((result: unknown) => Usage | undefined) | undefined;
 }
 
-/**
- * The `usage` event a gateway emits after each model request, mapped to the `gen_ai` token and
- * cost metrics (and, inside a traced call, to its span's `gen_ai.usage.*` attributes).
- */
-export interface UsageEvent extends PolicyEventBase {
-  readonly type: 'usage';
+/** Token usage of one model request. */
+export interface Usage {
   /** The model that answered (`gen_ai.response.model`). */
-  readonly model: string;
+  readonly model?: string | undefined;
   /** `gen_ai.provider.name`. */
   readonly provider?: string | undefined;
   /** `gen_ai.operation.name`, when the call does not say it. */
@@ -97,6 +102,14 @@ export interface UsageEvent extends PolicyEventBase {
   readonly outputTokens?: number | undefined;
   /** The request's cost in US dollars. */
   readonly cost?: number | undefined;
+}
+
+/**
+ * The `usage` event a gateway emits after each model request, mapped to the `gen_ai` token and
+ * cost metrics (and, inside a traced call, to its span's `gen_ai.usage.*` attributes).
+ */
+export interface UsageEvent extends PolicyEventBase, Usage {
+  readonly type: 'usage';
 }
 
 /** Options for {@link instrument}. */
@@ -114,6 +127,14 @@ export interface InstrumentOptions {
    * @defaultValue false
    */
   readonly captureContent?: boolean | undefined;
+  /**
+   * Makes the target's calls generative-AI calls (span `{operation} {model}` or `execute_tool
+   * {tool}`, `gen_ai.*` attributes and metrics): one description for every call, or one per call
+   * from its execute options (e.g. the model in `data`). A target that offers `intercept` describes
+   * its calls itself.
+   * @defaultValue none
+   */
+  readonly genAi?: GenAiCall | ((options: ExecuteOptions | undefined) => GenAiCall | undefined) | undefined;
   /** The target's label (`breakwater.target`, and the span name `breakwater <name>`). @defaultValue the target's `name`, else its layers' names or kinds */
   readonly name?: string | undefined;
   /**

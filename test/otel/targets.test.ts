@@ -8,7 +8,13 @@ import { circuitBreaker, consecutive } from '../../src/breaker/index.js';
 import type { Context } from '../../src/core/context.js';
 import { Emitter } from '../../src/core/events.js';
 import { Policy, type PolicyEventBase } from '../../src/index.js';
-import { type InterceptedCall, type Interceptor, instrument, type UsageEvent } from '../../src/otel/index.js';
+import {
+  type InterceptedCall,
+  type Interceptor,
+  instrument,
+  readUsage,
+  type UsageEvent,
+} from '../../src/otel/index.js';
 import { constant, type RetryEvent, retry } from '../../src/retry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { childrenOf, count, only, points, sdk, sum, total } from './support.js';
@@ -298,5 +304,98 @@ describe('rate limiter events (by type name)', () => {
     expect(only(o.spans(), 'breakwater api').events.map((e) => [e.name, e.attributes])).toEqual([
       ['breakwater.hedge', { 'breakwater.policy.kind': 'rate-limit', 'breakwater.policy.name': 'api' }],
     ]);
+  });
+});
+
+describe('plain policies as gen_ai calls (the genAi option)', () => {
+  it('every call of an LLM pipeline becomes a chat span with the usage read from the SDK response', async () => {
+    const o = sdk();
+    const llm = Policy.wrap(retry({ maxRetries: 1, backoff: constant(0) }));
+    instrument(llm, {
+      tracerProvider: o.tracerProvider,
+      meterProvider: o.meterProvider,
+      genAi: { operation: 'chat', model: 'gpt-4o', provider: 'openai', usage: readUsage },
+    });
+    // The shape of an OpenAI chat completion.
+    const completion = { model: 'gpt-4o-2024-08-06', usage: { prompt_tokens: 20, completion_tokens: 7 } };
+    await llm.execute(async () => completion);
+    const span = only(o.spans(), 'chat gpt-4o');
+    expect(span.kind).toBe(SpanKind.CLIENT);
+    expect(span.attributes).toMatchObject({
+      'gen_ai.response.model': 'gpt-4o-2024-08-06',
+      'gen_ai.usage.input_tokens': 20,
+      'gen_ai.usage.output_tokens': 7,
+    });
+    const m = await o.metrics();
+    expect(
+      sum(m.get('gen_ai.client.token.usage'), { 'gen_ai.token.type': 'output', 'gen_ai.request.model': 'gpt-4o' }),
+    ).toBe(7);
+  });
+
+  it('the description can come from each call (the model in `data`); tool calls are `execute_tool {tool}`', async () => {
+    const o = sdk();
+    const llm = retry({ maxRetries: 0 });
+    instrument(llm, {
+      tracerProvider: o.tracerProvider,
+      genAi: (options) => ({ operation: 'chat', model: String(options?.data?.model), usage: readUsage }),
+    });
+    // The shape of an Anthropic message.
+    await llm.execute(async () => ({ model: 'claude-x', usage: { input_tokens: 3, output_tokens: 4 } }), {
+      data: { model: 'claude-x' },
+    });
+    expect(only(o.spans(), 'chat claude-x').attributes['gen_ai.usage.output_tokens']).toBe(4);
+
+    const tools = retry({ maxRetries: 0 });
+    instrument(tools, {
+      tracerProvider: o.tracerProvider,
+      genAi: (opts) => ({ operation: 'execute_tool', tool: opts?.key }),
+    });
+    await tools.execute(() => 42, { key: 'calculator' });
+    const tool = only(o.spans(), 'execute_tool calculator');
+    expect(tool.kind).toBe(SpanKind.INTERNAL);
+    expect(tool.attributes['gen_ai.tool.name']).toBe('calculator');
+  });
+
+  it('a throwing description or usage reader changes no outcome', async () => {
+    const o = sdk();
+    const llm = retry({ maxRetries: 0 });
+    instrument(llm, {
+      tracerProvider: o.tracerProvider,
+      genAi: () => {
+        throw new Error('bad reader');
+      },
+    });
+    await expect(llm.execute(() => 'fine')).resolves.toBe('fine');
+    const other = retry({ maxRetries: 0 });
+    const usage = () => {
+      throw new Error('bad usage');
+    };
+    instrument(other, { tracerProvider: o.tracerProvider, genAi: { operation: 'chat', model: 'm', usage } });
+    await expect(other.execute(() => 'fine')).resolves.toBe('fine');
+    expect(o.spans().map((s) => s.name)).toContain('chat m');
+  });
+
+  it('readUsage reads OpenAI and Anthropic shapes, and nothing else', () => {
+    expect(readUsage({ model: 'a', usage: { prompt_tokens: 1, completion_tokens: 2 } })).toEqual({
+      model: 'a',
+      inputTokens: 1,
+      outputTokens: 2,
+    });
+    expect(readUsage({ usage: { input_tokens: 5, output_tokens: 6 } })).toEqual({
+      model: undefined,
+      inputTokens: 5,
+      outputTokens: 6,
+    });
+    expect(readUsage({ choices: [] })).toBeUndefined();
+    expect(readUsage(null)).toBeUndefined();
+    expect(readUsage('text')).toBeUndefined();
+  });
+
+  it.each([
+    [{ genAi: {} }, /`genAi.operation` to be a string/],
+    [{ genAi: { operation: 'chat', usage: 1 } }, /`genAi.usage`/],
+    [{ genAi: 'chat' }, /`genAi`/],
+  ])('rejects %j', (options, message) => {
+    expect(() => instrument(retry(), options as never)).toThrow(message);
   });
 });
