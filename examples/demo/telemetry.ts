@@ -40,7 +40,7 @@ function describe(s: ReadableSpan): string {
   }
   const events = s.events.filter((e) => e.name !== 'exception').map((e) => e.name.replace('breakwater.', ''));
   if (events.length > 0) parts.push(color.dim(`events: ${events.join(', ')}`));
-  return `${color.bold(s.name)}  ${ms(s)}  ${parts.join('  ')}`;
+  return [color.bold(s.name), ms(s), ...parts].join('  ');
 }
 
 /** Prints `spans` as a tree under their roots, children in start order. */
