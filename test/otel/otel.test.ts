@@ -9,9 +9,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { circuitBreaker, consecutive } from '../../src/breaker/index.js';
 import { bulkhead } from '../../src/bulkhead/index.js';
-import { Pipeline } from '../../src/core/policy.js';
+import { AbortScope, type CallContext, fork } from '../../src/core/context.js';
+import { BaseLayer, type Chain, invoke, Pipeline } from '../../src/core/policy.js';
 import { fallback } from '../../src/fallback/index.js';
-import { Policy, TimeoutError } from '../../src/index.js';
+import { Policy, type PolicyEventBase, TimeoutError } from '../../src/index.js';
 import { instrument } from '../../src/otel/index.js';
 import { constant, retry } from '../../src/retry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
@@ -280,6 +281,69 @@ describe('spans', () => {
     const m = await o.metrics();
     expect(total(m.get('breakwater.retries'), { 'breakwater.target': 'shared', 'error.type': 'E_FLAKY' })).toBe(1);
     expect(count(m.get('breakwater.call.duration'))).toBe(0);
+  });
+});
+
+/** A hedge-like layer: runs the rest of the chain twice at once (attempts 1 and 2); the first success wins, the other is aborted. */
+class TwinLayer extends BaseLayer<PolicyEventBase> {
+  constructor() {
+    super('hedge', 'twin');
+  }
+  run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+    const runs = [1, 2].map((attempt) => {
+      const f = fork(ctx);
+      f.attempt = attempt;
+      f.scope = new AbortScope(ctx.scope, ctx.callerSignal);
+      return f;
+    });
+    if (this.listening('hedge')) this.emit({ type: 'hedge', kind: 'hedge', name: 'twin' });
+    return Promise.any(runs.map((f) => Promise.resolve(invoke(f, inner)))).finally(() => {
+      for (const f of runs) f.scope?.abort(Object.assign(new Error('lost the race'), { code: 'ERR_HEDGE_CANCELLED' }));
+    });
+  }
+}
+
+describe('concurrent attempts of one call', () => {
+  it('each gets its own span; the loser ends as cancelled', async () => {
+    const o = sdk();
+    const policy = new Pipeline([new TwinLayer()]);
+    instrument(policy, { tracerProvider: o.tracerProvider });
+    const user = o.tracerProvider.getTracer('user');
+    const value = await policy.execute(async ({ attempt, signal }) => {
+      if (attempt === 2) return untilAborted(signal);
+      await Promise.resolve();
+      user.startSpan('winner work').end();
+      return 'first';
+    });
+    expect(value).toBe('first');
+    const spans = o.spans();
+    const call = only(spans, 'breakwater twin');
+    expect(call.events.map((e) => e.name)).toEqual(['breakwater.hedge']);
+    const attempts = childrenOf(spans, call);
+    expect(
+      attempts.map((a) => [a.attributes['breakwater.attempt'], a.attributes['breakwater.attempt.outcome']]),
+    ).toEqual([
+      [1, 'success'],
+      [2, 'cancelled'],
+    ]);
+    expect(attempts[1]?.attributes['error.type']).toBe('ERR_HEDGE_CANCELLED');
+    expect(childrenOf(spans, attempts[0] as (typeof attempts)[number]).map((s) => s.name)).toEqual(['winner work']);
+  });
+});
+
+describe('synchronous functions', () => {
+  it('a value or a throw ends the attempt at once', async () => {
+    const o = sdk();
+    const policy = retry({ maxRetries: 1, backoff: constant(0) });
+    instrument(policy, { tracerProvider: o.tracerProvider });
+    let n = 0;
+    const value = await policy.execute(() => {
+      if (n++ === 0) throw new Flaky('sync');
+      return 'sync ok';
+    });
+    expect(value).toBe('sync ok');
+    const attempts = o.spans().filter((s) => s.name === 'breakwater attempt');
+    expect(attempts.map((a) => a.attributes['breakwater.attempt.outcome'])).toEqual(['error', 'success']);
   });
 });
 
