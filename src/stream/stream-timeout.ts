@@ -28,8 +28,11 @@ export interface ReadableStreamLike<C> {
   getReader(): StreamReader<C>;
 }
 
-/** What `fn` may return under `streamTimeout`: an `AsyncIterable` (an SDK stream, an async generator) or a `ReadableStream`. */
-export type StreamSource<C> = AsyncIterable<C> | ReadableStreamLike<C>;
+/**
+ * What `fn` may return under `streamTimeout`: an `AsyncIterable` (an SDK stream, an async
+ * generator) or a web `ReadableStream` (read through `getReader()` where it is not async-iterable).
+ */
+export type StreamSource<C> = AsyncIterable<C> | ReadableStream<C> | ReadableStreamLike<C>;
 
 /**
  * The stream `execute` resolves to once the first chunk has arrived: it yields that chunk, then the
