@@ -784,6 +784,46 @@ describe('events', () => {
   });
 });
 
+describe('the default clock (platform timers)', () => {
+  it('works under vi.useFakeTimers: every phase fires, and no timer is left', async () => {
+    vi.useFakeTimers();
+    try {
+      const policy = streamTimeout({ firstChunk: 1000, idle: 300, total: 5000 });
+      const stalled = manualSource<number>();
+      const a = track(policy.execute(() => stalled));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(a.error).toMatchObject({ phase: 'first-chunk' });
+      expect(vi.getTimerCount()).toBe(0);
+
+      const src = manualSource<number>();
+      const b = policy.execute(() => src);
+      src.push(1);
+      const r = track(collect(await b));
+      for (let i = 0; i < 10; i++) {
+        await vi.advanceTimersByTimeAsync(250);
+        src.push(i);
+      }
+      expect(r.state).toBe('pending');
+      await vi.advanceTimersByTimeAsync(300);
+      expect(r.error).toMatchObject({ phase: 'idle' });
+      expect(vi.getTimerCount()).toBe(0);
+
+      const flowing = manualSource<number>();
+      const c = policy.execute(() => flowing);
+      flowing.push(0);
+      const t = track(collect(await c));
+      for (let i = 0; i < 40 && t.state === 'pending'; i++) {
+        await vi.advanceTimersByTimeAsync(200);
+        flowing.push(i);
+      }
+      expect(t.error).toMatchObject({ phase: 'total', ms: 5000 });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('no leaks', () => {
   it('1,000 streams on one caller signal (completed, broken, timed out, failed) leave 0 listeners and 0 timers', async () => {
     const clock = virtualClock();
