@@ -191,9 +191,11 @@ class StreamRun implements TimedStream<unknown> {
     this.onChunk = (r) => this.chunk(r);
     this.onError = (e) => this.fail('error', e, e);
     this.onTimer = () => this.expire();
-    // The call's signal is this scope's for the whole stream: it follows the enclosing scope (or the
-    // caller) until the first chunk, and the caller, directly, until the stream ends (by then the
-    // enclosing layers have settled and released their own links).
+    // The call's signal is this scope's for the whole stream, until `teardown`. It follows the
+    // enclosing scope's signal (or the caller's), and, under an enclosing scope, the caller's
+    // directly too: once the first chunk is out, the enclosing layers settle and release their own
+    // links to the caller, while one that still aborts its scope (a hedge cancelling an attempt that
+    // lost the race) still reaches the stream.
     const parent = ctx.scope;
     const pd = parent?.deadline;
     const own = this.totalDue < Number.POSITIVE_INFINITY ? this.totalDue : undefined;
