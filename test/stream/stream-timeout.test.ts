@@ -1,7 +1,8 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import type { Context } from '../../src/core/context.js';
-import { Policy } from '../../src/core/policy.js';
+import { AbortScope, type CallContext, type Context } from '../../src/core/context.js';
+import type { PolicyEventBase } from '../../src/core/events.js';
+import { BaseLayer, type Chain, invoke, Pipeline, Policy } from '../../src/core/policy.js';
 import { fallback } from '../../src/fallback/index.js';
 import { constant, retry } from '../../src/retry/index.js';
 import {
@@ -604,6 +605,43 @@ describe('composition', () => {
     expect(s.error).toMatchObject({ phase: 'idle' });
     expect(signals[0]).toBe(signals[1]);
     expect(signals[0]?.reason).toBe(s.error);
+    expect(clock.scheduled).toBe(0);
+  });
+
+  it('an enclosing scope aborted after the first chunk (a hedge cancelling a losing attempt) ends the stream', async () => {
+    const clock = virtualClock();
+    const caller = new AbortController();
+    // A minimal hedge-like layer: runs the rest of the chain under its own scope, and keeps it.
+    let attemptScope: AbortScope | undefined;
+    class ScopeLayer extends BaseLayer<PolicyEventBase> {
+      run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+        const scope = new AbortScope(ctx.scope, ctx.callerSignal);
+        attemptScope = scope;
+        const saved = ctx.scope;
+        ctx.scope = scope;
+        try {
+          return Promise.resolve(invoke(ctx, inner)).finally(() => scope.dispose());
+        } finally {
+          ctx.scope = saved;
+        }
+      }
+    }
+    const policy = Policy.wrap(
+      new Pipeline([new ScopeLayer('scope', undefined)]),
+      streamTimeout({ idle: 1000, clock }),
+    );
+    const src = manualSource<number>();
+    const p = policy.execute(() => src, { signal: caller.signal });
+    src.push(1);
+    const s = (await p) as unknown as TimedStream<number>;
+    await s.next();
+    const n = track(s.next());
+    const lost = new Error('lost the race');
+    attemptScope?.abort(lost);
+    await clock.flush();
+    expect(n.error).toBe(lost);
+    expect(src.returned).toBe(1);
+    expect(listeners(caller.signal)).toBe(0);
     expect(clock.scheduled).toBe(0);
   });
 
