@@ -313,7 +313,9 @@ describe.skipIf(!HAS.nats)('jetstreamConsumer', () => {
     const { events: next } = track(
       jetstreamConsumer({
         consumer,
-        handler: (_m, ctx) => void (count = (ctx.data.msg as { info: { deliveryCount: number } }).info.deliveryCount),
+        handler: (_m, ctx) => {
+          count = (ctx.data.msg as { info: { deliveryCount: number } }).info.deliveryCount;
+        },
       }),
     );
     await until(() => next.some((e) => e.type === 'ack'), 3000);
