@@ -256,7 +256,7 @@ async function main(): Promise<void> {
   log(`wrote docs/benchmarks.md and docs/benchmarks.svg in ${info.durationS.toFixed(0)} s`);
 
   if (args.has('--all')) {
-    for (const extra of ['idempotency', 'event-store', 'messaging']) {
+    for (const extra of ['idempotency', 'event-store', 'messaging', 'nats']) {
       const file = `${ROOT}bench/${extra}.ts`;
       if (!existsSync(file)) continue;
       log(`--all: bench/${extra}.ts`);

@@ -62,9 +62,9 @@ export interface JetStreamConsumerOptions<M> {
   readonly consumer: Consumer;
   /**
    * The handler: a router's `route`, a filter's `to(...)`, a durable aggregator's `add`, any
-   * `(message, ctx) => result`. `ctx.key` is the message's idempotency key (`Nats-Msg-Id`, else
-   * `<stream>:<seq>`), `ctx.data.msg` the `JsMsg`, `ctx.signal` aborts when `close({ timeout })`
-   * gives up waiting.
+   * `(message, ctx) => result`. `ctx.data.msg` is the `JsMsg`; with `idempotency`, `ctx.key` is the
+   * message's idempotency key (`Nats-Msg-Id`, else `<stream>:<seq>`); `ctx.signal` aborts when
+   * `close({ timeout })` gives up waiting.
    */
   readonly handler: (message: M, ctx: Context) => unknown;
   /**
@@ -245,7 +245,7 @@ class Runner<M> {
   readonly #concurrency: number;
   readonly #batch: number;
   readonly #confirm: boolean;
-  readonly #keyOf: (msg: JsMsg) => string;
+  readonly #keyOf: ((msg: JsMsg) => string) | undefined;
   readonly #abort = new AbortController();
   readonly #inflight = new Set<JsMsg>();
   readonly events = new Emitter<JetStreamConsumerEvent>();
@@ -304,11 +304,13 @@ class Runner<M> {
     this.#policy = inner;
     const seqKey = (msg: JsMsg): string => `${msg.info.stream}:${msg.info.streamSequence}`;
     this.#keyOf =
-      typeof keyMode === 'function'
-        ? keyMode
-        : keyMode === 'seq'
-          ? seqKey
-          : (msg) => msg.headers?.get('Nats-Msg-Id') || seqKey(msg);
+      idem === undefined
+        ? undefined
+        : typeof keyMode === 'function'
+          ? keyMode
+          : keyMode === 'seq'
+            ? seqKey
+            : (msg) => msg.headers?.get('Nats-Msg-Id') || seqKey(msg);
     this.done = this.#run();
     // Nobody may be listening to `done`; `close()` reports the failure too.
     this.done.catch(() => undefined);
@@ -389,7 +391,7 @@ class Runner<M> {
       let error: unknown;
       try {
         await this.#policy.execute((ctx) => handler(message, ctx), {
-          key: this.#keyOf(msg),
+          key: this.#keyOf?.(msg),
           signal: this.#abort.signal,
           data: { msg },
         });

@@ -69,6 +69,12 @@ afterAll(async () => {
   rmSync(BUNDLE, { force: true });
 });
 
+async function stored(b: Bench, stream: string, seq: number) {
+  const m = await b.jsm.streams.getMessage(stream, { seq });
+  if (m === null) throw new Error(`no message ${seq} in ${stream}`);
+  return m;
+}
+
 function start(config: Record<string, unknown>): Worker {
   const child = spawn(process.execPath, [BUNDLE, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
@@ -240,10 +246,8 @@ describe.skipIf(!HAS.nats || !HAS.postgres)('a fleet of JetStream workers (kill 
       expect(dlq.state.messages).toBe(poisonIds.length + 3);
       const parked = new Map<string, { reason: string; code: string; count: string }>();
       for (let seq = 1; seq <= dlq.state.messages; seq++) {
-        const m = await b.jsm.streams.getMessage(`${b.stream}_DLQ`, { seq });
-        const original = await b.jsm.streams.getMessage(b.stream, {
-          seq: Number(m.header.get('Breakwater-Stream-Seq')),
-        });
+        const m = await stored(b, `${b.stream}_DLQ`, seq);
+        const original = await stored(b, b.stream, Number(m.header.get('Breakwater-Stream-Seq')));
         parked.set(original.header.get('Nats-Msg-Id'), {
           reason: m.header.get('Breakwater-Reason'),
           code: m.header.get('Breakwater-Error-Code'),
