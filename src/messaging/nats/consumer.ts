@@ -20,10 +20,13 @@ import { ConsumerClosedError, MessageDecodeError } from './errors.js';
  * An error with a numeric `retryAfter` (ms; breakwater's own errors carry one, e.g. an open circuit
  * or an idempotency key still held by another worker) waits at least that long.
  */
-export type NakBackoff =
-  | readonly number[]
-  | { delay(retry: number, random: () => number, state: { prev: number }): number }
-  | ((deliveryCount: number, error: unknown) => number);
+export type NakBackoff = readonly number[] | BackoffLike | ((deliveryCount: number, error: unknown) => number);
+
+/** A delay schedule shaped like `breakwater/retry`'s `Backoff` (`constant`, `linear`, `exponential`). */
+export interface BackoffLike {
+  /** The delay in ms before retry number `retry` (here: after delivery number `retry` failed). */
+  delay(retry: number, random: () => number, state: { prev: number }): number;
+}
 
 /** Deduplication of redeliveries through an idempotency store. */
 export interface JetStreamIdempotencyOptions {

@@ -23,6 +23,7 @@
  * @module
  */
 export {
+  type BackoffLike,
   type DeadLetterOptions,
   type JetStreamConsumer,
   type JetStreamConsumerEvent,

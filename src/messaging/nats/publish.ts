@@ -1,15 +1,22 @@
-import type { JetStreamClient, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
+import type { JetStreamClient, PubAck, StreamExpectations } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/transport-node';
 import { Policy } from '../../core/policy.js';
 import { fail } from '../../core/validate.js';
 
 /** Options for {@link publish}. */
-export interface PublishOptions extends Partial<Omit<JetStreamPublishOptions, 'msgID'>> {
+export interface PublishOptions {
   /**
    * The message's id, sent as `Nats-Msg-Id`: the stream stores a message once per id within its
    * `duplicate_window`, so a publish retried after a timeout (or by a restarted process) is not
    * stored twice. Derive it from what the message is about (`order-42:shipped`), never at random.
    */
   readonly msgId: string;
+  /** Headers to send (`headers()` from `@nats-io/transport-node`). */
+  readonly headers?: MsgHdrs | undefined;
+  /** Milliseconds to wait for the stream's ack (the client's default otherwise). */
+  readonly timeout?: number | undefined;
+  /** Conditions the stream checks before storing (expected last sequence, stream name, …). */
+  readonly expect?: Partial<StreamExpectations> | undefined;
   /**
    * The policy the publish runs under (e.g. `retry()` on timeouts: safe, since retries are deduped).
    * @defaultValue `Policy.noop`
@@ -46,6 +53,9 @@ export function publish(js: JetStreamClient, subject: string, data: unknown, opt
       : typeof data === 'string'
         ? encoder.encode(data)
         : encoder.encode(JSON.stringify(data));
-  const opts = { ...rest, msgID: msgId };
+  const opts: Record<string, unknown> = { msgID: msgId };
+  if (rest.headers !== undefined) opts.headers = rest.headers;
+  if (rest.timeout !== undefined) opts.timeout = rest.timeout;
+  if (rest.expect !== undefined) opts.expect = rest.expect;
   return (policy ?? Policy.noop).execute(() => js.publish(subject, payload, opts), { signal, key: msgId });
 }

@@ -17,6 +17,7 @@
  */
 export {
   type PgClientLike,
+  type PgPoolClientLike,
   type PgPoolLike,
   type PgResult,
   type PostgresAggregatorStore,

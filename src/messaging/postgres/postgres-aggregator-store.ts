@@ -13,10 +13,16 @@ export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<PgResult>;
 }
 
+/** A client checked out of a pool, as far as the store uses it. */
+export interface PgPoolClientLike extends PgClientLike {
+  /** Returns the client to the pool; `release(error)` destroys a broken one. */
+  release(error?: Error | boolean): void;
+}
+
 /** What the store needs from a `pg` `Pool`: statements, and a client checked out for a transaction. */
 export interface PgPoolLike extends PgClientLike {
-  /** Checks out a client (`release()` it; `release(error)` destroys a broken one). */
-  connect(): Promise<PgClientLike & { release(error?: Error | boolean): void }>;
+  /** Checks out a client for a transaction. */
+  connect(): Promise<PgPoolClientLike>;
 }
 
 /** Options for {@link postgresAggregatorStore}. */
