@@ -17,6 +17,9 @@ export interface Instruments {
   readonly tokenUsage: Histogram;
   readonly operationDuration: Histogram;
   readonly cost: Counter;
+  readonly firstChunk: Histogram;
+  readonly genAiFirstChunk: Histogram;
+  readonly streamDuration: Histogram;
   readonly breakerState: ObservableGauge;
   readonly active: ObservableUpDownCounter;
   readonly queued: ObservableUpDownCounter;
@@ -57,6 +60,19 @@ export function instruments(m: Meter): Instruments {
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     }),
     cost: m.createCounter(COST, { unit: '{USD}', description: 'Cost of generative-AI requests.' }),
+    firstChunk: m.createHistogram('breakwater.stream.time_to_first_chunk', {
+      unit: 's',
+      description: 'Time from the start of a streaming call to its first chunk.',
+    }),
+    genAiFirstChunk: m.createHistogram('gen_ai.client.operation.time_to_first_chunk', {
+      unit: 's',
+      description: 'Time to receive the first chunk of a streaming GenAI response.',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    }),
+    streamDuration: m.createHistogram('breakwater.stream.duration', {
+      unit: 's',
+      description: 'Life of a stream handed out by a stream-timeout policy, by how it ended.',
+    }),
     breakerState: m.createObservableGauge('breakwater.breaker.state', {
       unit: '1',
       description: 'Circuit breaker state: 1 for the current state, 0 for the others.',

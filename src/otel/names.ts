@@ -24,6 +24,8 @@ export const TIMEOUT_MS = 'breakwater.timeout.ms';
 export const BREAKER_STATE = 'breakwater.breaker.state';
 export const SHADOW = 'breakwater.rate_limit.shadow';
 export const COST = 'breakwater.gen_ai.cost';
+export const STREAM_PHASE = 'breakwater.stream.phase';
+export const STREAM_OUTCOME = 'breakwater.stream.outcome';
 
 export const GEN_AI_OPERATION = 'gen_ai.operation.name';
 export const GEN_AI_PROVIDER = 'gen_ai.provider.name';
@@ -41,8 +43,8 @@ export const ATTEMPT_SPAN = 'breakwater attempt';
 /**
  * The event types `instrument` subscribes to: the policies' (`retry`, `give-up`, `timeout`,
  * `fallback`, `reject`, `enqueue`, the breaker's transitions), the rate limiter's (`rate-limited`,
- * `wait`), the gateway's (`usage`, `route`, `attempt`, `eject`, `recover`, `rejected`), hedging's
- * and fault injection's (`hedge`, `fault`). Events of other types are not seen (so a layer builds
+ * `wait`), the stream timeout's (`first-chunk`, `stream-end`), the gateway's (`usage`, `route`,
+ * `attempt`, `eject`, `recover`, `rejected`), hedging's and fault injection's (`hedge`, `fault`). Events of other types are not seen (so a layer builds
  * none of them, e.g. a retry's per-call `success`).
  */
 export const EVENT_TYPES: readonly string[] = [
@@ -58,6 +60,8 @@ export const EVENT_TYPES: readonly string[] = [
   'isolate',
   'rate-limited',
   'wait',
+  'first-chunk',
+  'stream-end',
   'usage',
   'route',
   'attempt',

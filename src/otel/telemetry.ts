@@ -131,7 +131,26 @@ export class Telemetry {
         call?.span.addEvent('breakwater.give_up', attrs);
         return;
       case 'timeout':
+        if (typeof ev.phase === 'string') metric[N.STREAM_PHASE] = ev.phase;
         m.timeouts.add(1, metric);
+        return;
+      case 'first-chunk': {
+        const seconds = (ev.ms as number) / 1000;
+        m.firstChunk.record(seconds, metric);
+        const gen = call?.gen;
+        if (gen !== undefined) {
+          const a: Attributes = { [N.GEN_AI_OPERATION]: gen.operation };
+          if (gen.model !== undefined) a[N.GEN_AI_REQUEST_MODEL] = gen.model;
+          if (gen.provider !== undefined) a[N.GEN_AI_PROVIDER] = gen.provider;
+          m.genAiFirstChunk.record(seconds, a);
+        }
+        call?.span.addEvent('breakwater.first_chunk', attrs);
+        return;
+      }
+      case 'stream-end':
+        // After the call settled (the stream outlives it): a metric only.
+        metric[N.STREAM_OUTCOME] = ev.outcome as string;
+        m.streamDuration.record((ev.ms as number) / 1000, metric);
         return;
       case 'fallback':
         if (call !== undefined) {

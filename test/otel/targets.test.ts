@@ -16,6 +16,7 @@ import {
   type UsageEvent,
 } from '../../src/otel/index.js';
 import { constant, type RetryEvent, retry } from '../../src/retry/index.js';
+import { streamTimeout } from '../../src/stream/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { childrenOf, count, only, points, sdk, sum, total } from './support.js';
 
@@ -397,5 +398,48 @@ describe('plain policies as gen_ai calls (the genAi option)', () => {
     [{ genAi: 'chat' }, /`genAi`/],
   ])('rejects %j', (options, message) => {
     expect(() => instrument(retry(), options as never)).toThrow(message);
+  });
+});
+
+describe('stream timeouts', () => {
+  async function* chunks(clock: { sleep(ms: number): Promise<void> }, first: number) {
+    await clock.sleep(first);
+    yield 'a';
+    yield 'b';
+  }
+
+  it('time to first chunk (and, for a gen_ai call, the gen_ai metric); the stream's life by outcome', async () => {
+    const o = sdk();
+    const clock = virtualClock();
+    const policy = streamTimeout({ firstChunk: 1_000, clock, name: 'llm-stream' });
+    instrument(policy, {
+      tracerProvider: o.tracerProvider,
+      meterProvider: o.meterProvider,
+      genAi: { operation: 'chat', model: 'gpt-4o' },
+    });
+    const p = policy.execute(() => chunks(clock, 250));
+    await clock.advance(250);
+    const stream = await p;
+    const read: string[] = [];
+    for await (const c of stream) read.push(c);
+    expect(read).toEqual(['a', 'b']);
+    const m = await o.metrics();
+    expect(sum(m.get('breakwater.stream.time_to_first_chunk'), { 'breakwater.policy.name': 'llm-stream' })).toBe(0.25);
+    expect(sum(m.get('gen_ai.client.operation.time_to_first_chunk'), { 'gen_ai.request.model': 'gpt-4o' })).toBe(0.25);
+    expect(count(m.get('breakwater.stream.duration'), { 'breakwater.stream.outcome': 'complete' })).toBe(1);
+    expect(only(o.spans(), 'chat gpt-4o').events.map((e) => e.name)).toEqual(['breakwater.first_chunk']);
+  });
+
+  it('a stream timeout counts with its phase', async () => {
+    const o = sdk();
+    const clock = virtualClock();
+    const policy = streamTimeout({ firstChunk: 100, clock });
+    instrument(policy, { tracerProvider: o.tracerProvider, meterProvider: o.meterProvider });
+    const p = policy.execute(() => chunks(clock, 500));
+    const failed = expect(p).rejects.toMatchObject({ phase: 'first-chunk' });
+    await clock.advance(100);
+    await failed;
+    const m = await o.metrics();
+    expect(total(m.get('breakwater.timeouts'), { 'breakwater.stream.phase': 'first-chunk' })).toBe(1);
   });
 });
