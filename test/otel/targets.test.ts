@@ -408,7 +408,7 @@ describe('stream timeouts', () => {
     yield 'b';
   }
 
-  it('time to first chunk (and, for a gen_ai call, the gen_ai metric); the stream's life by outcome', async () => {
+  it('time to first chunk (and, for a gen_ai call, the gen_ai metric); the life of the stream by outcome', async () => {
     const o = sdk();
     const clock = virtualClock();
     const policy = streamTimeout({ firstChunk: 1_000, clock, name: 'llm-stream' });
