@@ -44,7 +44,11 @@ export interface PercentileDelay {
   readonly percentile: number;
   /** Number of latest samples kept (a count, not a time span). @defaultValue 200 */
   readonly window?: number | undefined;
-  /** Lower bound of the delay in ms. @defaultValue 0 */
+  /**
+   * Lower bound of the delay in ms. Above 0, so that calls faster than the clock's resolution (a
+   * p95 of 0 ms) do not hedge every call at once.
+   * @defaultValue 1
+   */
   readonly min?: number | undefined;
   /**
    * Upper bound of the delay in ms, and the delay used until 20 samples (or `window`, if smaller)
@@ -81,17 +85,15 @@ export interface HedgeOptions {
 const WARM = 20;
 
 /**
- * One attempt's cancellation: a lazily materialised signal of its own that follows the enclosing
- * one (caller or outer timeout) and that the hedge aborts when the attempt loses.
+ * A hedged attempt's cancellation: a lazily materialised signal of its own that follows the
+ * enclosing one (caller or outer timeout) and that the hedge aborts when the attempt loses.
  */
 class Attempt extends AbortScope {
-  declare readonly call: HedgeCall;
   declare readonly n: number;
   declare pending: boolean;
 
-  constructor(call: HedgeCall, n: number) {
-    super(call.ctx.scope, call.ctx.callerSignal);
-    this.call = call;
+  constructor(ctx: CallContext, n: number) {
+    super(ctx.scope, ctx.callerSignal);
     this.n = n;
     this.pending = true;
   }
@@ -110,14 +112,14 @@ function executor(resolve: (value: unknown) => void, reject: (error: unknown) =>
 }
 
 /**
- * One call: its attempts, its promise, and its entry on the layer's timer queue (the call is the
- * entry, so arming the hedge timer allocates nothing).
+ * One call. It is also the primary attempt's abort scope and the call's entry on the layer's timer
+ * queue (an abort scope is a deadline entry), so that a call whose primary wins alone allocates no
+ * other object of ours besides the attempt's forked context and the call's promise.
  */
-class HedgeCall implements DeadlineEntry {
-  declare dueAt: number;
-  declare prev: DeadlineEntry | undefined;
-  declare next: DeadlineEntry | undefined;
-  declare queued: boolean;
+class HedgeCall extends AbortScope {
+  declare readonly n: 1;
+  /** The primary is still running. */
+  declare pending: boolean;
   declare readonly layer: HedgeLayer;
   declare readonly ctx: CallContext;
   declare readonly inner: Chain | undefined;
@@ -127,27 +129,27 @@ class HedgeCall implements DeadlineEntry {
   declare readonly t0: number;
   declare resolve: (value: unknown) => void;
   declare reject: (error: unknown) => void;
-  declare primary: Attempt | undefined;
   /** The hedged attempts (made on the first hedge). */
   declare hedges: Attempt[] | undefined;
   declare started: number;
-  declare pending: number;
+  /** Attempts still running. */
+  declare running: number;
   declare done: boolean;
   declare primaryError: unknown;
   declare primaryFailed: boolean;
   declare readonly promise: Promise<unknown>;
 
   constructor(layer: HedgeLayer, ctx: CallContext, inner: Chain | undefined, delay: number, t0: number) {
-    this.dueAt = 0;
-    this.prev = this.next = undefined;
-    this.queued = false;
+    super(ctx.scope, ctx.callerSignal);
+    this.n = 1;
+    this.pending = false;
     this.layer = layer;
     this.ctx = ctx;
     this.inner = inner;
     this.delay = delay;
     this.t0 = t0;
-    this.primary = this.hedges = undefined;
-    this.started = this.pending = 0;
+    this.hedges = undefined;
+    this.started = this.running = 0;
     this.done = this.primaryFailed = false;
     this.primaryError = undefined;
     this.queue = delay > 0 && delay < Number.POSITIVE_INFINITY ? layer.queueFor(delay) : undefined;
@@ -155,8 +157,13 @@ class HedgeCall implements DeadlineEntry {
     this.promise = new Promise(executor);
   }
 
+  /** The enclosing deadline (an attempt adds none of its own). */
+  override get deadline(): number | undefined {
+    return this.parent?.deadline;
+  }
+
   /** The hedge timer fired: the latest attempt is still pending after `delay`. */
-  expire(): void {
+  override expire(): void {
     if (!this.done && !aborted(this.ctx)) this.hedge('delay');
   }
 
@@ -183,13 +190,17 @@ class HedgeCall implements DeadlineEntry {
     return true;
   }
 
+  /** Starts attempt `n` (1: the primary, on this call's own scope) on a fork of the call's context. */
   launch(n: number): void {
-    const a = new Attempt(this, n);
-    if (n === 1) this.primary = a;
-    else if (this.hedges === undefined) this.hedges = [a];
-    else this.hedges.push(a);
+    let a: Attempt | HedgeCall = this;
+    if (n > 1) {
+      a = new Attempt(this.ctx, n);
+      if (this.hedges === undefined) this.hedges = [a];
+      else this.hedges.push(a);
+    }
+    a.pending = true;
     this.started = n;
-    this.pending++;
+    this.running++;
     const c = fork(this.ctx);
     c.scope = a;
     c.attempt = n;
@@ -205,9 +216,9 @@ class HedgeCall implements DeadlineEntry {
     );
   }
 
-  ok(a: Attempt, value: unknown): void {
+  ok(a: Attempt | HedgeCall, value: unknown): void {
     a.pending = false;
-    this.pending--;
+    this.running--;
     if (this.done) closeLate(value);
     // A result that comes after the call was aborted (caller or enclosing timeout) is not returned.
     else if (aborted(this.ctx)) this.finish(a, false, reasonOf(this.ctx));
@@ -218,9 +229,9 @@ class HedgeCall implements DeadlineEntry {
     }
   }
 
-  failed(a: Attempt, error: unknown): void {
+  failed(a: Attempt | HedgeCall, error: unknown): void {
     a.pending = false;
-    this.pending--;
+    this.running--;
     if (this.done) return;
     if (a.n === 1) {
       this.primaryFailed = true;
@@ -230,26 +241,25 @@ class HedgeCall implements DeadlineEntry {
     if (aborted(this.ctx)) this.finish(a, false, reasonOf(this.ctx));
     else if (handle !== undefined && !handle(error, this.ctx)) this.finish(a, false, error);
     // Fallback mode: a failure does not wait for the delay; the next attempt starts at once.
-    else if (!this.hedge('failure') && this.pending === 0) this.finish(a, false, this.primaryError);
+    else if (!this.hedge('failure') && this.running === 0) this.finish(a, false, this.primaryError);
   }
 
   /** Ends the call: cancels the attempts still pending, releases every attempt's signal, settles. */
-  finish(by: Attempt, ok: boolean, value: unknown): void {
+  finish(by: Attempt | HedgeCall, ok: boolean, value: unknown): void {
     this.done = true;
     this.queue?.remove(this);
-    const primary = this.primary as Attempt;
     const hedges = this.hedges;
-    if (hedges === undefined) primary.dispose();
-    else {
+    if (hedges !== undefined) {
       // The losers still pending are cancelled (unless the call itself was aborted: they already
       // see that reason); all share one reason object.
       const cancel = aborted(this.ctx) ? undefined : new HedgeCancelledError(by.n);
-      for (let i = -1; i < hedges.length; i++) {
-        const a = i < 0 ? primary : (hedges[i] as Attempt);
+      if (this !== by && this.pending && cancel !== undefined) this.abort(cancel);
+      for (const a of hedges) {
         if (a !== by && a.pending && cancel !== undefined) a.abort(cancel);
         a.dispose();
       }
     }
+    this.dispose();
     if (ok) this.resolve(value);
     else this.reject(value);
   }
@@ -316,7 +326,7 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
     else if (d !== null && typeof d === 'object') {
       this.#p = checkNumber('delay.percentile', d.percentile, 1, { max: 100 });
       const size = checkNumber('delay.window', d.window ?? 200, 1, { integer: true, max: 100_000 });
-      this.#min = checkNumber('delay.min', d.min ?? 0, 0);
+      this.#min = checkNumber('delay.min', d.min ?? 1, 0, { exclusiveMin: true });
       this.#max = checkNumber('delay.max', d.max ?? Number.POSITIVE_INFINITY, this.#min);
       this.#current = this.#max;
       this.#window = new LatencyWindow(size);

@@ -396,6 +396,24 @@ describe('hedge: percentile delay', () => {
     expect(hedges).toEqual([500, 180]);
   });
 
+  it('calls faster than the clock resolution give a delay of min (1 ms by default), not 0', async () => {
+    const clock = virtualClock();
+    const p = hedge({ delay: { percentile: 95, window: 20 }, clock });
+    const delays: number[] = [];
+    p.on('hedge', (e) => delays.push(e.delay));
+    for (let i = 0; i < 20; i++) await p.execute(() => i);
+    let starts = 0;
+    const r = p.execute((ctx) => {
+      starts++;
+      return clock.sleep(ctx.attempt === 1 ? 50 : 1).then(() => ctx.attempt);
+    });
+    await clock.flush();
+    expect(starts).toBe(1); // not every attempt at once, as a delay of 0 would do
+    await clock.advance(2);
+    await expect(r).resolves.toBe(2);
+    expect(delays).toEqual([1]);
+  });
+
   it('a primary that failed contributes no sample', async () => {
     const clock = virtualClock();
     const p = hedge({ delay: { percentile: 50, window: 1, max: 100 }, clock });
@@ -450,6 +468,7 @@ describe('hedge: options', () => {
     [{ delay: { percentile: 95, window: 0 } }, RangeError, /`delay.window`/],
     [{ delay: { percentile: 95, window: 2.5 } }, TypeError, /`delay.window`/],
     [{ delay: { percentile: 95, min: 10, max: 5 } }, RangeError, /`delay.max`/],
+    [{ delay: { percentile: 95, min: 0 } }, RangeError, /`delay.min`/],
     [{ delay: 1, maxHedges: -1 }, RangeError, /`maxHedges`/],
     [{ delay: 1, maxHedges: 1.5 }, TypeError, /`maxHedges`/],
     [{ delay: 1, maxHedges: Number.POSITIVE_INFINITY }, RangeError, /`maxHedges`/],
