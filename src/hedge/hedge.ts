@@ -1,6 +1,6 @@
 import { type Clock, systemTimers, turnEnd } from '../core/clock.js';
 import { AbortScope, type CallContext, type Context, fork } from '../core/context.js';
-import { type DeadlineEntry, DeadlineQueue, type Defer } from '../core/deadline-queue.js';
+import { DeadlineQueue, type Defer } from '../core/deadline-queue.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
