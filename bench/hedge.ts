@@ -2,8 +2,9 @@
  * Hedging and chaos overhead (standalone: `npx tsx bench/hedge.ts`, bounded to well under 30 s).
  *
  * 1. Hedge overhead when no hedge fires: `execute()` of a function that resolves at once, through
- *    `hedge()` (fixed delay, percentile delay), against a bare `await fn()` and a `timeout()` (the
- *    other policy that arms a timer per call).
+ *    `hedge()` (fixed delay, percentile delay), against a bare `await fn()` and `timeout()` (the
+ *    other policy that arms a deadline per call; the aggressive one, like a hedge, must be able to
+ *    return while `fn` still runs, so it also makes a promise and a forked context per call).
  * 2. Chaos overhead: a disabled `chaos()` (and an enabled one whose rates never fire), alone and
  *    inside a pipeline, against a bare `await fn()`, `Policy.noop` and the same pipeline without it.
  *
@@ -63,6 +64,7 @@ async function table(title: string, subjects: readonly Subject[], started: numbe
 async function main(): Promise<void> {
   const started = performance.now();
   const t = timeout(1_000);
+  const ta = timeout({ after: 1_000, strategy: 'aggressive' });
   const h = hedge({ delay: 1_000 });
   const hp = hedge({ delay: { percentile: 95, max: 1_000 } });
   const h0 = hedge({ delay: 1_000, maxHedges: 0 });
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     [
       ['bare `await fn()`', fn],
       ['`timeout(1000)`', () => t.execute(fn)],
+      ["`timeout({ after: 1000, strategy: 'aggressive' })`", () => ta.execute(fn)],
       ['`hedge({ delay: 1000 })`', () => h.execute(fn)],
       ['`hedge({ delay: { percentile: 95 } })`', () => hp.execute(fn)],
       ['`hedge({ delay: 1000, maxHedges: 0 })` (no timer)', () => h0.execute(fn)],

@@ -91,11 +91,14 @@ const WARM = 20;
 class Attempt extends AbortScope {
   declare readonly n: number;
   declare pending: boolean;
+  /** The attempt's own context (what `handle` is given). */
+  declare fork: CallContext | undefined;
 
   constructor(ctx: CallContext, n: number) {
     super(ctx.scope, ctx.callerSignal);
     this.n = n;
     this.pending = true;
+    this.fork = undefined;
   }
 
   /** The enclosing deadline (an attempt adds none of its own). */
@@ -120,6 +123,8 @@ class HedgeCall extends AbortScope {
   declare readonly n: 1;
   /** The primary is still running. */
   declare pending: boolean;
+  /** The primary's own context. */
+  declare fork: CallContext | undefined;
   declare readonly layer: HedgeLayer;
   declare readonly ctx: CallContext;
   declare readonly inner: Chain | undefined;
@@ -143,6 +148,7 @@ class HedgeCall extends AbortScope {
     super(ctx.scope, ctx.callerSignal);
     this.n = 1;
     this.pending = false;
+    this.fork = undefined;
     this.layer = layer;
     this.ctx = ctx;
     this.inner = inner;
@@ -179,7 +185,7 @@ class HedgeCall extends AbortScope {
   hedge(trigger: 'delay' | 'failure'): boolean {
     const layer = this.layer;
     const n = this.started + 1;
-    if (n > layer.maxHedges + 1) return false;
+    if (this.done || n > layer.maxHedges + 1) return false;
     if (layer.budget !== undefined && !layer.budget.tryHedge()) {
       layer.denied(n);
       return false;
@@ -204,6 +210,7 @@ class HedgeCall extends AbortScope {
     const c = fork(this.ctx);
     c.scope = a;
     c.attempt = n;
+    a.fork = c;
     let p: Promise<unknown>;
     try {
       p = Promise.resolve(invoke(c, this.inner));
@@ -220,9 +227,11 @@ class HedgeCall extends AbortScope {
     a.pending = false;
     this.running--;
     if (this.done) closeLate(value);
-    // A result that comes after the call was aborted (caller or enclosing timeout) is not returned.
-    else if (aborted(this.ctx)) this.finish(a, false, reasonOf(this.ctx));
-    else {
+    else if (aborted(this.ctx)) {
+      // A result that comes after the call was aborted (caller or enclosing timeout) is not returned.
+      closeLate(value);
+      this.finish(a, false, reasonOf(this.ctx));
+    } else {
       this.layer.observe(this);
       if (this.started > 1) this.layer.won(a.n, this.started);
       this.finish(a, true, value);
@@ -237,9 +246,19 @@ class HedgeCall extends AbortScope {
       this.primaryFailed = true;
       this.primaryError = error;
     }
+    if (aborted(this.ctx)) {
+      this.finish(a, false, reasonOf(this.ctx));
+      return;
+    }
     const handle = this.layer.handle;
-    if (aborted(this.ctx)) this.finish(a, false, reasonOf(this.ctx));
-    else if (handle !== undefined && !handle(error, this.ctx)) this.finish(a, false, error);
+    let again = true;
+    try {
+      again = handle === undefined || handle(error, a.fork as CallContext);
+    } catch (thrown) {
+      error = thrown; // a throwing `handle` ends the call with what it threw
+      again = false;
+    }
+    if (!again) this.finish(a, false, error);
     // Fallback mode: a failure does not wait for the delay; the next attempt starts at once.
     else if (!this.hedge('failure') && this.running === 0) this.finish(a, false, this.primaryError);
   }

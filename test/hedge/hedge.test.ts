@@ -212,6 +212,39 @@ describe('hedge: failures', () => {
     expect(seen[0]?.signal?.reason).toMatchObject({ winner: 2 });
   });
 
+  it("`handle` gets the failing attempt's context; a throwing `handle` ends the call with what it threw", async () => {
+    const clock = virtualClock();
+    const seenBy: number[] = [];
+    const p = hedge({
+      delay: 100,
+      maxHedges: 2,
+      clock,
+      handle: (_e, ctx) => {
+        seenBy.push(ctx.attempt);
+        return true;
+      },
+    });
+    const r = p.execute(slow(clock, { 1: { ms: 10, fail: true }, 2: { ms: 10, fail: true }, 3: { ms: 10 } }, []));
+    await clock.advance(30);
+    await expect(r).resolves.toBe('value 3');
+    expect(seenBy).toEqual([1, 2]);
+
+    const oops = new Error('handle broke');
+    const q = hedge({
+      delay: 100,
+      clock,
+      handle: () => {
+        throw oops;
+      },
+    });
+    const seen: Seen[] = [];
+    const r2 = q.execute(slow(clock, { 1: { ms: 10, fail: true } }, seen));
+    const check = expect(r2).rejects.toBe(oops);
+    await clock.advance(200);
+    await check;
+    expect(seen).toHaveLength(1); // no hedge after a throwing `handle`
+  });
+
   it("a loser's late success or failure is ignored, without an unhandled rejection", async () => {
     const clock = virtualClock();
     const p = hedge({ delay: 10, maxHedges: 2, clock });
@@ -454,6 +487,29 @@ describe('hedge: streams', () => {
       break;
     }
     expect(returned).toEqual([2, 1]);
+  });
+});
+
+describe('hedge: late streams after an abort', () => {
+  it('a stream that arrives after the caller aborted is closed, and the call rejects with the reason', async () => {
+    const clock = virtualClock();
+    const returned: number[] = [];
+    const ac = new AbortController();
+    const d = deferred<AsyncIterable<number>>();
+    const r = hedge({ delay: 100, clock }).execute(() => d.promise, { signal: ac.signal });
+    const check = expect(r).rejects.toBe('gone');
+    ac.abort('gone');
+    d.resolve({
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: 1 }),
+        return: async () => {
+          returned.push(1);
+          return { done: true, value: undefined };
+        },
+      }),
+    });
+    await check;
+    expect(returned).toEqual([1]);
   });
 });
 
