@@ -1,76 +1,15 @@
-// Hedging on time to first chunk. `streamTimeout` (breakwater/stream) is being built on another
-// branch; until it lands, `firstChunk` below is a hand-written stand-in with the same contract:
-// its `execute` resolves only once the first chunk has arrived, to an AsyncIterable that yields that
-// chunk and then the rest; an abort before the first chunk returns the source's iterator and
-// rejects with the abort's reason.
+// Hedging on time to first chunk: `hedge()` around `streamTimeout()` (breakwater/stream), whose
+// `execute` resolves only once the first chunk has arrived, to a stream that yields that chunk and
+// then the rest; an abort before the first chunk returns the source's iterator and rejects.
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/core/clock.js';
-import { abortSignal, type CallContext } from '../../src/core/context.js';
-import type { PolicyEventBase } from '../../src/core/events.js';
-import { BaseLayer, type Chain, invoke, Pipeline, Policy } from '../../src/core/policy.js';
 import { type HedgeCancelledError, hedge, isHedgeCancelledError } from '../../src/hedge/index.js';
+import { Policy } from '../../src/index.js';
+import { isStreamTimeoutError, streamTimeout, type TimedStream } from '../../src/stream/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 
-class FirstChunkLayer extends BaseLayer<PolicyEventBase> {
-  readonly #ms: number;
-  readonly #clock: Clock;
-  constructor(ms: number, clock: Clock) {
-    super('stream', undefined);
-    this.#ms = ms;
-    this.#clock = clock;
-  }
-
-  async run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
-    const source = (await invoke(ctx, inner)) as AsyncIterable<unknown>;
-    const it = source[Symbol.asyncIterator]();
-    const signal = abortSignal(ctx);
-    let first: IteratorResult<unknown>;
-    try {
-      first = await new Promise<IteratorResult<unknown>>((resolve, reject) => {
-        const done = (): void => {
-          this.#clock.clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        };
-        const onAbort = (): void => {
-          done();
-          reject(signal?.reason);
-        };
-        const timer = this.#clock.setTimeout(() => {
-          done();
-          reject(new Error(`no first chunk within ${this.#ms} ms`));
-        }, this.#ms);
-        if (signal?.aborted) return onAbort();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        it.next().then(
-          (r) => {
-            done();
-            resolve(r);
-          },
-          (e: unknown) => {
-            done();
-            reject(e);
-          },
-        );
-      });
-    } catch (error) {
-      await it.return?.();
-      throw error;
-    }
-    return {
-      async *[Symbol.asyncIterator]() {
-        try {
-          if (first.done) return;
-          yield first.value;
-          for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
-        } finally {
-          await it.return?.();
-        }
-      },
-    };
-  }
-}
-
-const firstChunk = (ms: number, clock: Clock): Policy => new Pipeline([new FirstChunkLayer(ms, clock)]);
+const firstChunk = (ms: number, clock: Omit<Clock, 'sleep'>) => streamTimeout({ firstChunk: ms, clock });
 
 /** A token stream whose first chunk comes `ttft` ms after the attempt starts; records `return()`. */
 function tokens(clock: Clock, attempt: number, ttft: number, returned: number[]): AsyncIterable<string> {
@@ -98,23 +37,29 @@ describe('hedge around a first-chunk stream policy (TTFT hedging)', () => {
     const clock = virtualClock();
     const returned: number[] = [];
     const signals: AbortSignal[] = [];
+    const caller = new AbortController();
     const policy = Policy.wrap(hedge({ delay: 500, clock }), firstChunk(2_000, clock));
-    const r = policy.execute((ctx) => {
-      signals.push(ctx.signal);
-      return tokens(clock, ctx.attempt, ctx.attempt === 1 ? 1_500 : 100, returned);
-    });
+    const r = policy.execute(
+      (ctx) => {
+        signals.push(ctx.signal);
+        return tokens(clock, ctx.attempt, ctx.attempt === 1 ? 1_500 : 100, returned);
+      },
+      { signal: caller.signal },
+    );
     await clock.advance(600);
-    const stream = (await r) as AsyncIterable<string>;
+    const stream = (await r) as TimedStream<string>;
     // The primary (no first chunk yet) lost: its signal aborted, its iterator returned.
     expect(isHedgeCancelledError(signals[0]?.reason)).toBe(true);
     expect((signals[0] as AbortSignal).reason as HedgeCancelledError).toMatchObject({ winner: 2 });
     expect(returned).toEqual([1]);
     const got: string[] = [];
     for await (const chunk of stream) got.push(chunk);
-    expect(got).toEqual(['2:0', '2:1', '2:2']);
-    expect(returned).toEqual([1, 2]);
+    expect(got).toEqual(['2:0', '2:1', '2:2']); // the winner's source ran to its end (no return needed)
+    expect(returned).toEqual([1]);
+    expect(signals[1]?.aborted).toBe(false);
     await clock.advance(5_000);
-    expect(clock.pending).toBe(0);
+    expect(clock.scheduled).toBe(0);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 
   it('a primary whose first chunk beats the delay runs alone', async () => {
@@ -138,10 +83,60 @@ describe('hedge around a first-chunk stream policy (TTFT hedging)', () => {
     const returned: number[] = [];
     const policy = Policy.wrap(hedge({ delay: 500, clock }), firstChunk(1_000, clock));
     const r = policy.execute((ctx) => tokens(clock, ctx.attempt, 10_000, returned));
-    const check = expect(r).rejects.toThrow('no first chunk within 1000 ms');
+    const check = expect(r).rejects.toSatisfy(
+      (e: unknown) => isStreamTimeoutError(e) && e.phase === 'first-chunk' && e.ms === 1_000,
+    );
     await clock.advance(1_500);
     await check;
     expect(returned.sort()).toEqual([1, 2]);
+  });
+
+  it('a winner the consumer stops early (break) closes its source; the caller signal is left clean', async () => {
+    const clock = virtualClock();
+    const returned: number[] = [];
+    const caller = new AbortController();
+    const policy = Policy.wrap(hedge({ delay: 100, clock }), firstChunk(2_000, clock));
+    const r = policy.execute((ctx) => tokens(clock, ctx.attempt, ctx.attempt === 1 ? 1_000 : 10, returned), {
+      signal: caller.signal,
+    });
+    await clock.advance(110);
+    for await (const chunk of (await r) as TimedStream<string>) {
+      expect(chunk).toBe('2:0');
+      break;
+    }
+    await clock.flush();
+    expect(returned.sort()).toEqual([1, 2]);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    await clock.advance(1_000); // the fake primary's own sleep
+    expect(clock.scheduled).toBe(0);
+  });
+
+  it("a caller's abort before any first chunk aborts every attempt's stream", async () => {
+    const clock = virtualClock();
+    const returned: number[] = [];
+    const caller = new AbortController();
+    const policy = Policy.wrap(hedge({ delay: 100, clock }), firstChunk(2_000, clock));
+    const r = policy.execute((ctx) => tokens(clock, ctx.attempt, 1_000, returned), { signal: caller.signal });
+    const check = expect(r).rejects.toBe('user left');
+    await clock.advance(150);
+    caller.abort('user left');
+    await check;
+    expect(returned.sort()).toEqual([1, 2]);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it("a loser whose first chunk came in the same instant as the winner's has its stream closed", async () => {
+    const clock = virtualClock();
+    const returned: number[] = [];
+    const policy = Policy.wrap(hedge({ delay: 0, clock }), firstChunk(2_000, clock));
+    // Both first chunks are there at once: the loser's execute resolves right behind the winner's.
+    const r = policy.execute((ctx) => tokens(clock, ctx.attempt, 0, returned));
+    await clock.flush();
+    const got: string[] = [];
+    for await (const chunk of (await r) as TimedStream<string>) got.push(chunk);
+    expect(got).toEqual(['1:0', '1:1', '1:2']);
+    expect(returned).toEqual([2]); // the loser's stream, out too late to win, was returned
+    expect(clock.scheduled).toBe(0);
   });
 
   it('a percentile delay learns the time to first chunk', async () => {
