@@ -76,6 +76,17 @@ function abortOf(ctx: unknown): unknown {
   return caller?.aborted ? caller.reason : NOT_ABORTED;
 }
 
+/** Ends an attempt span: its outcome; for a failure its `error.type`, exception and ERROR status. */
+function closeAttempt(span: Span, outcome: string, cause: unknown, thrown: unknown): void {
+  span.setAttribute(N.ATTEMPT_OUTCOME, outcome);
+  if (outcome !== 'success' && outcome !== 'abandoned') {
+    span.setAttribute(N.ERROR_TYPE, N.errorType(cause));
+    span.recordException(exception(thrown));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(cause) as string });
+  }
+  span.end();
+}
+
 /** One traced call: its span, its open attempt spans, and what events told about it. */
 export class Call {
   readonly t: Owner;
@@ -96,7 +107,8 @@ export class Call {
   delay: number | undefined = undefined;
   fellBack = false;
   done = false;
-  open: Span[] | undefined = undefined;
+  /** Attempts still running, with their contexts (usually one). */
+  open: { readonly span: Span; readonly ctx: Context }[] | undefined = undefined;
   responseModel: string | undefined = undefined;
   provider: string | undefined;
   inputTokens = 0;
@@ -151,7 +163,7 @@ export class Call {
     }
     const span = this.t.tracer.startSpan(N.ATTEMPT_SPAN, { kind: SpanKind.INTERNAL, attributes }, this.ctx);
     this.open ??= [];
-    this.open.push(span);
+    this.open.push({ span, ctx });
     let r: unknown;
     try {
       r = context.with(trace.setSpan(this.ctx, span), () => this.fn(ctx));
@@ -177,38 +189,30 @@ export class Call {
 
   endAttempt(span: Span, ctx: Context, ok: boolean, value: unknown): void {
     const open = this.open;
-    const i = open === undefined ? -1 : open.indexOf(span);
-    if (i < 0) return; // already ended as abandoned when the call settled
-    (open as Span[]).splice(i, 1);
+    const i = open === undefined ? -1 : open.findIndex((a) => a.span === span);
+    if (i < 0) return; // already ended when the call settled
+    (open as unknown[]).splice(i, 1);
     // An abort of the attempt's context decides its outcome: the layers around it report the
     // abort reason (a timeout's TimeoutError, the caller's reason) whatever `fn` did after.
     const reason = abortOf(ctx);
-    let outcome = ok ? 'success' : 'error';
-    let cause = value;
-    if (reason !== NOT_ABORTED) {
-      outcome = isTimeoutError(reason) ? 'timeout' : 'cancelled';
-      cause = reason;
-      if (ok) value = reason;
-    }
-    span.setAttribute(N.ATTEMPT_OUTCOME, outcome);
-    if (outcome !== 'success') {
-      span.setAttribute(N.ERROR_TYPE, N.errorType(cause));
-      span.recordException(exception(value));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(cause) as string });
-    }
-    span.end();
+    if (reason !== NOT_ABORTED)
+      closeAttempt(span, isTimeoutError(reason) ? 'timeout' : 'cancelled', reason, ok ? reason : value);
+    else closeAttempt(span, ok ? 'success' : 'error', value, value);
   }
 
-  /** The call settled: ends its span (and any attempt it walked away from) and records its metrics. */
+  /** The call settled: ends its span (and any attempt still running) and records its metrics. */
   end(ok: boolean, value: unknown): void {
     this.done = true;
     const span = this.span;
     const open = this.open;
     if (open !== undefined) {
       this.open = undefined;
-      for (const s of open) {
-        s.setAttribute(N.ATTEMPT_OUTCOME, 'abandoned');
-        s.end();
+      // Aborted (a hedge's loser, a timed-out attempt) but not settled yet, or walked away from (an
+      // aggressive timeout's attempt, still running unaware).
+      for (const a of open) {
+        const reason = abortOf(a.ctx);
+        if (reason === NOT_ABORTED) closeAttempt(a.span, 'abandoned', undefined, undefined);
+        else closeAttempt(a.span, isTimeoutError(reason) ? 'timeout' : 'cancelled', reason, reason);
       }
     }
     const outcome = ok ? (this.fellBack ? 'fallback' : 'success') : 'error';

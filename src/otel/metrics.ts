@@ -20,6 +20,9 @@ export interface Instruments {
   readonly firstChunk: Histogram;
   readonly genAiFirstChunk: Histogram;
   readonly streamDuration: Histogram;
+  readonly hedges: Counter;
+  readonly hedgeDenials: Counter;
+  readonly injections: Counter;
   readonly breakerState: ObservableGauge;
   readonly active: ObservableUpDownCounter;
   readonly queued: ObservableUpDownCounter;
@@ -72,6 +75,15 @@ export function instruments(m: Meter): Instruments {
     streamDuration: m.createHistogram('breakwater.stream.duration', {
       unit: 's',
       description: 'Life of a stream handed out by a stream-timeout policy, by how it ended.',
+    }),
+    hedges: m.createCounter('breakwater.hedges', { unit: '{attempt}', description: 'Hedged attempts started.' }),
+    hedgeDenials: m.createCounter('breakwater.hedge.denials', {
+      unit: '{attempt}',
+      description: 'Hedged attempts the hedge budget refused.',
+    }),
+    injections: m.createCounter('breakwater.chaos.injections', {
+      unit: '{call}',
+      description: 'Faults, latencies and results injected by chaos policies.',
     }),
     breakerState: m.createObservableGauge('breakwater.breaker.state', {
       unit: '1',

@@ -26,6 +26,8 @@ export const SHADOW = 'breakwater.rate_limit.shadow';
 export const COST = 'breakwater.gen_ai.cost';
 export const STREAM_PHASE = 'breakwater.stream.phase';
 export const STREAM_OUTCOME = 'breakwater.stream.outcome';
+export const HEDGE_TRIGGER = 'breakwater.hedge.trigger';
+export const CHAOS_INJECTION = 'breakwater.chaos.injection';
 
 export const GEN_AI_OPERATION = 'gen_ai.operation.name';
 export const GEN_AI_PROVIDER = 'gen_ai.provider.name';
@@ -42,10 +44,11 @@ export const ATTEMPT_SPAN = 'breakwater attempt';
 
 /**
  * The event types `instrument` subscribes to: the policies' (`retry`, `give-up`, `timeout`,
- * `fallback`, `reject`, `enqueue`, the breaker's transitions), the rate limiter's (`rate-limited`,
- * `wait`), the stream timeout's (`first-chunk`, `stream-end`), the gateway's (`usage`, `route`,
- * `attempt`, `eject`, `recover`, `rejected`), hedging's and fault injection's (`hedge`, `fault`). Events of other types are not seen (so a layer builds
- * none of them, e.g. a retry's per-call `success`).
+ * `fallback`, `reject`, `enqueue`, the breaker's transitions), the stream timeout's (`first-chunk`,
+ * `stream-end`), hedging's (`hedge`, `hedge-denied`, `hedge-win`), fault injection's (`chaos`), the
+ * rate limiter's (`rate-limited`, `wait`) and the gateway's (`usage`, `route`, `attempt`, `eject`,
+ * `recover`, `rejected`). Events of other types are not seen (so a layer builds none of them, e.g.
+ * a retry's per-call `success`).
  */
 export const EVENT_TYPES: readonly string[] = [
   'retry',
@@ -58,18 +61,20 @@ export const EVENT_TYPES: readonly string[] = [
   'half-open',
   'close',
   'isolate',
-  'rate-limited',
-  'wait',
   'first-chunk',
   'stream-end',
+  'hedge',
+  'hedge-denied',
+  'hedge-win',
+  'chaos',
+  'rate-limited',
+  'wait',
   'usage',
   'route',
   'attempt',
   'eject',
   'recover',
   'rejected',
-  'hedge',
-  'fault',
 ];
 
 /** The breaker states the state gauge reports, one series each (1 for the current state, else 0). */

@@ -147,6 +147,21 @@ export class Telemetry {
         call?.span.addEvent('breakwater.first_chunk', attrs);
         return;
       }
+      case 'hedge':
+      case 'hedge-denied':
+      case 'hedge-win':
+        // A hedge starts its attempts from a timer shared by many calls: these events are not in
+        // the call's flow, so they count only (the attempt spans show the hedged attempts).
+        if (e.type === 'hedge') {
+          metric[N.HEDGE_TRIGGER] = ev.trigger as string;
+          m.hedges.add(1, metric);
+        } else if (e.type === 'hedge-denied') m.hedgeDenials.add(1, metric);
+        return;
+      case 'chaos':
+        attrs[N.CHAOS_INJECTION] = metric[N.CHAOS_INJECTION] = ev.injection as string;
+        m.injections.add(1, metric);
+        call?.span.addEvent('breakwater.chaos', attrs);
+        return;
       case 'stream-end':
         // After the call settled (the stream outlives it): a metric only.
         metric[N.STREAM_OUTCOME] = ev.outcome as string;

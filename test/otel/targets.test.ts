@@ -5,8 +5,10 @@ import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { circuitBreaker, consecutive } from '../../src/breaker/index.js';
+import { chaos } from '../../src/chaos/index.js';
 import type { Context } from '../../src/core/context.js';
 import { Emitter } from '../../src/core/events.js';
+import { hedge } from '../../src/hedge/index.js';
 import { Policy, type PolicyEventBase } from '../../src/index.js';
 import {
   type InterceptedCall,
@@ -297,13 +299,13 @@ describe('rate limiter events (by type name)', () => {
     expect(span.attributes['error.type']).toBe('ERR_RATE_LIMITED');
   });
 
-  it('an event of a kind this module does not know is an event of its call', async () => {
+  it('an event mapped by name only (the gateway route event) is an event of its call', async () => {
     const o = sdk();
-    const t = limited([{ type: 'hedge', attempt: 2 }], false);
+    const t = limited([{ type: 'route', endpoint: 'eu-1' }], false);
     instrument(t, { tracerProvider: o.tracerProvider });
     await t.execute(() => 1);
     expect(only(o.spans(), 'breakwater api').events.map((e) => [e.name, e.attributes])).toEqual([
-      ['breakwater.hedge', { 'breakwater.policy.kind': 'rate-limit', 'breakwater.policy.name': 'api' }],
+      ['breakwater.route', { 'breakwater.policy.kind': 'rate-limit', 'breakwater.policy.name': 'api' }],
     ]);
   });
 });
@@ -441,5 +443,63 @@ describe('stream timeouts', () => {
     await failed;
     const m = await o.metrics();
     expect(total(m.get('breakwater.timeouts'), { 'breakwater.stream.phase': 'first-chunk' })).toBe(1);
+  });
+});
+
+describe('hedging and fault injection (breakwater/hedge, breakwater/chaos)', () => {
+  it('hedged attempts are concurrent attempt spans of their own call; the loser is cancelled', async () => {
+    const o = sdk();
+    const clock = virtualClock();
+    const policy = hedge({ delay: 10, clock, name: 'h' });
+    instrument(policy, { tracerProvider: o.tracerProvider, meterProvider: o.meterProvider });
+    const user = o.tracerProvider.getTracer('user');
+    // Per call: the primary is slow, the hedge is fast; two calls overlap.
+    const run = (id: string) =>
+      policy.execute(async ({ attempt, signal }) => {
+        if (attempt === 1) {
+          await clock.sleep(100, signal);
+          return `${id} primary`;
+        }
+        user.startSpan(`hedge work ${id}`).end();
+        return `${id} hedge`;
+      });
+    const both = Promise.all([run('a'), run('b')]);
+    await clock.advance(10);
+    await expect(both).resolves.toEqual(['a hedge', 'b hedge']);
+    const spans = o.spans();
+    const calls = spans.filter((s) => s.name === 'breakwater h');
+    expect(calls).toHaveLength(2);
+    const ids = new Set<string>();
+    for (const call of calls) {
+      const attempts = childrenOf(spans, call);
+      expect(
+        attempts.map((a) => [a.attributes['breakwater.attempt'], a.attributes['breakwater.attempt.outcome']]),
+      ).toEqual([
+        [1, 'cancelled'],
+        [2, 'success'],
+      ]);
+      expect(attempts[0]?.attributes['error.type']).toBe('ERR_HEDGE_CANCELLED');
+      const work = childrenOf(spans, attempts[1] as (typeof attempts)[number]).map((s) => s.name);
+      expect(work).toHaveLength(1);
+      ids.add(String(work[0]));
+      expect(call.attributes['breakwater.attempts']).toBe(2);
+    }
+    expect([...ids].sort()).toEqual(['hedge work a', 'hedge work b']);
+    const m = await o.metrics();
+    expect(total(m.get('breakwater.hedges'), { 'breakwater.hedge.trigger': 'delay' })).toBe(2);
+  });
+
+  it('an injected fault is an event of its call and a counted injection', async () => {
+    const o = sdk();
+    const policy = chaos({ fault: { rate: 1 }, random: () => 0, name: 'game-day' });
+    instrument(policy, { tracerProvider: o.tracerProvider, meterProvider: o.meterProvider });
+    await expect(policy.execute(() => 'never')).rejects.toMatchObject({ code: 'ERR_INJECTED_FAULT' });
+    const call = only(o.spans(), 'breakwater game-day');
+    expect(call.events.map((e) => [e.name, e.attributes?.['breakwater.chaos.injection']])).toEqual([
+      ['breakwater.chaos', 'fault'],
+      ['exception', undefined],
+    ]);
+    const m = await o.metrics();
+    expect(total(m.get('breakwater.chaos.injections'), { 'breakwater.chaos.injection': 'fault' })).toBe(1);
   });
 });
