@@ -101,16 +101,11 @@ export function markdown(
       .map((r) => ({ label: nodeLabel(r.info), row: r.rows.find((x) => x.id === row.id) }))
       .filter((x): x is { label: string; row: Row } => x.row !== undefined);
     const tag = (label: string): string => (multi && mine.length > 1 ? `**${label}** ` : '');
+    const cellOf = (m: (typeof mine)[number], lib: string) => m.row.cells.find((c) => c.lib === lib);
     const column = (lib: string): string =>
-      mine
-        .map(
-          (m) =>
-            `${tag(m.label)}${fmtCell(
-              m.row.cells.find((c) => c.lib === lib),
-              row.unit,
-            )}`,
-        )
-        .join('<br>');
+      mine.every((m) => cellOf(m, lib) === undefined)
+        ? '—'
+        : mine.map((m) => `${tag(m.label)}${fmtCell(cellOf(m, lib), row.unit)}`).join('<br>');
     const peers = row.cells
       .filter((c) => c.lib !== 'breakwater' && c.lib !== 'cockatiel' && c.lib !== 'floor')
       .map((c) => c.lib)
