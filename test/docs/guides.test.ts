@@ -37,7 +37,7 @@ describe('guides', () => {
     // Probes that must fail: a wrong option, a wrong import, a wrong event field — with and without imports.
     let n = 0;
     const probe = (code: string): Block => ({
-      page: `(probe ${++n}).md`,
+      page: `probe-${++n}.md`,
       line: 1,
       lang: 'ts',
       info: '',
@@ -51,8 +51,8 @@ describe('guides', () => {
       probe('const ok: number = Policy.wrap(retry()).layers;\nvoid client.anything(ok);'),
     ];
     const errors = typeCheck([...real, ...probes]);
-    const fromProbes = errors.filter((e) => e.where.startsWith('docs/(probe)'));
+    const fromProbes = errors.filter((e) => e.where.startsWith('docs/probe-'));
     expect(new Set(fromProbes.map((e) => e.where)).size, JSON.stringify(fromProbes)).toBe(probes.length);
-    expect(errors.filter((e) => !e.where.startsWith('docs/(probe)')).map((e) => `${e.where} ${e.message}`)).toEqual([]);
+    expect(errors.filter((e) => !e.where.startsWith('docs/probe-')).map((e) => `${e.where} ${e.message}`)).toEqual([]);
   }, 120_000);
 });

@@ -145,7 +145,10 @@ export function typeCheck(all: readonly Block[]): BlockError[] {
     host.fileExists = (name) => files.has(path.resolve(name)) || fileExists(name);
     const readFile = host.readFile.bind(host);
     host.readFile = (name) => files.get(path.resolve(name))?.text ?? readFile(name);
-    return ts.createProgram({ rootNames: [...files.keys(), ...entries.keys()], options, host, oldProgram: old });
+    const rootNames = [...files.keys(), ...entries.keys()];
+    return old === undefined
+      ? ts.createProgram({ rootNames, options, host })
+      : ts.createProgram({ rootNames, options, host, oldProgram: old });
   };
   const diagnostics = (program: ts.Program) =>
     [...files.keys()].flatMap((f) => {
