@@ -11,7 +11,7 @@
  * The report puts every Node version's numbers side by side, row by row.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -320,7 +320,10 @@ async function main(): Promise<void> {
   log(`wrote docs/benchmarks.md and docs/benchmarks.svg in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   if (args.has('--all')) {
-    for (const extra of ['idempotency', 'event-store', 'messaging']) {
+    // Every standalone benchmark next to this file (one per module: bench/<module>.ts).
+    for (const extra of readdirSync(`${ROOT}bench`)
+      .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+      .map((f) => f.slice(0, -3))) {
       const file = `${ROOT}bench/${extra}.ts`;
       if (!existsSync(file)) continue;
       log(`--all: bench/${extra}.ts`);
