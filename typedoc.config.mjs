@@ -19,6 +19,7 @@ export default {
   plugin: ['./scripts/typedoc-guides.mjs'],
   highlightLanguages: ['typescript', 'javascript', 'json', 'bash', 'sh', 'sql', 'text'],
   groupOrder: ['Guides', 'Project', '*'],
+  navigation: { includeGroups: true },
   excludePrivate: true,
   excludeInternal: true,
   disableSources: true,
