@@ -391,7 +391,9 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
     let wait = 0;
     if (s.q === undefined || (s.q as Queue).head === undefined) {
       wait = (this.#algo as Algorithm).take(s, cost, now);
-      if (wait === 0) return this.#actual === undefined ? s : new Lease(this, key, s, cost, now);
+      if (wait === 0) {
+        return this.#actual === undefined ? s : new Lease(this, key, s, cost, (this.#algo as Algorithm).stamp(s, now));
+      }
     }
     if (this.#wait && !this.#shadow && cost <= this.#capacity) {
       this.#handed = true;
@@ -484,7 +486,8 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
   }
 
   async #runAdmitted(ctx: CallContext, inner: Chain | undefined, key: string, cost: number): Promise<unknown> {
-    const token = await this.#admit(key, cost, abortSignal(ctx), ctx.deadline, this.#actual !== undefined);
+    const t = this.#admit(key, cost, abortSignal(ctx), ctx.deadline, this.#actual !== undefined);
+    const token = t instanceof Promise ? await t : t;
     let value: unknown;
     try {
       value = await invoke(ctx, inner);
@@ -497,18 +500,19 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
   }
 
   /**
-   * Admits `cost` for `key` (waiting in FIFO order in wait mode). Resolves to the call's token: a
+   * Admits `cost` for `key` (waiting in FIFO order in wait mode). Gives the call's token — a
    * {@link Lease} when `lease` is asked for or the store is remote, else the local state; for a call
-   * admitted uncharged (shadow, fail-open), the state or the key. Rejects with `RateLimitedError`,
-   * the store's error, or the abort reason.
+   * admitted uncharged (shadow, fail-open) the state or the key — or a promise of it. Throws (or
+   * rejects with) `RateLimitedError`, the store's error, or the abort reason. With the in-memory store
+   * everything up to joining the queue is synchronous, so two calls in one tick see each other.
    */
-  async #admit(
+  #admit(
     key: string,
     cost: number,
     signal: AbortSignal | undefined,
     deadline: number | undefined,
     lease: boolean,
-  ): Promise<unknown> {
+  ): unknown {
     const local = this.#mem;
     const pass = local !== undefined ? local.get(key, this.#clock.now()) : key;
     if (cost > this.#capacity) {
@@ -518,29 +522,42 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
     }
     if (signal?.aborted) throw signal.reason;
     const q = this.#queueOf(key, false);
-    let wait: number;
-    if (q === undefined || q.head === undefined) {
-      let d: StoreDecision;
-      try {
-        d = await this.#store.acquire(key, cost, this.#limits, true);
-      } catch (error) {
-        return this.#storeFailed(error, key, cost, pass);
-      }
+    // Behind other waiters, only ask when it would fit (FIFO: nobody overtakes them).
+    const ahead = q === undefined || q.head === undefined ? -1 : q.cost;
+    let d: Awaitable<StoreDecision>;
+    try {
+      d = this.#store.acquire(key, ahead < 0 ? cost : ahead + cost, this.#limits, ahead < 0);
+    } catch (error) {
+      return this.#storeFailed(error, key, cost, pass);
+    }
+    if (d instanceof Promise) {
+      return d.then(
+        (d) => this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass),
+        (error: unknown) => this.#storeFailed(error, key, cost, pass),
+      );
+    }
+    return this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass);
+  }
+
+  #admitted(
+    d: StoreDecision,
+    ahead: number,
+    key: string,
+    cost: number,
+    signal: AbortSignal | undefined,
+    deadline: number | undefined,
+    lease: boolean,
+    pass: unknown,
+  ): unknown {
+    if (ahead < 0) {
       if (d.ok) return this.#token(key, cost, d.at, lease);
-      wait = d.wait;
       if (!this.#wait || this.#shadow) {
-        const error = this.#limited('limit', ceil(wait), key, cost);
+        const error = this.#limited('limit', ceil(d.wait), key, cost);
         if (error === undefined) return pass;
         throw error;
       }
-    } else {
-      // Behind other waiters: the expected wait covers them too (FIFO: nobody overtakes).
-      try {
-        wait = (await this.#store.acquire(key, q.cost + cost, this.#limits, false)).wait;
-      } catch (error) {
-        return this.#storeFailed(error, key, cost, pass);
-      }
     }
+    const wait = d.wait;
     const now = this.#clock.now();
     const maxAt = now + this.#maxWait;
     const until = deadline !== undefined && deadline < maxAt ? deadline : maxAt;
@@ -549,7 +566,7 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
       // Waiting would end past the deadline or maxWait: fail now rather than sleep into it.
       throw this.#limited(reason, ceil(wait), key, cost) as RateLimitedError;
     }
-    if (signal?.aborted) throw signal.reason; // the store round trip may have taken a while
+    if (signal?.aborted) throw signal.reason; // a remote store's answer may have taken a while
     const queue = this.#queueOf(key, true) as Queue;
     const w = new Waiter(queue, cost, until, reason);
     if (queue.tail === undefined) queue.head = w;
@@ -576,14 +593,13 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
       });
     }
     if (queue.head === w) this.#arm(queue, wait);
-    const at = (await w.promise) as number | undefined;
-    return at === undefined ? pass : this.#token(key, cost, at, lease);
+    return w.promise.then((at) => (at === undefined ? pass : this.#token(key, cost, at as number, lease)));
   }
 
   #token(key: string, cost: number, at: number, lease: boolean): unknown {
     const local = this.#mem;
     if (local === undefined) return new Lease(this, key, undefined, cost, at);
-    const s = local.get(key, at);
+    const s = local.get(key, this.#clock.now());
     return lease ? new Lease(this, key, s, cost, at) : s;
   }
 
@@ -830,12 +846,14 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
   acquire(o: RateLimitAcquireOptions | undefined): Promise<RateLimitLease> {
     const key = o?.key ?? '';
     const cost = o?.cost ?? 1;
-    return this.#admit(key, cost, o?.signal, o?.deadline, true).then((t) => {
-      if (t instanceof Lease) return t;
-      const free = new Lease(this, key, undefined, cost, Number.NaN); // admitted uncharged (shadow, fail-open)
-      free.done = true;
-      return free;
-    });
+    return new Promise<unknown>((resolve) => resolve(this.#admit(key, cost, o?.signal, o?.deadline, true))).then(
+      (t) => {
+        if (t instanceof Lease) return t;
+        const free = new Lease(this, key, undefined, cost, Number.NaN); // admitted uncharged (shadow, fail-open)
+        free.done = true;
+        return free;
+      },
+    );
   }
 
   tryAcquire(key: string, cost: number): Awaitable<RateLimitLease | undefined> {

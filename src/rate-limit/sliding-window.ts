@@ -18,7 +18,8 @@ export interface SlidingWindowConfig {
 /**
  * One window: `slots` holds pairs (slot index, cost admitted in it), oldest first; `sum` is their
  * total; `until` holds admissions off (a server's Retry-After); `seen` is the latest clock reading;
- * `q` is the owner's waiting queue, if any.
+ * `q` is the owner's waiting queue, if any. A slot's index is `floor(time / width)` in the clock's
+ * current frame; after the clock steps back the stored indices are shifted into the new frame.
  * @internal
  */
 export class SlidingWindowState {
@@ -26,10 +27,12 @@ export class SlidingWindowState {
   declare sum: number;
   declare until: number;
   declare seen: number;
+  /** Slots shifted back so far (clock steps back): a slot's id `index + off` never changes. */
+  declare off: number;
   declare q: unknown;
   constructor(now: number) {
     this.slots = [];
-    this.sum = 0;
+    this.sum = this.off = 0;
     this.until = this.seen = now;
     this.q = undefined;
   }
@@ -46,6 +49,7 @@ export function swPrune(s: SlidingWindowState, now: number, c: SlidingWindowConf
     // Shift by the slots the clock went back, so that every admission keeps its age in slots.
     const shift = Math.floor(s.seen / c.width) - Math.floor(now / c.width);
     if (shift > 0) for (let i = 0; i < s.slots.length; i += 2) (s.slots[i] as number) -= shift;
+    s.off += shift;
     s.until -= s.seen - now;
   }
   s.seen = now;
@@ -106,15 +110,27 @@ export function swTake(s: SlidingWindowState, cost: number, now: number, c: Slid
   return swWait(s, cost, now, c);
 }
 
+/** The stamp of an admission made now, for a later {@link swAdjust}: its slot's id. @internal */
+export function swStamp(s: SlidingWindowState, now: number, c: SlidingWindowConfig): number {
+  swPrune(s, now, c);
+  return Math.floor(now / c.width) + s.off;
+}
+
 /**
- * Trues up an admission made at time `at`: a refund (`delta < 0`) comes off that admission's slot
- * while it is still in the window (never below zero); a charge goes to that slot, or to the current
- * one once it has left.
+ * Trues up an admission with stamp `stamp` ({@link swStamp}): a refund (`delta < 0`) comes off that
+ * admission's slot while it is still in the window (never below zero); a charge goes to that slot,
+ * or to the current one once it has left.
  * @internal
  */
-export function swAdjust(s: SlidingWindowState, delta: number, at: number, now: number, c: SlidingWindowConfig): void {
+export function swAdjust(
+  s: SlidingWindowState,
+  delta: number,
+  stamp: number,
+  now: number,
+  c: SlidingWindowConfig,
+): void {
   swPrune(s, now, c);
-  const index = Math.floor(at / c.width);
+  const index = stamp - s.off;
   const a = s.slots;
   for (let i = 0; i < a.length; i += 2) {
     if (a[i] === index) {

@@ -8,6 +8,7 @@ import {
   swBlock,
   swCap,
   swPrune,
+  swStamp,
   swTake,
   swWait,
 } from './sliding-window.js';
@@ -45,7 +46,7 @@ export interface StoreDecision {
   readonly wait: number;
   /** Cost still available now, after this acquire. */
   readonly remaining: number;
-  /** The store's time of the decision (an acquire's time, for a later true-up). */
+  /** The stamp of an acquire, handed back to `adjust` for its true-up (the store's time, or a slot id). */
   readonly at: number;
   /** Ms the store still holds every admission off (a server's Retry-After), 0 when none. */
   readonly blockedFor: number;
@@ -80,7 +81,9 @@ export interface Algorithm {
   create(now: number): KeyState;
   take(s: KeyState, cost: number, now: number): number;
   wait(s: KeyState, cost: number, now: number): number;
-  adjust(s: KeyState, delta: number, at: number, now: number): void;
+  /** What a lease keeps of an admission made now, for `adjust` (the time, or the window's slot id). */
+  stamp(s: KeyState, now: number): number;
+  adjust(s: KeyState, delta: number, stamp: number, now: number): void;
   block(s: KeyState, ms: number, now: number): void;
   cap(s: KeyState, remaining: number, now: number): void;
   /** Available now (may be negative), and ms still held off. */
@@ -104,7 +107,10 @@ class TokenBucket implements Algorithm, TokenBucketConfig {
   wait(s: KeyState, cost: number, now: number): number {
     return tbWait(s as TokenBucketState, cost, now, this);
   }
-  adjust(s: KeyState, delta: number, _at: number, now: number): void {
+  stamp(_s: KeyState, now: number): number {
+    return now;
+  }
+  adjust(s: KeyState, delta: number, _stamp: number, now: number): void {
     tbAdjust(s as TokenBucketState, delta, now, this);
   }
   block(s: KeyState, ms: number, now: number): void {
@@ -143,8 +149,11 @@ class SlidingWindow implements Algorithm, SlidingWindowConfig {
   wait(s: KeyState, cost: number, now: number): number {
     return swWait(s as SlidingWindowState, cost, now, this);
   }
-  adjust(s: KeyState, delta: number, at: number, now: number): void {
-    swAdjust(s as SlidingWindowState, delta, at, now, this);
+  stamp(s: KeyState, now: number): number {
+    return swStamp(s as SlidingWindowState, now, this);
+  }
+  adjust(s: KeyState, delta: number, stamp: number, now: number): void {
+    swAdjust(s as SlidingWindowState, delta, stamp, now, this);
   }
   block(s: KeyState, ms: number, now: number): void {
     swBlock(s as SlidingWindowState, ms, now, this);
@@ -228,7 +237,8 @@ export class MemoryStore implements RateLimitStore {
     // A check of an unknown key looks at a fresh state without keeping it.
     const s = take ? this.get(key, now) : (this.peek(key) ?? a.create(now));
     const wait = take ? a.take(s, cost, now) : a.wait(s, cost, now);
-    return { ok: wait === 0, wait, remaining: a.remaining(s, now), at: now, blockedFor: a.blockedFor(s, now) };
+    const at = a.stamp(s, now);
+    return { ok: wait === 0, wait, remaining: a.remaining(s, now), at, blockedFor: a.blockedFor(s, now) };
   }
 
   adjust(key: string, delta: number, at: number): void {
