@@ -30,11 +30,14 @@ export class SlidingWindowState {
   /** Slots shifted back so far (clock steps back): a slot's id `index + off` never changes. */
   declare off: number;
   declare q: unknown;
+  /** Used since the store's last eviction sweep passed it (second-chance LRU). */
+  declare u: boolean;
   constructor(now: number) {
     this.slots = [];
     this.sum = this.off = 0;
     this.until = this.seen = now;
     this.q = undefined;
+    this.u = false;
   }
 }
 

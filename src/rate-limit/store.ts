@@ -178,8 +178,10 @@ export function algorithm(limits: RateLimitLimits): Algorithm {
 }
 
 /**
- * Per-key states in memory: a `Map` in least-recently-used order, bounded by `maxKeys`. When full,
- * the least recently used key without waiters is forgotten (it starts afresh, full, if it comes back).
+ * Per-key states in memory, bounded by `maxKeys`, with a second-chance approximation of LRU: a hit
+ * only sets the state's used bit (no `Map` reordering per call); when full, the sweep from the
+ * oldest entry moves used ones to the back (clearing the bit) and forgets the first unused one
+ * without waiters (it starts afresh, full, if it comes back).
  * @internal
  */
 export class MemoryStore implements RateLimitStore {
@@ -200,7 +202,7 @@ export class MemoryStore implements RateLimitStore {
     return this.#map.size;
   }
 
-  /** The state of `key`, made (full) when absent; marks it most recently used. */
+  /** The state of `key`, made (full) when absent; marks it used. */
   get(key: string, now: number): KeyState {
     if (key === '') {
       this.#empty ??= this.algo.create(now);
@@ -209,21 +211,28 @@ export class MemoryStore implements RateLimitStore {
     const m = this.#map;
     let s = m.get(key);
     if (s !== undefined) {
-      m.delete(key);
-      m.set(key, s);
+      s.u = true;
       return s;
     }
+    if (m.size >= this.#max) this.#evict();
     s = this.algo.create(now);
     m.set(key, s);
-    if (m.size > this.#max) {
-      for (const [k, v] of m) {
-        if (v.q === undefined) {
-          m.delete(k);
-          break;
-        }
-      }
-    }
     return s;
+  }
+
+  #evict(): void {
+    const m = this.#map;
+    // Each used entry is passed over at most once (its bit is cleared), so two laps always end.
+    for (let lap = 0; lap < 2 * m.size + 1; lap++) {
+      const first = m.entries().next();
+      if (first.done === true) return;
+      const [k, v] = first.value;
+      m.delete(k);
+      if (v.u || v.q !== undefined) {
+        v.u = false;
+        m.set(k, v);
+      } else return;
+    }
   }
 
   /** The state of `key` if it has one (no recency change). */

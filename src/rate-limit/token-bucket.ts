@@ -22,10 +22,13 @@ export class TokenBucketState {
   declare at: number;
   declare seen: number;
   declare q: unknown;
+  /** Used since the store's last eviction sweep passed it (second-chance LRU). */
+  declare u: boolean;
   constructor(tokens: number, now: number) {
     this.tokens = tokens;
     this.at = this.seen = now;
     this.q = undefined;
+    this.u = false;
   }
 }
 
