@@ -1,6 +1,8 @@
 // 4 processes hammer one key of a Redis rate limiter. Counted in windows of `per` on Redis time,
 // the admitted calls stay within the bound (token bucket: limit + burst; sliding window: limit) and,
-// while demand exceeds the limit, reach at least 95 % of it.
+// while demand exceeds the limit, reach at least 95 % of it. "Demand exceeds the limit" is checked,
+// not assumed: on a loaded machine a worker can be descheduled for a while, so the floor applies to
+// the windows with a rejection in each tenth of them (and most windows must be such windows).
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -10,6 +12,7 @@ import { HAS, REDIS_URL } from '../support/servers.js';
 
 interface Report {
   admitted: number[];
+  rejectedAt: number[];
   rejected: number;
   failed: number;
 }
@@ -91,8 +94,16 @@ describe.skipIf(!HAS.redis)('rate limit shared by 4 processes on real Redis', ()
         counts.push(times.filter((t) => t >= origin + k * per && t < origin + (k + 1) * per).length);
       }
       for (const c of counts) expect(c).toBeLessThanOrEqual(bound);
-      // After the first window (the bucket's burst), each window admits at least 95 % of the limit.
-      for (const c of counts.slice(1)) expect(c).toBeGreaterThanOrEqual(0.95 * limit);
+      // After the first window (the bucket's burst), each window where demand exceeded the limit
+      // throughout admits at least 95 % of the limit.
+      const rejections = reports.flatMap((r) => r.rejectedAt);
+      const pressed = (k: number) =>
+        Array.from({ length: 10 }, (_, j) => origin + k * per + (j * per) / 10).every((from) =>
+          rejections.some((t) => t >= from && t < from + per / 10),
+        );
+      const busy = counts.map((_, k) => k).filter((k) => k > 0 && pressed(k));
+      expect(busy.length).toBeGreaterThanOrEqual((windows - 1) / 2);
+      for (const k of busy) expect(counts[k]).toBeGreaterThanOrEqual(0.95 * limit);
       // Sliding windows at any offset too, not just aligned ones.
       let worst = 0;
       for (let i = 0, j = 0; i < times.length; i++) {
