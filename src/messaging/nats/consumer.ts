@@ -176,8 +176,9 @@ export interface JetStreamConsumer {
    * waits for in-flight handlers and their acks, then resolves. With `timeout` (ms), handlers still
    * running then see their `ctx.signal` abort with {@link ConsumerClosedError}, and their messages
    * are nak'ed at once (even if a handler ignores its signal; what it does later is not sent), as
-   * are buffered ones not started, for another worker; `close` still waits for the handlers to
-   * settle. Messages the server was sending to this worker's pull request
+   * are buffered ones not started, for another worker; `close` then resolves without waiting for
+   * handlers that ignore their signal (they run on in the background; nothing they do later is
+   * acked or nak'ed). Messages the server was sending to this worker's pull request
    * as it stopped are redelivered after the consumer's `ack_wait`.
    */
   close(options?: { readonly timeout?: number | undefined }): Promise<void>;
@@ -553,8 +554,16 @@ class Runner<M> {
       slot?.();
     }
     let timer: TimerHandle;
+    let gaveUp: Promise<void> | undefined;
     if (timeout !== undefined) {
+      let stop!: () => void;
+      gaveUp = new Promise<void>((resolve) => {
+        stop = resolve;
+      });
       timer = this.#clock.setTimeout(() => {
+        // After the timeout `close` returns, whatever the handlers do: a shutdown must not hang on
+        // a handler deaf to its signal (its message is handed back; what it does later is not sent).
+        stop();
         if (this.#abort.signal.aborted) return;
         const reason = new ConsumerClosedError();
         this.#abort.abort(reason);
@@ -571,7 +580,7 @@ class Runner<M> {
       }, timeout);
     }
     try {
-      await this.done;
+      await (gaveUp === undefined ? this.done : Promise.race([this.done, gaveUp]));
     } finally {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
     }
