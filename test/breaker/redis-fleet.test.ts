@@ -178,7 +178,6 @@ describe.skipIf(!HAS_REDIS_SERVER)('a fleet of 3 processes sharing a breaker on 
     const t1 = Math.min(...workers.map((w) => (first(w, 'open', down2) as Line).at));
     await stopRedis(redis);
     await sleep(200);
-    const restarted = Date.now();
     redis = await startRedis(port);
     processes.push(redis);
     const admin = new Redis({ port, maxRetriesPerRequest: 1 });
