@@ -2,11 +2,13 @@
 // removed afterwards): the protocol and fleet conformance suites, a TCP-proxy cut for the degraded
 // mode, and the adapter's own edges. The multi-process test with a Redis restart is in
 // redis-fleet.test.ts.
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { circuitBreaker, consecutive } from '../../src/breaker/index.js';
 import { isBreakerStoreError, type RedisBreakerClient, redisBreakerStore } from '../../src/breaker/redis/index.js';
 import { RedisBackend } from '../../src/breaker/redis/redis-store.js';
+import type { Op, Reply } from '../../src/breaker/redis/shared-store.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { tcpProxy } from '../idempotency/support/proxy.js';
 import { HAS, REDIS_URL } from '../support/servers.js';
@@ -67,6 +69,89 @@ describeProtocol(
   },
   { skip: !HAS.redis },
 );
+
+describe.skipIf(!HAS.redis)('the in-memory twin is faithful to the Redis script', () => {
+  // Random sequences of operations from three instances, run on Redis and on the twin side by side:
+  // every reply must match (the ms left only by bucket, as the two clocks read a moment apart).
+  const rem = (x: number) => (x > 50_000 ? 'long' : x > -1000 ? 'zero' : 'past');
+  const norm = (r: Reply) => (r.state === undefined ? { ok: r.ok } : { ok: r.ok, ...r.state, rem: rem(r.state.rem) });
+  type Step = {
+    op: Op;
+    me: string;
+    delta: number;
+    ms: number;
+    strict: number;
+    token: string;
+    state: string;
+    iso: number;
+    n: number;
+  };
+  const step = fc.record({
+    op: fc.constantFrom<Op>(
+      'read',
+      'seed',
+      'open',
+      'open',
+      'acquire',
+      'acquire',
+      'confirm',
+      'release',
+      'renew',
+      'isolate',
+      'unisolate',
+      'reset',
+    ),
+    me: fc.constantFrom('A', 'B', 'C'),
+    delta: fc.constantFrom(0, 0, 0, -1, 1),
+    ms: fc.constantFrom(0, 100_000),
+    strict: fc.constantFrom(0, 1),
+    token: fc.constantFrom('t1', 't2', 't3'),
+    state: fc.constantFrom('closed', 'open', 'isolated'),
+    iso: fc.constantFrom(0, 1),
+    n: fc.integer({ min: 0, max: 3 }),
+  });
+  const args = (x: Step, e: number): (string | number)[] => {
+    switch (x.op) {
+      case 'seed':
+        return [x.state, e + 1 + x.delta, x.ms, x.n, x.n % 2, x.iso, 100_000, x.token];
+      case 'open':
+        return [e + x.delta, x.ms, x.strict];
+      case 'acquire':
+        return [e + x.delta, x.token, 100_000];
+      case 'confirm':
+      case 'release':
+        return [e + x.delta, x.token];
+      case 'renew':
+        return [e + x.delta, 100_000, x.token];
+      default:
+        return [];
+    }
+  };
+
+  it('replies alike to any sequence of operations', async () => {
+    const client = connect();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(1, 2), fc.array(step, { minLength: 1, maxLength: 25 }), async (slots, steps) => {
+        const key = newKey();
+        const redis = new RedisBackend(client, base(key));
+        const twin = new MemoryBackend(() => Date.now());
+        try {
+          for (const x of steps) {
+            const a = args(x, twin.rec?.e ?? 0);
+            const [r, t] = [await redis.exec(x.op, x.me, slots, a), twin.run(x.op, x.me, slots, a.map(String))];
+            expect(norm(r), `${x.op} ${JSON.stringify(a)} by ${x.me}`).toEqual(norm(t));
+          }
+        } finally {
+          await client.del(base(key), `${base(key)}:isolations`, `${base(key)}:probe:1`, `${base(key)}:probe:2`);
+        }
+      }),
+      {
+        numRuns: Number(process.env.FC_NUM_RUNS ?? 40),
+        seed: process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED),
+      },
+    );
+  });
+});
 
 describeFleetConformance(
   'redis (through a TCP proxy)',
