@@ -17,7 +17,6 @@ import { virtualClock } from '../../src/testing/index.js';
 import { MemoryBackend } from './support/memory-backend.js';
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 150);
-const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 
 /** The twin, with every request, reply and notification delivered when the scheduler says. */
 class ScheduledBackend implements BreakerBackend {
@@ -115,7 +114,7 @@ describe('fleet-wide breaker races (fc.scheduler, in-memory twin of the Redis sc
           for (const b of breakers) expect(category(b.state)).toBe(record);
         },
       ),
-      { numRuns, seed },
+      { numRuns },
     );
   });
 
@@ -155,7 +154,7 @@ describe('fleet-wide breaker races (fc.scheduler, in-memory twin of the Redis sc
           expect(closes).toEqual(breakers.map(() => 1));
         },
       ),
-      { numRuns, seed },
+      { numRuns },
     );
   });
 });
