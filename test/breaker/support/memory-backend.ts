@@ -54,7 +54,7 @@ export class MemoryBackend implements BreakerBackend {
   exec(op: Op, me: string, slots: number, args: readonly (string | number)[]): Promise<Reply> {
     if (this.down) return Promise.reject(new Error('backend down'));
     this.log.push(op);
-    return Promise.resolve(this.run(op, me, slots, args.map(String)));
+    return Promise.resolve(this.run(op, me, slots, args));
   }
 
   #slot(i: number, now: number): string | undefined {
@@ -72,7 +72,8 @@ export class MemoryBackend implements BreakerBackend {
     return true;
   }
 
-  run(op: Op, me: string, n: number, a: readonly string[]): Reply {
+  run(op: Op, me: string, n: number, args: readonly (string | number)[]): Reply {
+    const a = args.map(String);
     const now = this.#now();
     const rec = this.rec;
     const reply = (ok: number): Reply => ({
