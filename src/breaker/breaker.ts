@@ -99,7 +99,8 @@ export interface BreakerLink {
   reset(): void;
   /**
    * Adopts a state decided elsewhere, emitting the transition's event: `open` for `ms` more ms as
-   * opening number `openings`, `closed` (statistics forgotten), or `isolated`.
+   * opening number `openings` (a new break, even when already open), `closed` (statistics
+   * forgotten), or `isolated` (call it only when the breaker is not isolated).
    */
   sync(state: 'open' | 'closed' | 'isolated', ms: number, openings: number): void;
   /** True when someone listens to `type`. */
@@ -513,7 +514,7 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   sync(state: 'open' | 'closed' | 'isolated', ms: number, openings: number): void {
     if (state === 'open') this.#open(undefined, ms, openings);
     else if (state === 'closed') this.#close();
-    else if (this.#state !== ISOLATED) this.#transition(ISOLATED, 'isolate');
+    else this.#transition(ISOLATED, 'isolate'); // the store syncs a change only
   }
 
   snapshot(): BreakerSnapshot {
