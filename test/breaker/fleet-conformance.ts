@@ -333,6 +333,29 @@ export function describeFleetConformance(name: string, make: () => Promise<Fleet
         { breakDuration: 60_000 },
       ));
 
+    it('a reset() made while the store is unreachable applies at once locally and to the fleet when it answers', () =>
+      fleet(
+        3,
+        async ([a, b, c], env) => {
+          await trip(a as Instance);
+          await eventually(
+            env,
+            () => states([b, c] as Instance[]).every((s) => s === 'open'),
+            env.staleness,
+            'all open',
+          );
+          await env.down();
+          (c as Instance).breaker.reset();
+          expect((c as Instance).breaker.state).toBe('closed');
+          await eventually(env, () => (c as Instance).store.degraded, 2000, 'c degraded');
+          expect(states([a, b] as Instance[])).toEqual(['open', 'open']);
+          await env.up();
+          await eventually(env, () => states([a, b, c] as Instance[]).every((s) => s === 'closed'), 3000, 'all closed');
+          expect(await env.shared()).toBe('closed');
+        },
+        { breakDuration: 60_000 },
+      ));
+
     it('a lost record (server restart) is re-seeded from the instances: an open circuit stays open', () =>
       fleet(
         3,
