@@ -138,7 +138,9 @@ describe('fleet-wide breaker races (fc.scheduler, in-memory twin of the Redis sc
               store: new SharedBreakerStore(backend, { staleness: 60_000, timeout: 600_000, lease: 600_000, clock }),
             });
             closes[i] = 0;
-            b.on('close', () => void (closes[i] = (closes[i] as number) + 1));
+            b.on('close', () => {
+              closes[i] = (closes[i] as number) + 1;
+            });
             return b;
           });
           await clock.advance(0);
