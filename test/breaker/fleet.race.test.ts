@@ -6,13 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BreakerState, type CircuitBreaker, circuitBreaker, consecutive } from '../../src/breaker/index.js';
-import {
-  type BreakerBackend,
-  type Op,
-  type Reply,
-  type Shared,
-  SharedBreakerStore,
-} from '../../src/breaker/redis/shared-store.js';
+import type { BreakerBackend, Op, Reply, Shared } from '../../src/breaker/redis/backend.js';
+import { SharedBreakerStore } from '../../src/breaker/redis/shared-store.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { MemoryBackend } from './support/memory-backend.js';
 

@@ -1,7 +1,7 @@
 // The shared record's operations, one by one, against real Redis (the Lua script) and against the
 // in-memory twin the race tests use: the same cases must hold for both, so the twin is faithful.
 import { describe, expect, it } from 'vitest';
-import type { BreakerBackend, Op, Reply, Shared } from '../../src/breaker/redis/shared-store.js';
+import type { BreakerBackend, Op, Reply, Shared } from '../../src/breaker/redis/backend.js';
 
 export interface ProtocolEnv {
   readonly backend: BreakerBackend;

@@ -14,6 +14,8 @@
  *
  * @module
  */
+
+export { BreakerStoreError, isBreakerStoreError } from './backend.js';
 export {
   type RedisBreakerClient,
   type RedisBreakerStore,
@@ -21,4 +23,3 @@ export {
   type RedisBreakerSubscriber,
   redisBreakerStore,
 } from './redis-store.js';
-export { BreakerStoreError, isBreakerStoreError } from './shared-store.js';

@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from '../../core/clock.js';
 import { checkNumber, checkObject, fail } from '../../core/validate.js';
 import type { BreakerStore } from '../breaker.js';
-import { type BreakerBackend, type Op, type Reply, type Shared, SharedBreakerStore } from './shared-store.js';
+import type { BreakerBackend, Op, Reply, Shared } from './backend.js';
+import { SharedBreakerStore } from './shared-store.js';
 
 /** The subscriber connection the store makes with `duplicate()` (an ioredis client). */
 export interface RedisBreakerSubscriber {

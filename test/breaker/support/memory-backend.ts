@@ -2,7 +2,7 @@
 // operation, on an injectable clock: the fleet conformance suite and the race tests run the store
 // protocol against it and against real Redis. `down` makes every operation fail (an outage);
 // `restart()` loses every key (a Redis restart without persistence).
-import type { BreakerBackend, Op, Reply, Shared } from '../../../src/breaker/redis/shared-store.js';
+import type { BreakerBackend, Op, Reply, Shared } from '../../../src/breaker/redis/backend.js';
 
 interface Rec {
   s: Shared['s'];
