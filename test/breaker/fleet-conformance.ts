@@ -187,6 +187,37 @@ export function describeFleetConformance(name: string, make: () => Promise<Fleet
         ));
     }
 
+    it('while the fleet probes, the other instances reject at once without asking the store on every call', () =>
+      fleet(3, async ([a, b, c], env) => {
+        await trip(a as Instance);
+        await eventually(env, () => states([b, c] as Instance[]).every((s) => s === 'open'), env.staleness, 'all open');
+        await env.advance(320);
+        let release!: () => void;
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        const probe = (a as Instance).breaker.execute(() => gate.then(() => 'ok'));
+        await env.advance(20);
+        const before = env.writes();
+        let rejected = 0;
+        for (let i = 0; i < 50; i++) {
+          for (const x of [b, c] as Instance[]) {
+            const r = await x.breaker.executeOutcome(() => 'ran');
+            if (!r.ok && r.error instanceof BrokenCircuitError) rejected++;
+          }
+        }
+        expect(rejected).toBe(100);
+        expect(env.writes() - before).toBeLessThanOrEqual(4); // one denied lease request per instance (and a retry)
+        release();
+        expect(await probe).toBe('ok');
+        await eventually(
+          env,
+          () => states([a, b, c] as Instance[]).every((s) => s === 'closed'),
+          env.staleness,
+          'all closed',
+        );
+      }));
+
     it('a failed probe reopens every instance, with the escalated break shared', () =>
       fleet(
         3,

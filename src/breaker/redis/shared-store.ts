@@ -60,6 +60,9 @@ export class SharedBreakerStore implements BreakerStore {
   #seeding = false;
   /** Writes in flight: until they answer, a same-epoch record may predate them and is not adopted. */
   #writes = 0;
+  /** The record whose probe slots were all taken when last asked, and until when not to ask again. */
+  #busy: Shared | undefined = undefined;
+  #busyUntil = 0;
   #pollTimer: TimerHandle = undefined;
   #renewTimer: TimerHandle = undefined;
   #stop: (() => Promise<void>) | undefined = undefined;
@@ -130,6 +133,9 @@ export class SharedBreakerStore implements BreakerStore {
     await this.#first;
     const k = this.#known;
     if (this.#closed || this.#degraded || k === undefined) return true; // no one to ask: local rules
+    // The fleet's slots were taken a moment ago: reject without asking again on every call.
+    const now = this.#o.clock.now();
+    if (k === this.#busy && now < this.#busyUntil) return false;
     const token = newToken();
     this.#writes++;
     try {
@@ -141,7 +147,14 @@ export class SharedBreakerStore implements BreakerStore {
         this.#held.push(token);
         this.#renewSoon();
       }
-      this.#observe(reply.state, k.e);
+      const x = reply.state;
+      if (!granted && x?.s === 'open' && x.e === k.e) {
+        // Until the break ends in Redis time, or for a poll interval while others hold the slots
+        // (a freed or lapsed slot is noticed that late at most).
+        this.#busy = k;
+        this.#busyUntil = now + (x.rem > 0 ? x.rem : this.#o.staleness / 2);
+      }
+      this.#observe(x, k.e);
       return granted || (reply.state?.s === 'closed' && this.#link?.state === 'closed');
     } catch (error) {
       this.#writes--;
@@ -157,6 +170,7 @@ export class SharedBreakerStore implements BreakerStore {
       if (ok && this.#degraded) this.#dirty = true;
       return;
     }
+    if (!ok) this.#busy = undefined; // the slot it frees is this instance's to reuse
     this.#send(ok ? 'confirm' : 'release', [k.e, token]);
   }
 
