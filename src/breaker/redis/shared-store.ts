@@ -137,30 +137,31 @@ export class SharedBreakerStore implements BreakerStore {
     const now = this.#o.clock.now();
     if (k === this.#busy && now < this.#busyUntil) return false;
     const token = newToken();
+    let reply: Reply;
     this.#writes++;
     try {
-      const reply = await this.#exec('acquire', [k.e, token, this.#o.lease]);
-      this.#writes--;
-      // A transition that overtook the reply ended this period: the lease went with it.
-      const granted = reply.ok === 1 && this.#known === k;
-      if (granted) {
-        this.#held.push(token);
-        this.#renewSoon();
-      }
-      const x = reply.state;
-      if (!granted && x?.s === 'open' && x.e === k.e) {
-        // Until the break ends in Redis time, or for a poll interval while others hold the slots
-        // (a freed or lapsed slot is noticed that late at most).
-        this.#busy = k;
-        this.#busyUntil = now + (x.rem > 0 ? x.rem : this.#o.staleness / 2);
-      }
-      this.#observe(x, k.e);
-      return granted || (reply.state?.s === 'closed' && this.#link?.state === 'closed');
+      reply = await this.#exec('acquire', [k.e, token, this.#o.lease]);
     } catch (error) {
       this.#writes--;
       this.#fail(error);
       return true;
     }
+    this.#writes--;
+    // A transition that overtook the reply ended this period: the lease went with it.
+    const granted = reply.ok === 1 && this.#known === k;
+    if (granted) {
+      this.#held.push(token);
+      this.#renewSoon();
+    }
+    const x = reply.state;
+    if (!granted && x?.s === 'open' && x.e === k.e) {
+      // Until the break ends in Redis time, or for a poll interval while others hold the slots
+      // (a freed or lapsed slot is noticed that late at most).
+      this.#busy = k;
+      this.#busyUntil = now + (x.rem > 0 ? x.rem : this.#o.staleness / 2);
+    }
+    this.#observe(x, k.e);
+    return granted || (x?.s === 'closed' && this.#link?.state === 'closed');
   }
 
   done(ok: boolean): void {
