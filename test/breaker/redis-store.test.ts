@@ -7,7 +7,12 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { circuitBreaker, consecutive } from '../../src/breaker/index.js';
 import type { Op, Reply } from '../../src/breaker/redis/backend.js';
-import { isBreakerStoreError, type RedisBreakerClient, redisBreakerStore } from '../../src/breaker/redis/index.js';
+import {
+  isBreakerStoreError,
+  type RedisBreakerClient,
+  type RedisBreakerStore,
+  redisBreakerStore,
+} from '../../src/breaker/redis/index.js';
 import { RedisBackend } from '../../src/breaker/redis/redis-store.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { tcpProxy } from '../idempotency/support/proxy.js';
@@ -20,6 +25,12 @@ const run = Math.random().toString(36).slice(2, 10);
 const PREFIX = `bw-breaker-test:${run}:`;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const clients: Redis[] = [];
+const stores: RedisBreakerStore[] = [];
+/** A store closed before the keys are cleaned up (its poll would re-seed them otherwise). */
+const track = (store: RedisBreakerStore): RedisBreakerStore => {
+  stores.push(store);
+  return store;
+};
 
 function connect(port?: number): Redis {
   const c = new Redis(port === undefined ? REDIS_URL : `redis://127.0.0.1:${port}`, {
@@ -34,6 +45,7 @@ function connect(port?: number): Redis {
 const admin = HAS.redis ? connect() : undefined;
 
 afterAll(async () => {
+  for (const s of stores) await s.close();
   if (admin !== undefined) {
     let cursor = '0';
     do {
@@ -205,7 +217,7 @@ describe.skipIf(!HAS.redis)('redisBreakerStore', () => {
     const mk = (key: string) =>
       circuitBreaker({
         strategy: consecutive(1),
-        store: redisBreakerStore(client, { key, prefix: PREFIX, staleness: 200 }),
+        store: track(redisBreakerStore(client, { key, prefix: PREFIX, staleness: 200 })),
       });
     const a = mk(k1);
     const b = mk(k1);
@@ -230,7 +242,7 @@ describe.skipIf(!HAS.redis)('redisBreakerStore', () => {
     };
     const b = circuitBreaker({
       strategy: consecutive(1),
-      store: redisBreakerStore(forgetful, { key: newKey(), prefix: PREFIX }),
+      store: track(redisBreakerStore(forgetful, { key: newKey(), prefix: PREFIX })),
     });
     await sleep(50);
     await b.execute(() => Promise.reject(new Error('x'))).catch(() => {});
@@ -248,7 +260,7 @@ describe.skipIf(!HAS.redis)('redisBreakerStore', () => {
     try {
       const key = newKey();
       const cut = connect(proxy.port);
-      const store = redisBreakerStore(cut, { key, prefix: PREFIX, staleness: 200, timeout: 200 });
+      const store = track(redisBreakerStore(cut, { key, prefix: PREFIX, staleness: 200, timeout: 200 }));
       const a = circuitBreaker({ strategy: consecutive(3), store, name: 'a' });
       const errors: unknown[] = [];
       a.on('degraded', (e) => void errors.push(e.error));
@@ -257,7 +269,7 @@ describe.skipIf(!HAS.redis)('redisBreakerStore', () => {
       const direct = connect();
       const b = circuitBreaker({
         strategy: consecutive(3),
-        store: redisBreakerStore(direct, { key, prefix: PREFIX, staleness: 200 }),
+        store: track(redisBreakerStore(direct, { key, prefix: PREFIX, staleness: 200 })),
       });
       await sleep(100);
       await proxy.stop();
@@ -297,7 +309,7 @@ describe.skipIf(!HAS.redis)('redisBreakerStore', () => {
     const b = circuitBreaker({
       strategy: consecutive(1),
       breakDuration: 50,
-      store: redisBreakerStore(flaky, { key: newKey(), prefix: PREFIX, timeout: 5000 }),
+      store: track(redisBreakerStore(flaky, { key: newKey(), prefix: PREFIX, timeout: 5000 })),
     });
     await sleep(50);
     await b.execute(() => Promise.reject(new Error('x'))).catch(() => {});
