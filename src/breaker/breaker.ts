@@ -46,6 +46,67 @@ export interface CircuitBreakerOptions {
   readonly initialState?: BreakerSnapshot | undefined;
   /** Name carried by every event. @defaultValue undefined */
   readonly name?: string | undefined;
+  /**
+   * Shares the open, half-open and isolated state and the probe slots with other breakers, such as
+   * every process of a fleet (`redisBreakerStore` from `breakwater/breaker/redis`). The failure
+   * statistics stay local. @defaultValue none (this breaker's state is its own)
+   */
+  readonly store?: BreakerStore | undefined;
+}
+
+/**
+ * What a breaker reports to its {@link BreakerStore}: one of its own transitions (`open`, `close`,
+ * `half-open`, `isolate`), an `isolate()` call, the release of its last isolation handle
+ * (`release`: with a store, the store decides when the circuit closes), or `reset()`.
+ */
+export type BreakerChange = 'open' | 'close' | 'half-open' | 'isolate' | 'release' | 'reset';
+
+/**
+ * The hooks a breaker calls on a shared state store (the {@link CircuitBreakerOptions.store}
+ * option). A closed breaker's calls never reach the store; only transitions, probes and
+ * `isolate()` / `reset()` do. Implement it to share breaker state through another backend.
+ */
+export interface BreakerStore {
+  /** Called once by `circuitBreaker()`: the store keeps `breaker` to read and drive it. */
+  attach(breaker: BreakerLink): void;
+  /**
+   * The breaker changed on its own (never called for a {@link BreakerLink.sync} from the store);
+   * `detail` comes with `open`.
+   */
+  changed(change: BreakerChange, detail?: { readonly breakDuration: number; readonly openings: number }): void;
+  /**
+   * Asks for one of the fleet's `probes` probe slots before a half-open probe runs: true runs the
+   * probe, false rejects the call with `BrokenCircuitError` (a store that cannot decide resolves
+   * true). It must not reject.
+   */
+  lease(probes: number): Promise<boolean>;
+  /**
+   * A probe that got a lease in the current half-open period ended: `true` it succeeded, `false` it
+   * counted neither way (its slot is free again). A failed probe is reported as `changed('open')`.
+   */
+  done(ok: boolean): void;
+}
+
+/** A breaker as its {@link BreakerStore} sees it. */
+export interface BreakerLink {
+  /** The breaker's `name` option. */
+  readonly name: string | undefined;
+  /** The breaker's state (as {@link CircuitBreaker.state}). */
+  readonly state: BreakerState;
+  /** As {@link CircuitBreaker.snapshot}. */
+  snapshot(): BreakerSnapshot;
+  /** As {@link CircuitBreaker.reset}, without reporting it back to the store. */
+  reset(): void;
+  /**
+   * Adopts a state decided elsewhere, emitting the transition's event: `open` for `ms` more ms as
+   * opening number `openings` (a new break, even when already open), `closed` (statistics
+   * forgotten), or `isolated` (call it only when the breaker is not isolated).
+   */
+  sync(state: 'open' | 'closed' | 'isolated', ms: number, openings: number): void;
+  /** True when someone listens to `type`. */
+  listening(type: BreakerEvent['type']): boolean;
+  /** Emits an event (guard with {@link BreakerLink.listening}). */
+  emit(event: BreakerEvent): void;
 }
 
 type Base = PolicyEventBase & { readonly kind: 'breaker' };
@@ -59,6 +120,10 @@ export type BreakerEvent =
     })
   | (Base & { readonly type: 'half-open' | 'close' | 'isolate' })
   | (Base & { readonly type: 'reject'; readonly error: BrokenCircuitError | IsolatedCircuitError })
+  /** `degraded`: the shared store failed; the breaker runs on its local state until it answers again. */
+  | (Base & { readonly type: 'degraded'; readonly error: unknown })
+  /** `resynced`: the shared store answers again; local and shared state are reconciled. */
+  | (Base & { readonly type: 'resynced' })
   /** `success` and `failure`: for calls that started while someone listened to the breaker. */
   | (Base & { readonly type: 'success'; readonly duration: number })
   | (Base & {
@@ -130,6 +195,8 @@ class Trip {
   cause: unknown = undefined;
   /** Backoff state for a `BreakBackoff` `breakDuration`. */
   prev = 0;
+  /** The shared state store, if any (here rather than on the breaker: a breaker without one pays nothing). */
+  store: BreakerStore | undefined = undefined;
 }
 
 interface Settings {
@@ -187,6 +254,12 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     this.#handleResult = o.handleResult;
     this.#clock = o.clock ?? systemClock;
     if (o.initialState !== undefined) this.#restore(readSnapshot(o.initialState));
+    const store = o.store;
+    if (store !== undefined) {
+      if (typeof store?.attach !== 'function') fail('store', 'a breaker store', store);
+      this.#t.store = store;
+      store.attach(this as unknown as BreakerLink);
+    }
   }
 
   /** The fast path's token is the generation (a prototype getter: no field per breaker). */
@@ -252,14 +325,26 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
       if (now < t.openUntil) return failFast(t.openUntil - now, t.cause);
       this.#transition(HALF_OPEN, 'half-open');
     }
-    if (t.inFlight + t.succeeded >= this.#cfg.probes) return failFast(this.#cfg.probeTimeout || t.lastBreak, t.cause);
+    if (t.inFlight + t.succeeded >= this.#cfg.probes) return this.#busy();
     return undefined;
+  }
+
+  /** The rejection while every probe slot is taken. */
+  #busy(): BrokenCircuitError | IsolatedCircuitError {
+    return failFast(this.#cfg.probeTimeout || this.#t.lastBreak, this.#t.cause);
   }
 
   /** Runs a probe (half-open), or a closed call whose outcome needs more than the fast path. */
   async #runGuarded(ctx: CallContext, inner: Chain | undefined, now: number, probe: boolean): Promise<unknown> {
     if (probe) this.#t.inFlight++;
     const gen = this.#gen;
+    const store = this.#trip?.store;
+    // A shared store hands out the fleet's probe slots: without one, the call is rejected as if
+    // every local slot were taken (or as the state the store brought meanwhile says).
+    if (probe && store !== undefined && !(await store.lease(this.#cfg.probes))) {
+      if (gen === this.#gen) this.#t.inFlight--;
+      return this.#reject(this.#admit(this.#clock.now()) ?? this.#busy());
+    }
     let scope: AbortScope | undefined;
     let expired = false; // a probe past its timeout was already counted as failed
     let timer: TimerHandle;
@@ -310,7 +395,10 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   #settleError(ctx: CallContext, error: unknown, gen: number, start: number, probe: boolean): void {
     if (ctx.callerSignal?.aborted || !matches(this.#handle, error, ctx)) {
       // Counts neither way; a probe frees its slot for the next caller.
-      if (probe && gen === this.#gen) this.#t.inFlight--;
+      if (probe && gen === this.#gen) {
+        this.#t.inFlight--;
+        this.#t.store?.done(false);
+      }
       return;
     }
     this.#record(true, 'error', error, gen, start, probe);
@@ -341,7 +429,10 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     } else if (probe) {
       this.#t.inFlight--;
       if (failed || slow) this.#open(cause);
-      else if (++this.#t.succeeded >= this.#cfg.probes) this.#close();
+      else {
+        this.#t.store?.done(true);
+        if (++this.#t.succeeded >= this.#cfg.probes) this.#close();
+      }
     }
   }
 
@@ -368,13 +459,15 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     const t = this.#t;
     t.inFlight = t.succeeded = 0;
     this.#event(type, fields);
+    t.store?.changed(type as BreakerChange, fields as { breakDuration: number; openings: number } | undefined);
   }
 
-  #open(cause: unknown): void {
+  /** Opens: for `ms` as opening number `openings` when the store says so, else by the schedule. */
+  #open(cause: unknown, ms = -1, openings = this.#t.openings + 1): void {
     const now = this.#clock.now();
     const t = this.#t;
-    const openings = ++t.openings;
-    const breakDuration = this.#breakFor(openings);
+    t.openings = openings;
+    const breakDuration = ms < 0 ? this.#breakFor(openings) : ms;
     t.openUntil = now + breakDuration;
     t.lastBreak = breakDuration;
     t.cause = cause;
@@ -393,15 +486,18 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   isolate(): IsolationHandle {
-    this.#t.isolations++;
+    const t = this.#t;
+    t.isolations++;
     if (this.#state !== ISOLATED) this.#transition(ISOLATED, 'isolate');
-    const epoch = this.#t.epoch;
+    else t.store?.changed('isolate');
+    const epoch = t.epoch;
     let released = false;
     return {
       release: () => {
-        if (released || epoch !== this.#t.epoch) return;
+        if (released || epoch !== t.epoch) return;
         released = true;
-        if (--this.#t.isolations === 0) this.#close();
+        // With a store, the circuit closes when the fleet's last isolation ends: the store decides.
+        if (--t.isolations === 0) t.store ? t.store.changed('release') : this.#close();
       },
     };
   }
@@ -411,6 +507,14 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     t.isolations = 0;
     t.epoch++;
     this.#close();
+    t.store?.changed('reset');
+  }
+
+  /** {@link BreakerLink.sync}: a state decided by the store. */
+  sync(state: 'open' | 'closed' | 'isolated', ms: number, openings: number): void {
+    if (state === 'open') this.#open(undefined, ms, openings);
+    else if (state === 'closed') this.#close();
+    else this.#transition(ISOLATED, 'isolate'); // the store syncs a change only
   }
 
   snapshot(): BreakerSnapshot {

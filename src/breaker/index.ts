@@ -17,7 +17,10 @@
  */
 export {
   type BreakBackoff,
+  type BreakerChange,
   type BreakerEvent,
+  type BreakerLink,
+  type BreakerStore,
   type CircuitBreaker,
   type CircuitBreakerOptions,
   circuitBreaker,

@@ -40,6 +40,14 @@ describe('tree shaking', () => {
     for (const m of foreignMarkers('retry')) expect(text, `found '${m}' in the { retry } bundle`).not.toContain(m);
   });
 
+  test('`import { circuitBreaker } from "breakwater/breaker"` carries none of the Redis store', async () => {
+    const { text } = await bundle(`export { circuitBreaker } from '${pkg.name}/breaker';`);
+    expect(text).toContain('half-open');
+    for (const m of ['redis.call', 'ERR_BREAKER_STORE', 'breakwater:breaker:', 'duplicate']) {
+      expect(text, `found '${m}' in the { circuitBreaker } bundle`).not.toContain(m);
+    }
+  });
+
   test('`import { Policy } from "breakwater"` pulls in no feature module', async () => {
     const { text } = await bundle(`export { Policy } from '${pkg.name}';`);
     for (const m of foreignMarkers('core')) expect(text, `found '${m}' in the { Policy } bundle`).not.toContain(m);
