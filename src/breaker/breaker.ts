@@ -393,8 +393,11 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
   }
 
   #settleError(ctx: CallContext, error: unknown, gen: number, start: number, probe: boolean): void {
-    if (ctx.callerSignal?.aborted || !matches(this.#handle, error, ctx)) {
-      // Counts neither way; a probe frees its slot for the next caller.
+    // A call aborted from outside the breaker (by its caller, an enclosing timeout, or a hedge
+    // that cancelled this attempt) says nothing about the downstream: it counts neither way, and a
+    // probe frees its slot for the next caller.
+    const s = ctx.scope;
+    if ((s ? s.aborted : ctx.callerSignal?.aborted) || !matches(this.#handle, error, ctx)) {
       if (probe && gen === this.#gen) {
         this.#t.inFlight--;
         this.#t.store?.done(false);

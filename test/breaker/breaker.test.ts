@@ -16,6 +16,7 @@ import { isTimeoutError, TimeoutError } from '../../src/core/errors.js';
 import { Policy } from '../../src/core/policy.js';
 import { constant, exponential, retry } from '../../src/retry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
+import { timeout } from '../../src/timeout/index.js';
 import { deferred } from '../support/deferred.js';
 
 const boom = (): never => {
@@ -114,6 +115,23 @@ describe('circuitBreaker: closed → open', () => {
     expect(b.state).toBe('closed'); // not counted as a failure
     await fail(b);
     expect(b.state).toBe('open'); // not counted as a success either
+  });
+
+  it('an abort from an enclosing timeout counts neither way (a total deadline says nothing about the dependency)', async () => {
+    const clock = virtualClock();
+    const b = circuitBreaker({ strategy: consecutive(2), clock });
+    const total = Policy.wrap(timeout({ after: 100, clock }), b);
+    await fail(b);
+    const p = total.execute(
+      ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('client aborted')))),
+    );
+    const settled = expect(p).rejects.toSatisfy(isTimeoutError);
+    await clock.advance(100);
+    await settled;
+    expect(b.state).toBe('closed'); // the aborted call was not the second consecutive failure
+    await fail(b);
+    expect(b.state).toBe('open');
   });
 
   it('`handleResult` counts results as failures and still returns them', async () => {

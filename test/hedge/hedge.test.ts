@@ -1,5 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { circuitBreaker, consecutive, failureRate } from '../../src/breaker/index.js';
 import {
   HedgeCancelledError,
   type HedgeEvent,
@@ -395,6 +396,54 @@ describe('hedge: cancellation', () => {
     });
     expect(r).toBe('ok');
     expect(attempts).toEqual([1, 2, 1, 2]); // delay 0: both attempts of each round start at once
+  });
+});
+
+describe('hedge: with a circuit breaker inside', () => {
+  it('a cancelled loser counts neither way, whatever it rejects with (an SDK abort error), so a healthy dependency never opens the circuit', async () => {
+    const clock = virtualClock();
+    const breaker = circuitBreaker({
+      strategy: failureRate({ threshold: 0.5, minThroughput: 4, window: 60_000 }),
+      breakDuration: 60_000,
+      clock,
+    });
+    const p = Policy.wrap(hedge({ delay: 10, clock }), breaker);
+    // A slow primary and a fast hedge; a cancelled attempt rejects with its own error, as the openai
+    // SDK does (APIUserAbortError), not with the signal's reason.
+    const dependency = ({ attempt, signal }: Context) =>
+      new Promise((resolve, reject) => {
+        void clock.sleep(attempt === 1 ? 100 : 5).then(() => resolve(attempt));
+        signal.addEventListener('abort', () =>
+          reject(Object.assign(new Error('aborted'), { name: 'APIUserAbortError' })),
+        );
+      });
+    for (let i = 0; i < 10; i++) {
+      const r = p.execute(dependency);
+      await clock.advance(15);
+      await expect(r).resolves.toBe(2);
+    }
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('a half-open probe cancelled by its hedge frees its slot and does not reopen the circuit', async () => {
+    const clock = virtualClock();
+    const breaker = circuitBreaker({ strategy: consecutive(1), breakDuration: 1_000, halfOpen: { probes: 2 }, clock });
+    await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+    expect(breaker.state).toBe('open');
+    await clock.advance(1_000);
+    const p = Policy.wrap(hedge({ delay: 10, clock }), breaker);
+    const r = p.execute(
+      ({ attempt, signal }: Context) =>
+        new Promise((resolve, reject) => {
+          void clock.sleep(attempt === 1 ? 100 : 5).then(() => resolve(attempt));
+          signal.addEventListener('abort', () => reject(new Error('aborted')));
+        }),
+    );
+    await clock.advance(15);
+    await expect(r).resolves.toBe(2);
+    expect(breaker.state).toBe('half-open'); // one of two probes succeeded; the cancelled one is free again
+    await breaker.execute(() => 'ok');
+    expect(breaker.state).toBe('closed');
   });
 });
 
