@@ -46,7 +46,8 @@ export const ATTEMPT_SPAN = 'breakwater attempt';
  * The event types `instrument` subscribes to: the policies' (`retry`, `give-up`, `timeout`,
  * `fallback`, `reject`, `enqueue`, the breaker's transitions), the stream timeout's (`first-chunk`,
  * `stream-end`), hedging's (`hedge`, `hedge-denied`, `hedge-win`), fault injection's (`chaos`), the
- * rate limiter's (`rate-limited`, `wait`) and the gateway's (`usage`, `route`, `attempt`, `eject`,
+ * rate limiter's (`rate-limited`, `wait`, `feedback`, `store-error`), a shared breaker store's
+ * (`degraded`, `resynced`) and the gateway's (`usage`, `route`, `attempt`, `eject`,
  * `recover`, `rejected`). Events of other types are not seen (so a layer builds none of them, e.g.
  * a retry's per-call `success`).
  *
@@ -75,6 +76,10 @@ export const EVENT_TYPES: readonly string[] = [
   'chaos',
   'rate-limited',
   'wait',
+  'feedback',
+  'store-error',
+  'degraded',
+  'resynced',
   'usage',
   'route',
   'attempt',
