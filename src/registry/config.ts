@@ -160,24 +160,21 @@ export function compile(
   /** A policy spec: a name, a layer or an array of both. */
   const items = (spec: unknown, path: string): Item[] => {
     if (typeof spec === 'string') return [{ ref: spec, path }];
-    if (isObj(spec)) {
-      const l = layer(spec, path);
-      return l === undefined ? [] : [l];
-    }
+    // A layer that could not be read stays in the list as a broken one, so that nothing is built
+    // from the rest (and no override reports a layer missing because of it).
+    const broken = (p: string): LayerDef => ({ kind: '', options: undefined, path: p, short: false });
+    if (isObj(spec)) return [layer(spec, path) ?? broken(path)];
     if (Array.isArray(spec)) {
-      const out: Item[] = [];
-      spec.forEach((v, i) => {
+      return spec.map((v, i): Item => {
         const p = join(path, i);
-        if (typeof v === 'string') out.push({ ref: v, path: p });
-        else if (isObj(v)) {
-          const l = layer(v, p);
-          if (l !== undefined) out.push(l);
-        } else add(p, `expected a layer such as { "retry": { … } } or a policy name, got ${show(v)}`);
+        if (typeof v === 'string') return { ref: v, path: p };
+        if (isObj(v)) return layer(v, p) ?? broken(p);
+        add(p, `expected a layer such as { "retry": { … } } or a policy name, got ${show(v)}`);
+        return broken(p);
       });
-      return out;
     }
     add(path, `expected a policy: a name from "policies", a layer such as { "retry": { … } }, or an array of layers, got ${show(spec)}`);
-    return [];
+    return [broken(path)];
   };
 
   // policies
@@ -225,14 +222,14 @@ export function compile(
     const counts = new Map<string, number>();
     let ok = true;
     layers.forEach((l, i) => {
-      const f = kinds[l.kind] as PolicyFactory;
-      const schema = optionsOf(f);
       const d = defaults.get(l.kind);
       const o = overrides[i];
       if (l.options === undefined || (d !== undefined && d.options === undefined) || (o !== undefined && o.options === undefined)) {
         ok = false;
         return;
       }
+      const f = kinds[l.kind] as PolicyFactory;
+      const schema = optionsOf(f);
       const sources = [o, l, d].filter((s): s is LayerDef => s !== undefined);
       let merged: unknown = d?.options ?? {};
       merged = schema === undefined ? { ...(merged as object), ...l.options } : merge(schema, merged, l.options);
@@ -291,7 +288,12 @@ export function compile(
       overrideKeys = Object.keys(spec).filter((k) => k !== 'policy');
     }
     const layers = expand(items(policySpec, policyPath), []);
-    if (layers === undefined) continue;
+    if (layers === undefined || layers.some((l) => l.options === undefined)) {
+      // Problems in the policy itself were reported where they are. Its overrides are checked on
+      // their own where the key names a kind; whether they match a layer is not judged.
+      for (const key of overrideKeys) if (kinds[key] !== undefined) piece(key, (spec as Record<string, unknown>)[key], join(path, key));
+      continue;
+    }
     const overrides: (LayerDef | undefined)[] = layers.map(() => undefined);
     let ok = true;
     for (const key of overrideKeys) {

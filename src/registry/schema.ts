@@ -115,8 +115,8 @@ export function show(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
-  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN';
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
+  return `a ${typeof v}`;
 }
 
 /** `'number'`, `'string'`, `'boolean'`, `'object'`, `'array'`, `'null'` or `'other'`. @internal */
@@ -193,19 +193,24 @@ function accepts(s: OptionSchema, t: string): boolean {
   }
 }
 
-/** Edit distance (Levenshtein), for "did you mean". @internal */
+/** Edit distance with adjacent transpositions ("retyr" is one edit from "retry"), for "did you mean". @internal */
 export function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
+    const row = d[i] as number[];
+    const up = d[i - 1] as number[];
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] as number;
-      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min((up[j] as number) + 1, (row[j - 1] as number) + 1, (up[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      }
+      row[j] = v;
     }
   }
-  return row[b.length] as number;
+  return (d[a.length] as number[])[b.length] as number;
 }
 
 // Names other libraries use, for a hint when a close spelling does not exist.
