@@ -1,0 +1,509 @@
+import { describe, expect, test } from 'vitest';
+import { type CircuitBreaker, isBrokenCircuitError } from '../../src/breaker/index.js';
+import { isBulkheadRejectedError } from '../../src/bulkhead/index.js';
+import type { CallContext, Context } from '../../src/core/context.js';
+import type { PolicyEventBase } from '../../src/core/events.js';
+import { BaseLayer, type Chain, invoke, Pipeline } from '../../src/core/policy.js';
+import { Policy } from '../../src/index.js';
+import {
+  type ConfigAppliedEvent,
+  type ConfigRejectedEvent,
+  isUnknownTargetError,
+  type PolicyFactory,
+  type RegistryConfig,
+  type RegistryEvent,
+  registry,
+  UnknownTargetError,
+} from '../../src/registry/index.js';
+import { virtualClock } from '../../src/testing/index.js';
+import { deferred } from '../support/deferred.js';
+
+const boom = (): never => {
+  throw new Error('boom');
+};
+
+/** Runs `fn` through `target` and counts the attempts it made. */
+async function attempts(mesh: { get(t: string): Policy }, target: string, fn: (ctx: Context) => unknown = boom) {
+  let n = 0;
+  const r = await mesh.get(target).executeOutcome((ctx) => {
+    n++;
+    return fn(ctx);
+  });
+  return { n, r };
+}
+
+// The breaker is outermost: each call (with its retries) is one outcome, and an open circuit
+// rejects at once (a retry outside it would wait out the break, as told by `retryAfter`).
+const base = (maxRetries: number): RegistryConfig => ({
+  policies: {
+    llm: [{ breaker: { strategy: { type: 'consecutive', failures: 2 }, breakDuration: 10_000 } }, { retry: { maxRetries, backoff: 0 } }],
+  },
+  targets: { openai: 'llm', search: { retry: { maxRetries: 1, backoff: 0 } } },
+});
+
+describe('get: one stable policy per target', () => {
+  test('the same object across updates, running the pipeline in force', async () => {
+    const mesh = registry({ config: base(1) });
+    const p = mesh.get('openai');
+    expect(mesh.get('openai')).toBe(p);
+    expect(p.target).toBe('openai');
+    expect(p.layers.map((l) => l.kind)).toEqual(['breaker', 'retry']);
+    expect((await attempts(mesh, 'openai')).n).toBe(2);
+    expect(mesh.update(base(3))).toMatchObject({ ok: true, version: 2 });
+    expect(mesh.get('openai')).toBe(p);
+    expect((await attempts(mesh, 'openai')).n).toBe(4); // the new retry; the kept breaker's second failure opens it
+    await expect(p.execute(() => 'ok')).rejects.toSatisfy(isBrokenCircuitError);
+    await expect(p.bind((a: number, b: number) => a + b)(1, 2)).rejects.toSatisfy(isBrokenCircuitError);
+    expect(await mesh.get('search').bind((a: number, b: number) => a + b)(1, 2)).toBe(3);
+    expect(await mesh.get('search').executeOutcome(() => 7)).toEqual({ ok: true, value: 7 });
+  });
+
+  test('calls in flight finish on the old pipeline; calls started after the update use the new one', async () => {
+    const mesh = registry({ config: { targets: { t: { retry: { maxRetries: 1, backoff: 0 } } } } });
+    const gate = deferred();
+    let oldAttempts = 0;
+    const inFlight = mesh.get('t').executeOutcome(async () => {
+      oldAttempts++;
+      await gate.promise;
+      throw new Error('down');
+    });
+    expect(mesh.update({ targets: { t: { retry: { maxRetries: 4, backoff: 0 } } } }).ok).toBe(true);
+    const fresh = await attempts(mesh, 't');
+    expect(fresh.n).toBe(5);
+    gate.resolve();
+    expect((await inFlight).ok).toBe(false);
+    expect(oldAttempts).toBe(2);
+  });
+
+  test('a bound function follows updates', async () => {
+    const mesh = registry({ config: { targets: { t: { fallback: { value: 'v1' } } } } });
+    const call = mesh.get('t').bind(boom);
+    expect(await call()).toBe('v1');
+    mesh.update({ targets: { t: { fallback: { value: 'v2' } } } });
+    expect(await call()).toBe('v2');
+  });
+
+  test('an unknown target is a typed error naming it and the known ones', () => {
+    const mesh = registry({ config: base(1) });
+    expect(() => mesh.get('opneai')).toThrow(UnknownTargetError);
+    expect(() => mesh.get('opneai')).toThrow('"opneai" is not a target of the registry config; did you mean "openai"?');
+    try {
+      mesh.get('zzz');
+    } catch (e) {
+      expect(isUnknownTargetError(e)).toBe(true);
+      expect((e as UnknownTargetError).code).toBe('ERR_UNKNOWN_TARGET');
+      expect((e as UnknownTargetError).target).toBe('zzz');
+      expect((e as UnknownTargetError).known).toEqual(['openai', 'search']);
+      expect((e as Error).message).toBe('"zzz" is not a target of the registry config (targets: openai, search)');
+    }
+    expect(mesh.has('openai')).toBe(true);
+    expect(mesh.has('zzz')).toBe(false);
+    expect(() => mesh.describe('zzz')).toThrow(UnknownTargetError);
+  });
+
+  test('a removed target rejects its calls; added back, the same object works again', async () => {
+    const mesh = registry({ config: base(1) });
+    const p = mesh.get('search');
+    mesh.update({ targets: { openai: { retry: 1 } } });
+    expect(mesh.targets).toEqual(['openai']);
+    const r = await p.executeOutcome(() => 1);
+    expect(r.ok).toBe(false);
+    expect(isUnknownTargetError((r as { error: unknown }).error)).toBe(true);
+    expect(String((r as { error: Error }).error.message)).toContain('was removed');
+    expect(p.layers).toEqual([]);
+    expect(() => mesh.get('search')).toThrow(UnknownTargetError);
+    mesh.update(base(1));
+    expect(mesh.get('search')).toBe(p);
+    expect(await p.execute(() => 1)).toBe(1);
+  });
+
+  test('describe() shows the layers in force with complete options and the built policies', () => {
+    const mesh = registry({
+      config: { defaults: { retry: { maxRetries: 2 } }, policies: { p: [{ timeout: '1.5s' }, { retry: {} }] }, targets: { t: { policy: 'p', retry: { backoff: 10 } } } },
+    });
+    const d = mesh.describe('t');
+    expect(d.map(({ kind, name, options, path }) => ({ kind, name, options, path }))).toEqual([
+      { kind: 'timeout', name: undefined, options: { after: 1500, strategy: 'cooperative' }, path: 'policies.p[0].timeout' },
+      { kind: 'retry', name: undefined, options: { maxRetries: 2, backoff: 10 }, path: 'policies.p[1].retry' },
+    ]);
+    expect(d[0]?.policy.layers[0]?.kind).toBe('timeout');
+    expect(mesh.config).toEqual({ defaults: { retry: { maxRetries: 2 } }, policies: { p: [{ timeout: '1.5s' }, { retry: {} }] }, targets: { t: { policy: 'p', retry: { backoff: 10 } } } });
+  });
+
+  test('a target with an empty pipeline runs the function as is', async () => {
+    const mesh = registry({ config: { targets: { t: [] } } });
+    expect(await mesh.get('t').execute(() => 5)).toBe(5);
+  });
+});
+
+describe('state carries over for unchanged settings', () => {
+  const breakerOf = (mesh: ReturnType<typeof registry>, t: string) =>
+    mesh.describe(t).find((l) => l.kind === 'breaker')?.policy as CircuitBreaker;
+
+  test('an open breaker stays open across an unrelated edit, and across an edit of another layer of its pipeline', async () => {
+    const clock = virtualClock();
+    const mesh = registry({ config: base(0), clock });
+    await attempts(mesh, 'openai');
+    await attempts(mesh, 'openai');
+    const breaker = breakerOf(mesh, 'openai');
+    expect(breaker.state).toBe('open');
+    // Another target changes.
+    mesh.update({ ...base(0), targets: { openai: 'llm', search: { retry: { maxRetries: 5, backoff: 0 } } } });
+    expect(breakerOf(mesh, 'openai')).toBe(breaker);
+    expect((await attempts(mesh, 'openai', () => 'ok')).r.ok).toBe(false);
+    // The retry inside the breaker changes; the breaker keeps its state.
+    const r = mesh.update(base(3));
+    expect(r.ok && r.changes).toEqual([
+      { target: 'openai', kind: 'retry', name: undefined, change: 'rebuilt', options: [{ path: 'maxRetries', before: 0, after: 3 }] },
+      { target: 'search', kind: 'retry', name: undefined, change: 'rebuilt', options: [{ path: 'maxRetries', before: 5, after: 1 }] },
+    ]);
+    expect(breakerOf(mesh, 'openai').state).toBe('open');
+    // A layer inserted in front does not move the breaker's identity either.
+    const cfg = base(3);
+    mesh.update({ ...cfg, policies: { llm: [{ bulkhead: 10 }, ...(cfg.policies?.llm as object[])] } });
+    expect(breakerOf(mesh, 'openai')).toBe(breaker);
+    const { n, r: outcome } = await attempts(mesh, 'openai', () => 'ok');
+    expect(n).toBe(0);
+    expect(isBrokenCircuitError((outcome as { error: unknown }).error)).toBe(true);
+  });
+
+  test('a breaker whose settings change starts fresh (closed)', async () => {
+    const mesh = registry({ config: base(0) });
+    await attempts(mesh, 'openai');
+    await attempts(mesh, 'openai');
+    expect(breakerOf(mesh, 'openai').state).toBe('open');
+    const cfg = base(0);
+    const llm = cfg.policies?.llm as Record<string, any>[];
+    const r = mesh.update({ ...cfg, policies: { llm: [{ breaker: { ...llm[0]?.breaker, breakDuration: 20_000 } }, llm[1]] } });
+    expect(r.ok && r.changes).toEqual([
+      { target: 'openai', kind: 'breaker', name: undefined, change: 'rebuilt', options: [{ path: 'breakDuration', before: 10_000, after: 20_000 }] },
+    ]);
+    expect(breakerOf(mesh, 'openai').state).toBe('closed');
+    expect(await mesh.get('openai').execute(() => 'ok')).toBe('ok');
+  });
+
+  test('defaults written out or left implicit are the same settings', () => {
+    const mesh = registry({ config: { targets: { t: [{ bulkhead: 2 }, { retry: {} }, { timeout: 5000 }] } } });
+    const before = mesh.describe('t').map((l) => l.policy);
+    const r = mesh.update({
+      targets: { t: [{ bulkhead: { limit: 2, queue: 0 } }, { retry: { maxRetries: 3 } }, { timeout: { after: '5s', strategy: 'cooperative' } }] },
+    });
+    expect(r.ok && r.changes).toEqual([]);
+    expect(mesh.describe('t').map((l) => l.policy)).toEqual(before);
+    expect(mesh.version).toBe(2);
+  });
+
+  test('a bulkhead kept across an update still counts the calls admitted before it', async () => {
+    const mesh = registry({ config: { targets: { t: { bulkhead: 1 }, other: { retry: 1 } } } });
+    const gate = deferred();
+    const held = mesh.get('t').execute(() => gate.promise);
+    mesh.update({ targets: { t: { bulkhead: 1 }, other: { retry: 2 } } });
+    await expect(mesh.get('t').execute(() => 1)).rejects.toSatisfy(isBulkheadRejectedError);
+    // A changed bulkhead is a new one: it does not count the call still running on the old.
+    mesh.update({ targets: { t: { bulkhead: 2 }, other: { retry: 2 } } });
+    expect(await mesh.get('t').execute(() => 1)).toBe(1);
+    gate.resolve();
+    await held;
+  });
+
+  test('a retry budget is kept while its own settings are unchanged, even when the retry is rebuilt', async () => {
+    const clock = virtualClock();
+    // One retry per 10 s window, whatever the number of calls.
+    const budget = { ratio: 0, minPerSecond: 0.1, window: 10_000 };
+    const mesh = registry({ config: { targets: { t: { retry: { maxRetries: 2, backoff: 0, budget } } } }, clock });
+    expect((await attempts(mesh, 't')).n).toBe(2); // the budget's one retry is spent
+    expect((await attempts(mesh, 't')).n).toBe(1);
+    mesh.update({ targets: { t: { retry: { maxRetries: 3, backoff: 0, budget } } } });
+    expect((await attempts(mesh, 't')).n).toBe(1); // same budget: still spent
+    mesh.update({ targets: { t: { retry: { maxRetries: 3, backoff: 0, budget: { ...budget, window: 20_000 } } } } });
+    expect((await attempts(mesh, 't')).n).toBe(3); // a new budget: two retries per 20 s window
+  });
+
+  test('two targets that bind one named policy get their own instances', async () => {
+    const mesh = registry({ config: base(0) });
+    mesh.update({ ...base(0), targets: { openai: 'llm', anthropic: 'llm' } });
+    await attempts(mesh, 'openai');
+    await attempts(mesh, 'openai');
+    expect(breakerOf(mesh, 'openai').state).toBe('open');
+    expect(breakerOf(mesh, 'anthropic').state).toBe('closed');
+  });
+});
+
+describe('a rejected update keeps the last good config', () => {
+  test('whole: nothing of a config with one problem is applied', async () => {
+    const mesh = registry({ config: base(1) });
+    const rejected: ConfigRejectedEvent[] = [];
+    mesh.on('config-rejected', (e) => rejected.push(e));
+    const before = mesh.describe('openai').map((l) => l.policy);
+    const bad = { ...base(5), targets: { openai: 'llm', search: { retry: -1 } } };
+    const r = mesh.update(bad);
+    expect(r).toEqual({ ok: false, version: 1, errors: [{ path: 'targets.search.retry', message: 'expected an integer ≥ 0, got -1' }] });
+    expect(rejected).toEqual([
+      { type: 'config-rejected', kind: 'registry', name: undefined, version: 1, errors: r.ok ? [] : r.errors, source: undefined },
+    ]);
+    expect(mesh.version).toBe(1);
+    expect(mesh.config).toEqual(base(1));
+    expect(mesh.describe('openai').map((l) => l.policy)).toEqual(before);
+    expect((await attempts(mesh, 'openai')).n).toBe(2);
+  });
+
+  test('a factory that throws while building rejects the whole update', () => {
+    let fail = false;
+    const factories: Record<string, PolicyFactory> = {
+      flaky: {
+        create: () => {
+          if (fail) throw new RangeError('Expected `level` to be an integer ≤ 3, got 9');
+          return Policy.noop;
+        },
+      },
+    };
+    const mesh = registry({ config: { targets: { a: { retry: 1 }, b: { flaky: {} } } }, factories });
+    fail = true;
+    const r = mesh.update({ targets: { a: { retry: 2 }, b: { flaky: { level: 9 } } } });
+    expect(r).toEqual({ ok: false, version: 1, errors: [{ path: 'targets.b.flaky.level', message: 'expected an integer ≤ 3, got 9' }] });
+    expect(mesh.describe('a')[0]?.options.maxRetries).toBe(1);
+    fail = false;
+    expect(mesh.update({ targets: { a: { retry: 2 }, b: { flaky: { level: 9 } } } }).ok).toBe(true);
+  });
+
+  test('a factory that throws something else is reported at the layer; one that returns no policy too', () => {
+    const factories: Record<string, PolicyFactory> = {
+      weird: { create: () => boom() },
+      empty: { create: () => ({}) as Policy },
+    };
+    expect(() => registry({ config: { targets: { a: { weird: {} }, b: { empty: {} } } }, factories })).toThrow(
+      'targets.a.weird: the weird factory threw: boom\ntargets.b.empty: the empty factory returned object, not a Policy',
+    );
+  });
+
+  test('update(undefined) and other non-configs are rejected, not thrown', () => {
+    const mesh = registry({ config: base(1) });
+    for (const bad of [undefined, null, 'x', [], 1]) {
+      const r = mesh.update(bad as never);
+      expect(r.ok).toBe(false);
+    }
+    expect(mesh.version).toBe(1);
+  });
+});
+
+describe('events', () => {
+  test('config-applied lists what changed; versions count applied configs', () => {
+    const mesh = registry({ config: base(1) });
+    const applied: ConfigAppliedEvent[] = [];
+    mesh.on('config-applied', (e) => applied.push(e));
+    mesh.update({ ...base(1), targets: { openai: 'llm', mail: { timeout: 100 } } });
+    expect(applied).toEqual([
+      {
+        type: 'config-applied',
+        kind: 'registry',
+        name: undefined,
+        version: 2,
+        added: ['mail'],
+        removed: ['search'],
+        changed: [],
+        changes: [
+          { target: 'mail', kind: 'timeout', name: undefined, change: 'added' },
+          { target: 'search', kind: 'retry', name: undefined, change: 'removed' },
+        ],
+        source: undefined,
+      },
+    ]);
+    expect(mesh.version).toBe(2);
+  });
+
+  test('listeners attached once see the events of pipelines built by later updates, tagged with the target', async () => {
+    const mesh = registry({ config: base(1) });
+    const all: string[] = [];
+    const own: string[] = [];
+    mesh.on('retry', (e) => all.push(`${e.target}:${e.type}:${e.attempt}`));
+    mesh.get('openai').on('retry', (e) => own.push(`${e.target}:${e.attempt}`));
+    await attempts(mesh, 'openai');
+    mesh.update(base(2)); // openai's retry is rebuilt
+    await attempts(mesh, 'search');
+    await attempts(mesh, 'openai');
+    expect(all).toEqual(['openai:retry:1', 'search:retry:1', 'openai:retry:1', 'openai:retry:2']);
+    expect(own).toEqual(['openai:1', 'openai:1', 'openai:2']);
+  });
+
+  test('a call in flight on a replaced pipeline still reports to the listeners', async () => {
+    const mesh = registry({ config: { targets: { t: { retry: { maxRetries: 1, backoff: 0 } } } } });
+    const seen: number[] = [];
+    mesh.on('give-up', (e) => seen.push(e.attempt));
+    const gate = deferred();
+    const p = mesh.get('t').executeOutcome(async () => {
+      await gate.promise;
+      throw new Error('x');
+    });
+    mesh.update({ targets: { t: { retry: { maxRetries: 3, backoff: 0 } } } });
+    gate.resolve();
+    await p;
+    expect(seen).toEqual([2]);
+  });
+
+  test("'*' gets config events and every pipeline event once, beside typed listeners", async () => {
+    const mesh = registry({ config: { targets: { t: { retry: { maxRetries: 1, backoff: 0 } } } } });
+    const star: string[] = [];
+    const typed: string[] = [];
+    const offStar = mesh.on('*', (e: RegistryEvent) => star.push(e.type));
+    mesh.on('retry', (e) => typed.push(e.type));
+    await attempts(mesh, 't');
+    mesh.update({ targets: { t: { retry: { maxRetries: 1, backoff: 0 } } } });
+    mesh.update({ targets: 'x' as never });
+    expect(star).toEqual(['retry', 'give-up', 'config-applied', 'config-rejected']);
+    expect(typed).toEqual(['retry']);
+    offStar();
+    await attempts(mesh, 't');
+    expect(star).toHaveLength(4);
+  });
+
+  test('no listener, no forwarder: layers nobody observes build no events', async () => {
+    const mesh = registry({ config: base(1) });
+    const counts = () => mesh.describe('openai').map((l) => l.policy.layers[0]?.events.count);
+    expect(counts()).toEqual([0, 0]);
+    const off1 = mesh.on('retry', () => {});
+    const off2 = mesh.get('openai').on('open', () => {});
+    expect(counts()).toEqual([2, 2]);
+    mesh.update(base(2));
+    expect(counts()).toEqual([2, 2]);
+    off1();
+    off2();
+    off2();
+    expect(counts()).toEqual([0, 0]);
+  });
+
+  test('a throwing listener breaks neither a call nor an update', async () => {
+    const mesh = registry({ config: { targets: { t: { retry: { maxRetries: 1, backoff: 0 } } } } });
+    mesh.on('retry', () => boom());
+    mesh.on('config-applied', () => boom());
+    expect((await attempts(mesh, 't')).n).toBe(2);
+    expect(mesh.update({ targets: { t: { retry: 2 } } }).ok).toBe(true);
+  });
+
+  test('custom kinds: their events reach registry listeners too', async () => {
+    class Ping extends BaseLayer<PolicyEventBase> {
+      run(ctx: CallContext, inner: Chain | undefined): Promise<unknown> {
+        if (this.listening('ping')) this.emit({ type: 'ping', kind: 'ping', name: this.name });
+        return Promise.resolve(invoke(ctx, inner));
+      }
+    }
+    const mesh = registry({
+      config: { targets: { t: { ping: {} } } },
+      factories: { ping: { create: (o) => new Pipeline([new Ping('ping', o.name as string | undefined)]) } },
+    });
+    const seen: string[] = [];
+    mesh.on('ping', (e) => seen.push(`${e.target}:${e.kind}`));
+    mesh.get('t').on('ping', (e) => seen.push(`own ${e.target}`));
+    await mesh.get('t').execute(() => 1);
+    mesh.update({ targets: { t: { ping: { name: 'renamed' } } } });
+    await mesh.get('t').execute(() => 1);
+    expect(seen).toEqual(['own t', 't:ping', 'own t', 't:ping']);
+  });
+});
+
+describe('factories and functions', () => {
+  test('a custom kind: its schema gives paths, its validator too, create gets the env', async () => {
+    const made: unknown[] = [];
+    const clock = virtualClock();
+    const factories: Record<string, PolicyFactory> = {
+      tagged: {
+        shorthand: 'label',
+        options: {
+          type: 'object',
+          props: { label: { type: 'string' }, weight: { type: 'number', min: 0, default: 1 }, check: { type: 'function' } },
+          required: ['label'],
+        },
+        validate: (o) => ((o.label as string).length > 5 ? [{ path: 'label', message: 'expected at most 5 characters' }] : undefined),
+        create: (o, env) => {
+          const state = env.keep('state', o.weight, () => ({ id: made.length }));
+          made.push({ ...o, target: env.target, clock: env.clock === clock, fn: typeof env.fn('yes'), state: state.id });
+          return Policy.noop;
+        },
+      },
+    };
+    const functions = { yes: () => true };
+    expect(() =>
+      registry({ config: { targets: { a: { tagged: { label: 7, weight: -1, extra: 1 } }, b: { tagged: 'toolong' } } }, factories, functions }),
+    ).toThrow(
+      [
+        'targets.a.tagged.label: expected a string, got 7',
+        'targets.a.tagged.weight: expected a number ≥ 0, got -1',
+        'targets.a.tagged.extra: unknown option (expected one of "label", "weight", "check", "name")',
+        'targets.b.tagged: expected at most 5 characters', // the shorthand: the label is the value at that path
+      ].join('\n'),
+    );
+    const mesh = registry({ config: { targets: { a: { tagged: { label: 'x', check: 'yes' } } } }, factories, functions, clock });
+    expect(made).toEqual([{ label: 'x', check: 'yes', weight: 1, target: 'a', clock: true, fn: 'function', state: 0 }]);
+    expect(await mesh.get('a').execute(() => 3)).toBe(3);
+    // Rebuilt with the same weight: the kept state object is handed back; another weight makes a new one.
+    mesh.update({ targets: { a: { tagged: { label: 'y', check: 'yes' } } } });
+    mesh.update({ targets: { a: { tagged: { label: 'y', check: 'yes', weight: 2 } } } });
+    expect(made.map((m) => (m as { state: number }).state)).toEqual([0, 0, 2]);
+  });
+
+  test('a custom kind without a schema takes any object, checked by its validator', () => {
+    const factories: Record<string, PolicyFactory> = {
+      loose: { validate: (o) => (o.n === 1 ? undefined : [{ path: 'n', message: 'expected 1' }]), create: () => Policy.noop },
+    };
+    expect(registry({ config: { targets: { a: { loose: { n: 1 } } } }, factories }).targets).toEqual(['a']);
+    expect(() => registry({ config: { targets: { a: { loose: { n: 2 } } } }, factories })).toThrow('targets.a.loose.n: expected 1');
+    expect(() => registry({ config: { targets: { a: { loose: 3 } } }, factories })).toThrow('targets.a.loose: expected an object, got 3');
+  });
+
+  test('fallback by reference to a function, or by a JSON value copied per call', async () => {
+    const mesh = registry({
+      config: { targets: { a: { fallback: { to: 'cached' } }, b: { fallback: { value: { text: 'sorry' } } } } },
+      functions: { cached: (reason: { error: unknown }) => `cached after ${(reason.error as Error).message}` },
+    });
+    expect(await mesh.get('a').execute(boom)).toBe('cached after boom');
+    const v1 = (await mesh.get('b').execute(boom)) as { text: string };
+    v1.text = 'changed by a caller';
+    expect(await mesh.get('b').execute(boom)).toEqual({ text: 'sorry' });
+  });
+
+  test('retry `handle` by reference', async () => {
+    const mesh = registry({
+      config: { targets: { t: { retry: { maxRetries: 3, backoff: 0, handle: 'transient' } } } },
+      functions: { transient: (e: unknown) => (e as Error).message !== 'fatal' },
+    });
+    expect((await attempts(mesh, 't', () => Promise.reject(new Error('fatal')))).n).toBe(1);
+    expect((await attempts(mesh, 't')).n).toBe(4);
+  });
+
+  test('the registry clock drives every policy', async () => {
+    const clock = virtualClock();
+    const mesh = registry({ config: { targets: { t: { timeout: '2s' } } }, clock });
+    const p = mesh.get('t').execute(
+      ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    );
+    const check = expect(p).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    await clock.advance(2000);
+    await check;
+  });
+});
+
+describe('bad options', () => {
+  test('registry() options are checked with TypeErrors that name them', () => {
+    expect(() => registry(undefined as never)).toThrow(TypeError);
+    expect(() => registry({ config: {}, functions: { f: 1 as never } })).toThrow('Expected `functions.f` to be a function, got 1');
+    expect(() => registry({ config: {}, factories: { retry: { create: () => Policy.noop } } })).toThrow(
+      'Expected `factories.retry` to be a new kind (a built-in kind cannot be replaced)',
+    );
+    expect(() => registry({ config: {}, factories: { x: {} as never } })).toThrow('Expected `factories.x.create` to be a function');
+    expect(() => registry({ config: {}, factories: { x: { create: () => Policy.noop, options: { type: 'number' } as never } } })).toThrow(
+      'factories.x.options',
+    );
+    expect(() => registry({ config: {}, random: 3 as never })).toThrow('Expected `random` to be a function, got 3');
+    const mesh = registry({ config: {} });
+    expect(() => mesh.on('retry', 3 as never)).toThrow(TypeError);
+  });
+
+  test('a listener on one target with a non-function is a TypeError', () => {
+    const mesh = registry({ config: base(1) });
+    expect(() => mesh.get('openai').on('retry', null as never)).toThrow(TypeError);
+  });
+
+  test('a call through a target whose fn throws synchronously rejects', async () => {
+    const mesh = registry({ config: base(0) });
+    await expect(mesh.get('search').execute(boom)).rejects.toThrow('boom');
+  });
+});
