@@ -1,0 +1,121 @@
+// Model-based test of the registry's update state machine: random sequences of valid updates,
+// invalid updates (one mutation of a valid config), lookups and calls, checked against a model
+// that only remembers the last good config and its version.
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { isUnknownTargetError, type Registry, type RegistryConfig, type RegistryPolicy, registry } from '../../src/registry/index.js';
+import { FUNCTIONS, mutations, validConfig } from './support/configs.js';
+
+interface Model {
+  version: number;
+  config: RegistryConfig;
+  targets: string[];
+  /** Every policy object handed out, by target: must stay the same object forever. */
+  handed: Map<string, RegistryPolicy>;
+  applied: number;
+  rejected: number;
+}
+
+interface Real {
+  mesh: Registry;
+  applied: number;
+  rejected: number;
+}
+
+const targetsOf = (c: RegistryConfig): string[] => Object.keys(c.targets ?? {});
+
+class Update implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly config: RegistryConfig) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const res = r.mesh.update(this.config);
+    expect(res).toMatchObject({ ok: true, version: m.version + 1 });
+    m.version++;
+    m.config = this.config;
+    m.targets = targetsOf(this.config);
+    m.applied++;
+    expect(r.applied).toBe(m.applied);
+  }
+  toString = () => `update(${JSON.stringify(this.config)})`;
+}
+
+class BadUpdate implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly config: RegistryConfig,
+    readonly what: string,
+  ) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const res = r.mesh.update(this.config);
+    expect(res.ok).toBe(false);
+    expect(res.version).toBe(m.version);
+    m.rejected++;
+    expect(r.rejected).toBe(m.rejected);
+  }
+  toString = () => `badUpdate(${this.what})`;
+}
+
+class Call implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly target: string) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const known = m.targets.includes(this.target);
+    expect(r.mesh.has(this.target)).toBe(known);
+    let p = m.handed.get(this.target);
+    if (known) {
+      const got = r.mesh.get(this.target);
+      if (p !== undefined) expect(got).toBe(p);
+      p = got;
+      m.handed.set(this.target, got);
+    } else {
+      expect(() => r.mesh.get(this.target)).toThrow();
+    }
+    if (p === undefined) return;
+    const out = await p.executeOutcome(() => 'ok');
+    if (known) expect(out).toEqual({ ok: true, value: 'ok' });
+    else expect(out.ok === false && isUnknownTargetError(out.error)).toBe(true);
+  }
+  toString = () => `call(${this.target})`;
+}
+
+class Check implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    expect(r.mesh.version).toBe(m.version);
+    expect(r.mesh.config).toEqual(m.config);
+    expect([...r.mesh.targets].sort()).toEqual([...m.targets].sort());
+  }
+  toString = () => 'check';
+}
+
+const TARGETS = ['openai', 'anthropic', 'search', 'sql', 'mail', 'nobody'];
+
+const commands = [
+  validConfig.map((c) => new Update(c)),
+  validConfig.chain((c) => fc.constantFrom(...mutations(c)).map((m) => new BadUpdate(m.apply(c), `${m.what} at ${m.path}`))),
+  fc.constantFrom(...TARGETS).map((t) => new Call(t)),
+  fc.constant(new Check()),
+];
+
+describe('registry model', () => {
+  test('versions, the config in force and stable policy objects follow the model', async () => {
+    await fc.assert(
+      fc.asyncProperty(validConfig, fc.commands(commands, { maxCommands: 25 }), async (initial, cmds) => {
+        const mesh = registry({ config: initial, functions: FUNCTIONS });
+        const real: Real = { mesh, applied: 0, rejected: 0 };
+        mesh.on('config-applied', () => real.applied++);
+        mesh.on('config-rejected', () => real.rejected++);
+        const model: Model = {
+          version: 1,
+          config: initial,
+          targets: targetsOf(initial),
+          handed: new Map(),
+          applied: 0,
+          rejected: 0,
+        };
+        await fc.asyncModelRun(() => ({ model, real }), cmds);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
