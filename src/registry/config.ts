@@ -82,7 +82,9 @@ export function compile(
   config: unknown,
   kinds: Readonly<Record<string, PolicyFactory>>,
   functions: ReadonlySet<string>,
-): { readonly plan: Plan; readonly issues?: undefined } | { readonly plan?: undefined; readonly issues: ConfigIssue[] } {
+):
+  | { readonly plan: Plan; readonly issues?: undefined }
+  | { readonly plan?: undefined; readonly issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const env: CheckEnv = { functions, issues };
   const kindNames = Object.keys(kinds);
@@ -173,14 +175,18 @@ export function compile(
         return broken(p);
       });
     }
-    add(path, `expected a policy: a name from "policies", a layer such as { "retry": { … } }, or an array of layers, got ${show(spec)}`);
+    add(
+      path,
+      `expected a policy: a name from "policies", a layer such as { "retry": { … } }, or an array of layers, got ${show(spec)}`,
+    );
     return [broken(path)];
   };
 
   // policies
   const policies = new Map<string, Item[]>();
   const reached = new Set<string>();
-  for (const [name, spec] of Object.entries(section('policies'))) policies.set(name, items(spec, join('policies', name)));
+  for (const [name, spec] of Object.entries(section('policies')))
+    policies.set(name, items(spec, join('policies', name)));
 
   /** The layers of a list of items, with policy references expanded. */
   const expand = (list: readonly Item[], stack: readonly string[]): LayerDef[] | undefined => {
@@ -217,14 +223,21 @@ export function compile(
 
   const seen = new Set<string>();
   /** Merges defaults, the layer and an override, checks the whole, and attributes problems to the piece that set the value. */
-  const resolve = (layers: readonly LayerDef[], overrides: readonly (LayerDef | undefined)[]): ResolvedLayer[] | undefined => {
+  const resolve = (
+    layers: readonly LayerDef[],
+    overrides: readonly (LayerDef | undefined)[],
+  ): ResolvedLayer[] | undefined => {
     const out: ResolvedLayer[] = [];
     const counts = new Map<string, number>();
     let ok = true;
     layers.forEach((l, i) => {
       const d = defaults.get(l.kind);
       const o = overrides[i];
-      if (l.options === undefined || (d !== undefined && d.options === undefined) || (o !== undefined && o.options === undefined)) {
+      if (
+        l.options === undefined ||
+        (d !== undefined && d.options === undefined) ||
+        (o !== undefined && o.options === undefined)
+      ) {
         ok = false;
         return;
       }
@@ -233,7 +246,8 @@ export function compile(
       const sources = [o, l, d].filter((s): s is LayerDef => s !== undefined);
       let merged: unknown = d?.options ?? {};
       merged = schema === undefined ? { ...(merged as object), ...l.options } : merge(schema, merged, l.options);
-      if (o !== undefined) merged = schema === undefined ? { ...(merged as object), ...o.options } : merge(schema, merged, o.options);
+      if (o !== undefined)
+        merged = schema === undefined ? { ...(merged as object), ...o.options } : merge(schema, merged, o.options);
       const local: ConfigIssue[] = [];
       const full =
         schema === undefined
@@ -243,7 +257,10 @@ export function compile(
         try {
           local.push(...(f.validate(full) ?? []));
         } catch (error) {
-          local.push({ path: '', message: `the ${l.kind} validator threw: ${String((error as Error)?.message ?? error)}` });
+          local.push({
+            path: '',
+            message: `the ${l.kind} validator threw: ${String((error as Error)?.message ?? error)}`,
+          });
         }
       }
       for (const issue of local) {
@@ -291,7 +308,8 @@ export function compile(
     if (layers === undefined || layers.some((l) => l.options === undefined)) {
       // Problems in the policy itself were reported where they are. Its overrides are checked on
       // their own where the key names a kind; whether they match a layer is not judged.
-      for (const key of overrideKeys) if (kinds[key] !== undefined) piece(key, (spec as Record<string, unknown>)[key], join(path, key));
+      for (const key of overrideKeys)
+        if (kinds[key] !== undefined) piece(key, (spec as Record<string, unknown>)[key], join(path, key));
       continue;
     }
     const overrides: (LayerDef | undefined)[] = layers.map(() => undefined);
@@ -302,10 +320,17 @@ export function compile(
       const byKind = named.length > 0 ? named : layers.flatMap((l, i) => (l.kind === key ? [i] : []));
       if (byKind.length !== 1) {
         ok = false;
-        const labels = layers.map((l) => (typeof l.options?.name === 'string' ? `${l.kind} ${JSON.stringify(l.options.name)}` : l.kind));
+        const labels = layers.map((l) =>
+          typeof l.options?.name === 'string' ? `${l.kind} ${JSON.stringify(l.options.name)}` : l.kind,
+        );
         const what = typeof policySpec === 'string' ? `policy ${JSON.stringify(policySpec)}` : 'this pipeline';
         if (byKind.length === 0) {
-          const close = suggest(key, [...new Set([...layers.map((l) => l.kind), ...layers.flatMap((l) => (typeof l.options?.name === 'string' ? [l.options.name] : []))])]);
+          const close = suggest(key, [
+            ...new Set([
+              ...layers.map((l) => l.kind),
+              ...layers.flatMap((l) => (typeof l.options?.name === 'string' ? [l.options.name] : [])),
+            ]),
+          ]);
           add(
             op,
             `${what} has no layer named or of kind ${JSON.stringify(key)} (its layers: ${labels.join(', ') || 'none'})${
@@ -313,7 +338,10 @@ export function compile(
             }`,
           );
         } else {
-          add(op, `${what} has ${byKind.length} ${key} layers (${byKind.map((i) => labels[i]).join(', ')}): give each a "name" and override it by that name`);
+          add(
+            op,
+            `${what} has ${byKind.length} ${key} layers (${byKind.map((i) => labels[i]).join(', ')}): give each a "name" and override it by that name`,
+          );
         }
         continue;
       }

@@ -23,7 +23,10 @@ export class RegistryConfigError extends BreakwaterError {
 
   constructor(errors: readonly ConfigIssue[]) {
     const n = errors.length;
-    super('ERR_REGISTRY_CONFIG', `Invalid registry config (${n} problem${n === 1 ? '' : 's'}):\n${formatIssues(errors)}`);
+    super(
+      'ERR_REGISTRY_CONFIG',
+      `Invalid registry config (${n} problem${n === 1 ? '' : 's'}):\n${formatIssues(errors)}`,
+    );
     this.errors = errors;
   }
 }
@@ -46,7 +49,8 @@ export class UnknownTargetError extends BreakwaterError {
 
   constructor(target: string, known: readonly string[], hint: string | undefined, removed: boolean) {
     const what = removed ? 'was removed from the registry config' : 'is not a target of the registry config';
-    const tail = hint !== undefined ? `; did you mean ${JSON.stringify(hint)}?` : ` (targets: ${known.join(', ') || 'none'})`;
+    const tail =
+      hint !== undefined ? `; did you mean ${JSON.stringify(hint)}?` : ` (targets: ${known.join(', ') || 'none'})`;
     super('ERR_UNKNOWN_TARGET', `${JSON.stringify(target)} ${what}${tail}`);
     this.target = target;
     this.known = known;

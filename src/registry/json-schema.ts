@@ -22,14 +22,16 @@ function convert(s: OptionSchema): Json {
   switch (s.type) {
     case 'number':
       return withDescription(
-        s.duration
-          ? { anyOf: [numberSchema(s), { type: 'string', pattern: DURATION_PATTERN }] }
-          : numberSchema(s),
+        s.duration ? { anyOf: [numberSchema(s), { type: 'string', pattern: DURATION_PATTERN }] } : numberSchema(s),
         s,
       );
     case 'string':
       return withDescription(
-        { type: 'string', ...(s.enum === undefined ? {} : { enum: s.enum }), ...(s.default === undefined ? {} : { default: s.default }) },
+        {
+          type: 'string',
+          ...(s.enum === undefined ? {} : { enum: s.enum }),
+          ...(s.default === undefined ? {} : { default: s.default }),
+        },
         s,
       );
     case 'boolean':
@@ -107,7 +109,8 @@ export function registrySchema(options?: RegistrySchemaOptions): Record<string, 
     additionalProperties: false,
   };
   definitions.policy = {
-    description: 'A policy: the name of a policy in "policies", one layer, or a pipeline (layers and policy names, outermost first).',
+    description:
+      'A policy: the name of a policy in "policies", one layer, or a pipeline (layers and policy names, outermost first).',
     anyOf: [
       { type: 'string' },
       { $ref: '#/definitions/layer' },

@@ -1,21 +1,14 @@
 // The policy kinds a config can name. A kind is one table entry: its options' schema (which gives
 // the validator, the defaults and the JSON Schema) and the factory call that builds it.
-import type { Clock } from '../core/clock.js';
-import type { Policy } from '../core/policy.js';
+
 import { type BreakBackoff, circuitBreaker, consecutive, countWindow, failureRate } from '../breaker/index.js';
 import { bulkhead } from '../bulkhead/index.js';
+import type { Clock } from '../core/clock.js';
+import type { Policy } from '../core/policy.js';
 import { fallback } from '../fallback/index.js';
 import { type Backoff, constant, exponential, linear, retry, retryBudget } from '../retry/index.js';
 import { timeout } from '../timeout/index.js';
-import type {
-  ConfigIssue,
-  FunctionSchema,
-  NumberSchema,
-  ObjectSchema,
-  OptionSchema,
-  StringSchema,
-  TaggedSchema,
-} from './schema.js';
+import type { ConfigIssue, FunctionSchema, NumberSchema, ObjectSchema, StringSchema, TaggedSchema } from './schema.js';
 
 /** What a {@link PolicyFactory} gets besides its options. */
 export interface FactoryEnv {
@@ -64,7 +57,8 @@ export interface PolicyFactory {
 
 type Extra = Omit<NumberSchema, 'type'>;
 const num = (description: string, o?: Extra): NumberSchema => ({ type: 'number', description, ...o });
-const int = (description: string, min: number, o?: Extra): NumberSchema => num(description, { integer: true, min, ...o });
+const int = (description: string, min: number, o?: Extra): NumberSchema =>
+  num(description, { integer: true, min, ...o });
 const ms = (description: string, o?: Extra): NumberSchema => num(description, { duration: true, min: 0, ...o });
 const fn = (description: string): FunctionSchema => ({ type: 'function', description });
 const oneOf = (description: string, values: readonly string[], d?: string): StringSchema => ({
@@ -73,7 +67,12 @@ const oneOf = (description: string, values: readonly string[], d?: string): Stri
   enum: values,
   default: d,
 });
-const obj = (description: string, props: ObjectSchema['props'], required?: string[], o?: Partial<ObjectSchema>): ObjectSchema => ({
+const obj = (
+  description: string,
+  props: ObjectSchema['props'],
+  required?: string[],
+  o?: Partial<ObjectSchema>,
+): ObjectSchema => ({
   type: 'object',
   description,
   props,
@@ -88,10 +87,14 @@ const backoff: TaggedSchema = {
   tag: 'type',
   description: 'The delay schedule: constant, linear or exponential.',
   variants: {
-    constant: obj('The same delay before every retry.', {
-      delay: ms('The delay in ms.'),
-      jitter: oneOf('Spread applied to the delay.', JITTER3, 'none'),
-    }, ['delay']),
+    constant: obj(
+      'The same delay before every retry.',
+      {
+        delay: ms('The delay in ms.'),
+        jitter: oneOf('Spread applied to the delay.', JITTER3, 'none'),
+      },
+      ['delay'],
+    ),
     linear: obj('initial, initial + step, …, capped at max.', {
       initial: ms('Delay before the first retry.', { default: 200 }),
       step: ms('Added per retry (default: initial).'),
@@ -123,10 +126,18 @@ const handleResult = fn('Name of a function (result, ctx) => boolean: which resu
 export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
   timeout: {
     shorthand: 'after',
-    options: obj('Aborts the call when it runs longer than `after` ms.', {
-      after: ms('The limit in ms (or "5s", "250ms").'),
-      strategy: oneOf('cooperative waits for fn to settle after aborting; aggressive walks away.', ['cooperative', 'aggressive'], 'cooperative'),
-    }, ['after']),
+    options: obj(
+      'Aborts the call when it runs longer than `after` ms.',
+      {
+        after: ms('The limit in ms (or "5s", "250ms").'),
+        strategy: oneOf(
+          'cooperative waits for fn to settle after aborting; aggressive walks away.',
+          ['cooperative', 'aggressive'],
+          'cooperative',
+        ),
+      },
+      ['after'],
+    ),
     create: (o, env) => timeout({ after: o.after, strategy: o.strategy, name: o.name, clock: env.clock }),
   },
 
@@ -136,7 +147,8 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
       maxRetries: int('Retries after the first call.', 0, { default: 3 }),
       backoff: {
         type: 'either',
-        description: 'A constant delay in ms, or a schedule. Default: exponential, 200 ms doubling to 30 s, full jitter.',
+        description:
+          'A constant delay in ms, or a schedule. Default: exponential, 200 ms doubling to 30 s, full jitter.',
         of: [ms('A constant delay in ms.'), backoff],
       },
       budget: obj('A retry budget for this target: retries ≤ ratio × calls + minPerSecond × window.', {
@@ -151,7 +163,12 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
     create: (o, env) =>
       retry({
         maxRetries: o.maxRetries,
-        backoff: o.backoff === undefined ? undefined : typeof o.backoff === 'number' ? constant(o.backoff) : makeBackoff(o.backoff),
+        backoff:
+          o.backoff === undefined
+            ? undefined
+            : typeof o.backoff === 'number'
+              ? constant(o.backoff)
+              : makeBackoff(o.backoff),
         budget:
           o.budget === undefined
             ? undefined
@@ -172,25 +189,38 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
         tag: 'type',
         description: 'When to open. Default: 5 consecutive failures.',
         variants: {
-          consecutive: obj('Opens after `failures` handled failures in a row.', {
-            failures: int('Failures in a row that open the circuit.', 1),
-          }, ['failures']),
-          failureRate: obj('Opens when the share of failures in a time window reaches threshold.', {
-            threshold: fraction('Share of failed calls, in (0, 1], that opens the circuit.'),
-            window: ms('Length of the sliding window.', { exclusiveMin: true }),
-            minThroughput: int('Fewest calls in the window before the rate is judged.', 1, { default: 10 }),
-            buckets: int('Buckets the window is split into.', 1, { max: 1000, default: 10 }),
-          }, ['threshold', 'window']),
-          countWindow: obj('Opens when the share of failures among the last `size` calls reaches threshold.', {
-            size: int('Number of most recent calls judged.', 1, { max: 100_000 }),
-            threshold: fraction('Share of failed calls, in (0, 1], that opens the circuit.'),
-            minCalls: int('Fewest calls before the rate is judged (≤ size; default size).', 1),
-          }, ['size', 'threshold'], {
-            check: (o) =>
-              o.minCalls !== undefined && (o.minCalls as number) > (o.size as number)
-                ? [{ path: 'minCalls', message: `expected an integer ≤ size (${o.size}), got ${o.minCalls}` }]
-                : undefined,
-          }),
+          consecutive: obj(
+            'Opens after `failures` handled failures in a row.',
+            {
+              failures: int('Failures in a row that open the circuit.', 1),
+            },
+            ['failures'],
+          ),
+          failureRate: obj(
+            'Opens when the share of failures in a time window reaches threshold.',
+            {
+              threshold: fraction('Share of failed calls, in (0, 1], that opens the circuit.'),
+              window: ms('Length of the sliding window.', { exclusiveMin: true }),
+              minThroughput: int('Fewest calls in the window before the rate is judged.', 1, { default: 10 }),
+              buckets: int('Buckets the window is split into.', 1, { max: 1000, default: 10 }),
+            },
+            ['threshold', 'window'],
+          ),
+          countWindow: obj(
+            'Opens when the share of failures among the last `size` calls reaches threshold.',
+            {
+              size: int('Number of most recent calls judged.', 1, { max: 100_000 }),
+              threshold: fraction('Share of failed calls, in (0, 1], that opens the circuit.'),
+              minCalls: int('Fewest calls before the rate is judged (≤ size; default size).', 1),
+            },
+            ['size', 'threshold'],
+            {
+              check: (o) =>
+                o.minCalls !== undefined && (o.minCalls as number) > (o.size as number)
+                  ? [{ path: 'minCalls', message: `expected an integer ≤ size (${o.size}), got ${o.minCalls}` }]
+                  : undefined,
+            },
+          ),
         },
       },
       breakDuration: {
@@ -202,10 +232,14 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
         probes: int('Probe calls admitted after a break; all must succeed to close.', 1, { default: 1 }),
         probeTimeout: ms('A probe still running after this counts as failed.', { exclusiveMin: true }),
       }),
-      slowCall: obj('Calls slower than `duration` count as failures when their share reaches `rate`.', {
-        duration: ms('Calls slower than this are slow.'),
-        rate: fraction('Share of slow calls that opens the circuit.'),
-      }, ['duration']),
+      slowCall: obj(
+        'Calls slower than `duration` count as failures when their share reaches `rate`.',
+        {
+          duration: ms('Calls slower than this are slow.'),
+          rate: fraction('Share of slow calls that opens the circuit.'),
+        },
+        ['duration'],
+      ),
       handle,
       handleResult,
     }),
@@ -236,30 +270,43 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
 
   bulkhead: {
     shorthand: 'limit',
-    options: obj('Bounds concurrent calls, with a bounded FIFO queue.', {
-      limit: int('Most calls running at once.', 1),
-      queue: int('Most calls waiting for a slot.', 0, { default: 0 }),
-      queueTimeout: ms('Longest wait in the queue.', { exclusiveMin: true }),
-    }, ['limit']),
-    create: (o, env) => bulkhead({ limit: o.limit, queue: o.queue, queueTimeout: o.queueTimeout, clock: env.clock, name: o.name }),
+    options: obj(
+      'Bounds concurrent calls, with a bounded FIFO queue.',
+      {
+        limit: int('Most calls running at once.', 1),
+        queue: int('Most calls waiting for a slot.', 0, { default: 0 }),
+        queueTimeout: ms('Longest wait in the queue.', { exclusiveMin: true }),
+      },
+      ['limit'],
+    ),
+    create: (o, env) =>
+      bulkhead({ limit: o.limit, queue: o.queue, queueTimeout: o.queueTimeout, clock: env.clock, name: o.name }),
   },
 
   fallback: {
-    options: obj('Replaces a failure with a value: `to` (a function given in `functions`) or a JSON `value`.', {
-      to: fn('Name of a function (reason, ctx) => value that produces the replacement.'),
-      value: { type: 'any', description: 'A JSON value returned instead of the failure (a fresh copy each time).' },
-      handle,
-      handleResult,
-    }, [], {
-      check: (o) =>
-        (o.to === undefined) === (o.value === undefined)
-          ? [{ path: 'to', message: 'expected exactly one of `to` (a function name) or `value`' }]
-          : undefined,
-    }),
+    options: obj(
+      'Replaces a failure with a value: `to` (a function given in `functions`) or a JSON `value`.',
+      {
+        to: fn('Name of a function (reason, ctx) => value that produces the replacement.'),
+        value: { type: 'any', description: 'A JSON value returned instead of the failure (a fresh copy each time).' },
+        handle,
+        handleResult,
+      },
+      [],
+      {
+        check: (o) =>
+          (o.to === undefined) === (o.value === undefined)
+            ? [{ path: 'to', message: 'expected exactly one of `to` (a function name) or `value`' }]
+            : undefined,
+      },
+    ),
     create: (o, env) => {
       const value = o.value;
       return fallback({
-        to: o.to !== undefined ? env.fn(o.to) : () => (typeof value === 'object' && value !== null ? structuredClone(value) : value),
+        to:
+          o.to !== undefined
+            ? env.fn(o.to)
+            : () => (typeof value === 'object' && value !== null ? structuredClone(value) : value),
         handle: ref(env, o.handle),
         handleResult: ref(env, o.handleResult),
         name: o.name,
@@ -269,7 +316,10 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
 };
 
 /** Every kind's options accept `name` (carried by its events; also how a target overrides one of two same-kind layers). */
-export const NAME: StringSchema = { type: 'string', description: 'A name carried by the events; also how a target overrides this layer.' };
+export const NAME: StringSchema = {
+  type: 'string',
+  description: 'A name carried by the events; also how a target overrides this layer.',
+};
 
 /** The options schema of a kind, with `name` added. @internal */
 export function optionsOf(f: PolicyFactory): ObjectSchema | undefined {
@@ -277,5 +327,3 @@ export function optionsOf(f: PolicyFactory): ObjectSchema | undefined {
   if (o === undefined) return undefined;
   return o.props.name === undefined ? { ...o, props: { ...o.props, name: NAME } } : o;
 }
-
-

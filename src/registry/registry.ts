@@ -113,9 +113,10 @@ export interface BuiltLayer extends ResolvedLayer {
 export interface RegistryPolicy extends Policy<PipelineEvent> {
   /** The target's name. */
   readonly target: string;
+  /** Listens to this target's events of `type` (`'*'`: all), from every pipeline it runs. */
+  on<K extends PipelineEvent['type'] | '*'>(type: K, listener: Listener<EventOf<PipelineEvent, K>>): Unsubscribe;
   /** Listens to a custom kind's events (or any event type). */
   on(type: string, listener: Listener<TargetEvent>): Unsubscribe;
-  on<K extends PipelineEvent['type'] | '*'>(type: K, listener: Listener<EventOf<PipelineEvent, K>>): Unsubscribe;
 }
 
 /** Named pipelines built from one JSON config, updated while the process runs. */
@@ -143,10 +144,10 @@ export interface Registry {
    * @throws UnknownTargetError when the config in force has no such target.
    */
   describe(target: string): readonly BuiltLayer[];
-  /** Listens to a custom kind's events (or any event type). */
-  on(type: string, listener: Listener<TargetEvent>): Unsubscribe;
   /** Listens to config events and to the events of every target's pipeline (`'*'`: all of them). */
   on<K extends RegistryEvent['type'] | '*'>(type: K, listener: Listener<EventOf<RegistryEvent, K>>): Unsubscribe;
+  /** Listens to a custom kind's events (or any event type). */
+  on(type: string, listener: Listener<TargetEvent>): Unsubscribe;
 }
 
 /** Listeners by event type, copied on write (an emit in progress keeps its list). */
@@ -221,7 +222,10 @@ class TargetPolicy implements RegistryPolicy {
     );
   }
 
-  bind<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>, options?: ExecuteOptions): (...args: A) => Promise<T> {
+  bind<A extends unknown[], T>(
+    fn: (...args: A) => T | PromiseLike<T>,
+    options?: ExecuteOptions,
+  ): (...args: A) => Promise<T> {
     return (...args: A) => this.execute(() => fn(...args), options);
   }
 
@@ -256,7 +260,11 @@ class TargetPolicy implements RegistryPolicy {
         }
       }
       for (const t of want) {
-        if (!had.has(t)) had.set(t, layer.events.on(t, (e) => this.#deliver(t, e)));
+        if (!had.has(t))
+          had.set(
+            t,
+            layer.events.on(t, (e) => this.#deliver(t, e)),
+          );
       }
       next.set(layer, had);
     }
@@ -300,7 +308,8 @@ export class RegistryImpl implements Registry {
       checkFunction(`factories.${k}.create`, f?.create, false);
       checkObject(`factories.${k}.options`, f.options);
       checkFunction(`factories.${k}.validate`, f.validate);
-      if (f.options !== undefined && f.options.type !== 'object') fail(`factories.${k}.options`, "an object schema ({ type: 'object', props })", f.options);
+      if (f.options !== undefined && f.options.type !== 'object')
+        fail(`factories.${k}.options`, "an object schema ({ type: 'object', props })", f.options);
       kinds[k] = f;
     }
     for (const [k, f] of Object.entries(o.functions ?? {})) checkFunction(`functions.${k}`, f, false);
@@ -408,7 +417,10 @@ export class RegistryImpl implements Registry {
         try {
           const policy = (this.#kinds[layer.kind] as PolicyFactory).create(layer.options, env);
           if (!Array.isArray((policy as Policy | null)?.layers)) {
-            issues.push({ path: layer.path, message: `the ${layer.kind} factory returned ${typeof policy}, not a Policy` });
+            issues.push({
+              path: layer.path,
+              message: `the ${layer.kind} factory returned ${typeof policy}, not a Policy`,
+            });
           } else slots.push({ layer, policy, kept });
         } catch (error) {
           issues.push(fromThrown(layer, error));

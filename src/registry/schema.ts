@@ -278,7 +278,8 @@ export function check(s: OptionSchema, value: unknown, path: string, env: CheckE
         return problem(env, path, `expected ${expected(s)}, got ${show(value)}`);
       }
       const low = s.min !== undefined && (s.exclusiveMin ? n <= s.min : n < s.min);
-      if (low || (s.max !== undefined && n > s.max)) return problem(env, path, `expected ${expected(s)}, got ${show(value)}`);
+      if (low || (s.max !== undefined && n > s.max))
+        return problem(env, path, `expected ${expected(s)}, got ${show(value)}`);
       return n;
     }
     case 'string':
@@ -296,7 +297,11 @@ export function check(s: OptionSchema, value: unknown, path: string, env: CheckE
       const close = t === 'string' ? suggest(value as string, known) : undefined;
       const list = known.length === 0 ? ' (none were given)' : ` (given: ${known.join(', ')})`;
       const hint = close === undefined ? '' : `; did you mean ${JSON.stringify(close)}?`;
-      return problem(env, path, `expected the name of a function given in \`functions\`${list}, got ${show(value)}${hint}`);
+      return problem(
+        env,
+        path,
+        `expected the name of a function given in \`functions\`${list}, got ${show(value)}${hint}`,
+      );
     }
     case 'any':
       return t === 'other' ? problem(env, path, `expected a JSON value, got ${show(value)}`) : value;
@@ -318,7 +323,11 @@ export function check(s: OptionSchema, value: unknown, path: string, env: CheckE
         const close = typeof tag === 'string' ? suggest(tag, names) : undefined;
         const hint = close === undefined ? '' : `; did you mean ${JSON.stringify(close)}?`;
         const got = tag === undefined ? 'nothing' : show(tag);
-        return problem(env, join(path, s.tag), `expected one of ${names.map((n) => JSON.stringify(n)).join(', ')}, got ${got}${hint}`);
+        return problem(
+          env,
+          join(path, s.tag),
+          `expected one of ${names.map((n) => JSON.stringify(n)).join(', ')}, got ${got}${hint}`,
+        );
       }
       const { [s.tag]: _, ...rest } = value;
       const out = checkObject(variant, rest, path, env, partial, s.tag);
@@ -355,7 +364,8 @@ function checkObject(
     if (r !== undefined) out[k] = r;
   }
   if (!partial) {
-    for (const k of s.required ?? []) if (value[k] === undefined) problem(env, join(path, k), `required: ${expected(s.props[k] as OptionSchema)}`);
+    for (const k of s.required ?? [])
+      if (value[k] === undefined) problem(env, join(path, k), `required: ${expected(s.props[k] as OptionSchema)}`);
     if (env.issues.length === before) {
       for (const [k, p] of Object.entries(s.props)) {
         const d = (p as { default?: unknown }).default;

@@ -4,13 +4,13 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { type FileRegistry, registryFromFile } from '../../src/registry/file/index.js';
 import {
   type ConfigAppliedEvent,
   type ConfigRejectedEvent,
   isRegistryConfigError,
   type RegistryConfig,
 } from '../../src/registry/index.js';
-import { type FileRegistry, registryFromFile } from '../../src/registry/file/index.js';
 
 let dir: string;
 let file: string;
@@ -26,11 +26,15 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const config = (maxRetries: number): RegistryConfig => ({ targets: { llm: [{ timeout: '5s' }, { retry: { maxRetries, backoff: 0 } }] } });
+const config = (maxRetries: number): RegistryConfig => ({
+  targets: { llm: [{ timeout: '5s' }, { retry: { maxRetries, backoff: 0 } }] },
+});
 const write = (c: unknown, path = file) => writeFileSync(path, typeof c === 'string' ? c : JSON.stringify(c, null, 2));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function load(options: Parameters<typeof registryFromFile>[1] = { watch: true, debounce: 30 }): Promise<FileRegistry> {
+async function load(
+  options: Parameters<typeof registryFromFile>[1] = { watch: true, debounce: 30 },
+): Promise<FileRegistry> {
   const r = await registryFromFile(file, options);
   open.push(r);
   return r;
@@ -83,7 +87,9 @@ describe('registryFromFile', () => {
     write({ targets: { llm: { retry: -1 } } });
     const e2 = await registryFromFile(file).catch((e: unknown) => e);
     expect(isRegistryConfigError(e2)).toBe(true);
-    expect((e2 as { errors: unknown }).errors).toEqual([{ path: 'targets.llm.retry', message: 'expected an integer ≥ 0, got -1' }]);
+    expect((e2 as { errors: unknown }).errors).toEqual([
+      { path: 'targets.llm.retry', message: 'expected an integer ≥ 0, got -1' },
+    ]);
   });
 
   test('bad options are TypeErrors', async () => {

@@ -3,7 +3,13 @@
 // that only remembers the last good config and its version.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { isUnknownTargetError, type Registry, type RegistryConfig, type RegistryPolicy, registry } from '../../src/registry/index.js';
+import {
+  isUnknownTargetError,
+  type Registry,
+  type RegistryConfig,
+  type RegistryPolicy,
+  registry,
+} from '../../src/registry/index.js';
 import { FUNCTIONS, mutations, validConfig } from './support/configs.js';
 
 interface Model {
@@ -25,7 +31,10 @@ interface Real {
 const targetsOf = (c: RegistryConfig): string[] => Object.keys(c.targets ?? {});
 
 class Update implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly config: RegistryConfig) {}
+  readonly config: RegistryConfig;
+  constructor(config: RegistryConfig) {
+    this.config = config;
+  }
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const res = r.mesh.update(this.config);
@@ -40,10 +49,12 @@ class Update implements fc.AsyncCommand<Model, Real> {
 }
 
 class BadUpdate implements fc.AsyncCommand<Model, Real> {
-  constructor(
-    readonly config: RegistryConfig,
-    readonly what: string,
-  ) {}
+  readonly config: RegistryConfig;
+  readonly what: string;
+  constructor(config: RegistryConfig, what: string) {
+    this.config = config;
+    this.what = what;
+  }
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const res = r.mesh.update(this.config);
@@ -56,7 +67,10 @@ class BadUpdate implements fc.AsyncCommand<Model, Real> {
 }
 
 class Call implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly target: string) {}
+  readonly target: string;
+  constructor(target: string) {
+    this.target = target;
+  }
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const known = m.targets.includes(this.target);
@@ -92,7 +106,9 @@ const TARGETS = ['openai', 'anthropic', 'search', 'sql', 'mail', 'nobody'];
 
 const commands = [
   validConfig.map((c) => new Update(c)),
-  validConfig.chain((c) => fc.constantFrom(...mutations(c)).map((m) => new BadUpdate(m.apply(c), `${m.what} at ${m.path}`))),
+  validConfig.chain((c) =>
+    fc.constantFrom(...mutations(c)).map((m) => new BadUpdate(m.apply(c), `${m.what} at ${m.path}`)),
+  ),
   fc.constantFrom(...TARGETS).map((t) => new Call(t)),
   fc.constant(new Check()),
 ];

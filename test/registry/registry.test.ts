@@ -9,6 +9,7 @@ import {
   type ConfigAppliedEvent,
   type ConfigRejectedEvent,
   isUnknownTargetError,
+  type LayerConfig,
   type PolicyFactory,
   type RegistryConfig,
   type RegistryEvent,
@@ -36,10 +37,15 @@ async function attempts(mesh: { get(t: string): Policy }, target: string, fn: (c
 // rejects at once (a retry outside it would wait out the break, as told by `retryAfter`).
 const base = (maxRetries: number): RegistryConfig => ({
   policies: {
-    llm: [{ breaker: { strategy: { type: 'consecutive', failures: 2 }, breakDuration: 10_000 } }, { retry: { maxRetries, backoff: 0 } }],
+    llm: [
+      { breaker: { strategy: { type: 'consecutive', failures: 2 }, breakDuration: 10_000 } },
+      { retry: { maxRetries, backoff: 0 } },
+    ],
   },
   targets: { openai: 'llm', search: { retry: { maxRetries: 1, backoff: 0 } } },
 });
+
+const llmOf = (c: RegistryConfig): LayerConfig[] => (c.policies as Record<string, LayerConfig[]>).llm as LayerConfig[];
 
 describe('get: one stable policy per target', () => {
   test('the same object across updates, running the pipeline in force', async () => {
@@ -119,15 +125,28 @@ describe('get: one stable policy per target', () => {
 
   test('describe() shows the layers in force with complete options and the built policies', () => {
     const mesh = registry({
-      config: { defaults: { retry: { maxRetries: 2 } }, policies: { p: [{ timeout: '1.5s' }, { retry: {} }] }, targets: { t: { policy: 'p', retry: { backoff: 10 } } } },
+      config: {
+        defaults: { retry: { maxRetries: 2 } },
+        policies: { p: [{ timeout: '1.5s' }, { retry: {} }] },
+        targets: { t: { policy: 'p', retry: { backoff: 10 } } },
+      },
     });
     const d = mesh.describe('t');
     expect(d.map(({ kind, name, options, path }) => ({ kind, name, options, path }))).toEqual([
-      { kind: 'timeout', name: undefined, options: { after: 1500, strategy: 'cooperative' }, path: 'policies.p[0].timeout' },
+      {
+        kind: 'timeout',
+        name: undefined,
+        options: { after: 1500, strategy: 'cooperative' },
+        path: 'policies.p[0].timeout',
+      },
       { kind: 'retry', name: undefined, options: { maxRetries: 2, backoff: 10 }, path: 'policies.p[1].retry' },
     ]);
     expect(d[0]?.policy.layers[0]?.kind).toBe('timeout');
-    expect(mesh.config).toEqual({ defaults: { retry: { maxRetries: 2 } }, policies: { p: [{ timeout: '1.5s' }, { retry: {} }] }, targets: { t: { policy: 'p', retry: { backoff: 10 } } } });
+    expect(mesh.config).toEqual({
+      defaults: { retry: { maxRetries: 2 } },
+      policies: { p: [{ timeout: '1.5s' }, { retry: {} }] },
+      targets: { t: { policy: 'p', retry: { backoff: 10 } } },
+    });
   });
 
   test('a target with an empty pipeline runs the function as is', async () => {
@@ -154,13 +173,25 @@ describe('state carries over for unchanged settings', () => {
     // The retry inside the breaker changes; the breaker keeps its state.
     const r = mesh.update(base(3));
     expect(r.ok && r.changes).toEqual([
-      { target: 'openai', kind: 'retry', name: undefined, change: 'rebuilt', options: [{ path: 'maxRetries', before: 0, after: 3 }] },
-      { target: 'search', kind: 'retry', name: undefined, change: 'rebuilt', options: [{ path: 'maxRetries', before: 5, after: 1 }] },
+      {
+        target: 'openai',
+        kind: 'retry',
+        name: undefined,
+        change: 'rebuilt',
+        options: [{ path: 'maxRetries', before: 0, after: 3 }],
+      },
+      {
+        target: 'search',
+        kind: 'retry',
+        name: undefined,
+        change: 'rebuilt',
+        options: [{ path: 'maxRetries', before: 5, after: 1 }],
+      },
     ]);
     expect(breakerOf(mesh, 'openai').state).toBe('open');
     // A layer inserted in front does not move the breaker's identity either.
     const cfg = base(3);
-    mesh.update({ ...cfg, policies: { llm: [{ bulkhead: 10 }, ...(cfg.policies?.llm as object[])] } });
+    mesh.update({ ...cfg, policies: { llm: [{ bulkhead: 10 }, ...llmOf(cfg)] } });
     expect(breakerOf(mesh, 'openai')).toBe(breaker);
     const { n, r: outcome } = await attempts(mesh, 'openai', () => 'ok');
     expect(n).toBe(0);
@@ -173,10 +204,19 @@ describe('state carries over for unchanged settings', () => {
     await attempts(mesh, 'openai');
     expect(breakerOf(mesh, 'openai').state).toBe('open');
     const cfg = base(0);
-    const llm = cfg.policies?.llm as Record<string, any>[];
-    const r = mesh.update({ ...cfg, policies: { llm: [{ breaker: { ...llm[0]?.breaker, breakDuration: 20_000 } }, llm[1]] } });
+    const llm = llmOf(cfg) as Record<string, any>[];
+    const r = mesh.update({
+      ...cfg,
+      policies: { llm: [{ breaker: { ...llm[0]?.breaker, breakDuration: 20_000 } }, llm[1] as LayerConfig] },
+    });
     expect(r.ok && r.changes).toEqual([
-      { target: 'openai', kind: 'breaker', name: undefined, change: 'rebuilt', options: [{ path: 'breakDuration', before: 10_000, after: 20_000 }] },
+      {
+        target: 'openai',
+        kind: 'breaker',
+        name: undefined,
+        change: 'rebuilt',
+        options: [{ path: 'breakDuration', before: 10_000, after: 20_000 }],
+      },
     ]);
     expect(breakerOf(mesh, 'openai').state).toBe('closed');
     expect(await mesh.get('openai').execute(() => 'ok')).toBe('ok');
@@ -186,7 +226,13 @@ describe('state carries over for unchanged settings', () => {
     const mesh = registry({ config: { targets: { t: [{ bulkhead: 2 }, { retry: {} }, { timeout: 5000 }] } } });
     const before = mesh.describe('t').map((l) => l.policy);
     const r = mesh.update({
-      targets: { t: [{ bulkhead: { limit: 2, queue: 0 } }, { retry: { maxRetries: 3 } }, { timeout: { after: '5s', strategy: 'cooperative' } }] },
+      targets: {
+        t: [
+          { bulkhead: { limit: 2, queue: 0 } },
+          { retry: { maxRetries: 3 } },
+          { timeout: { after: '5s', strategy: 'cooperative' } },
+        ],
+      },
     });
     expect(r.ok && r.changes).toEqual([]);
     expect(mesh.describe('t').map((l) => l.policy)).toEqual(before);
@@ -237,9 +283,20 @@ describe('a rejected update keeps the last good config', () => {
     const before = mesh.describe('openai').map((l) => l.policy);
     const bad = { ...base(5), targets: { openai: 'llm', search: { retry: -1 } } };
     const r = mesh.update(bad);
-    expect(r).toEqual({ ok: false, version: 1, errors: [{ path: 'targets.search.retry', message: 'expected an integer ≥ 0, got -1' }] });
+    expect(r).toEqual({
+      ok: false,
+      version: 1,
+      errors: [{ path: 'targets.search.retry', message: 'expected an integer ≥ 0, got -1' }],
+    });
     expect(rejected).toEqual([
-      { type: 'config-rejected', kind: 'registry', name: undefined, version: 1, errors: r.ok ? [] : r.errors, source: undefined },
+      {
+        type: 'config-rejected',
+        kind: 'registry',
+        name: undefined,
+        version: 1,
+        errors: r.ok ? [] : r.errors,
+        source: undefined,
+      },
     ]);
     expect(mesh.version).toBe(1);
     expect(mesh.config).toEqual(base(1));
@@ -260,7 +317,11 @@ describe('a rejected update keeps the last good config', () => {
     const mesh = registry({ config: { targets: { a: { retry: 1 }, b: { flaky: {} } } }, factories });
     fail = true;
     const r = mesh.update({ targets: { a: { retry: 2 }, b: { flaky: { level: 9 } } } });
-    expect(r).toEqual({ ok: false, version: 1, errors: [{ path: 'targets.b.flaky.level', message: 'expected an integer ≤ 3, got 9' }] });
+    expect(r).toEqual({
+      ok: false,
+      version: 1,
+      errors: [{ path: 'targets.b.flaky.level', message: 'expected an integer ≤ 3, got 9' }],
+    });
     expect(mesh.describe('a')[0]?.options.maxRetries).toBe(1);
     fail = false;
     expect(mesh.update({ targets: { a: { retry: 2 }, b: { flaky: { level: 9 } } } }).ok).toBe(true);
@@ -409,20 +470,35 @@ describe('factories and functions', () => {
         shorthand: 'label',
         options: {
           type: 'object',
-          props: { label: { type: 'string' }, weight: { type: 'number', min: 0, default: 1 }, check: { type: 'function' } },
+          props: {
+            label: { type: 'string' },
+            weight: { type: 'number', min: 0, default: 1 },
+            check: { type: 'function' },
+          },
           required: ['label'],
         },
-        validate: (o) => ((o.label as string).length > 5 ? [{ path: 'label', message: 'expected at most 5 characters' }] : undefined),
+        validate: (o) =>
+          (o.label as string).length > 5 ? [{ path: 'label', message: 'expected at most 5 characters' }] : undefined,
         create: (o, env) => {
           const state = env.keep('state', o.weight, () => ({ id: made.length }));
-          made.push({ ...o, target: env.target, clock: env.clock === clock, fn: typeof env.fn('yes'), state: state.id });
+          made.push({
+            ...o,
+            target: env.target,
+            clock: env.clock === clock,
+            fn: typeof env.fn('yes'),
+            state: state.id,
+          });
           return Policy.noop;
         },
       },
     };
     const functions = { yes: () => true };
     expect(() =>
-      registry({ config: { targets: { a: { tagged: { label: 7, weight: -1, extra: 1 } }, b: { tagged: 'toolong' } } }, factories, functions }),
+      registry({
+        config: { targets: { a: { tagged: { label: 7, weight: -1, extra: 1 } }, b: { tagged: 'toolong' } } },
+        factories,
+        functions,
+      }),
     ).toThrow(
       [
         'targets.a.tagged.label: expected a string, got 7',
@@ -431,7 +507,12 @@ describe('factories and functions', () => {
         'targets.b.tagged: expected at most 5 characters', // the shorthand: the label is the value at that path
       ].join('\n'),
     );
-    const mesh = registry({ config: { targets: { a: { tagged: { label: 'x', check: 'yes' } } } }, factories, functions, clock });
+    const mesh = registry({
+      config: { targets: { a: { tagged: { label: 'x', check: 'yes' } } } },
+      factories,
+      functions,
+      clock,
+    });
     expect(made).toEqual([{ label: 'x', check: 'yes', weight: 1, target: 'a', clock: true, fn: 'function', state: 0 }]);
     expect(await mesh.get('a').execute(() => 3)).toBe(3);
     // Rebuilt with the same weight: the kept state object is handed back; another weight makes a new one.
@@ -442,11 +523,18 @@ describe('factories and functions', () => {
 
   test('a custom kind without a schema takes any object, checked by its validator', () => {
     const factories: Record<string, PolicyFactory> = {
-      loose: { validate: (o) => (o.n === 1 ? undefined : [{ path: 'n', message: 'expected 1' }]), create: () => Policy.noop },
+      loose: {
+        validate: (o) => (o.n === 1 ? undefined : [{ path: 'n', message: 'expected 1' }]),
+        create: () => Policy.noop,
+      },
     };
     expect(registry({ config: { targets: { a: { loose: { n: 1 } } } }, factories }).targets).toEqual(['a']);
-    expect(() => registry({ config: { targets: { a: { loose: { n: 2 } } } }, factories })).toThrow('targets.a.loose.n: expected 1');
-    expect(() => registry({ config: { targets: { a: { loose: 3 } } }, factories })).toThrow('targets.a.loose: expected an object, got 3');
+    expect(() => registry({ config: { targets: { a: { loose: { n: 2 } } } }, factories })).toThrow(
+      'targets.a.loose.n: expected 1',
+    );
+    expect(() => registry({ config: { targets: { a: { loose: 3 } } }, factories })).toThrow(
+      'targets.a.loose: expected an object, got 3',
+    );
   });
 
   test('fallback by reference to a function, or by a JSON value copied per call', async () => {
@@ -472,9 +560,11 @@ describe('factories and functions', () => {
   test('the registry clock drives every policy', async () => {
     const clock = virtualClock();
     const mesh = registry({ config: { targets: { t: { timeout: '2s' } } }, clock });
-    const p = mesh.get('t').execute(
-      ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
-    );
+    const p = mesh
+      .get('t')
+      .execute(
+        ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      );
     const check = expect(p).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
     await clock.advance(2000);
     await check;
@@ -484,14 +574,18 @@ describe('factories and functions', () => {
 describe('bad options', () => {
   test('registry() options are checked with TypeErrors that name them', () => {
     expect(() => registry(undefined as never)).toThrow(TypeError);
-    expect(() => registry({ config: {}, functions: { f: 1 as never } })).toThrow('Expected `functions.f` to be a function, got 1');
+    expect(() => registry({ config: {}, functions: { f: 1 as never } })).toThrow(
+      'Expected `functions.f` to be a function, got 1',
+    );
     expect(() => registry({ config: {}, factories: { retry: { create: () => Policy.noop } } })).toThrow(
       'Expected `factories.retry` to be a new kind (a built-in kind cannot be replaced)',
     );
-    expect(() => registry({ config: {}, factories: { x: {} as never } })).toThrow('Expected `factories.x.create` to be a function');
-    expect(() => registry({ config: {}, factories: { x: { create: () => Policy.noop, options: { type: 'number' } as never } } })).toThrow(
-      'factories.x.options',
+    expect(() => registry({ config: {}, factories: { x: {} as never } })).toThrow(
+      'Expected `factories.x.create` to be a function',
     );
+    expect(() =>
+      registry({ config: {}, factories: { x: { create: () => Policy.noop, options: { type: 'number' } as never } } }),
+    ).toThrow('factories.x.options');
     expect(() => registry({ config: {}, random: 3 as never })).toThrow('Expected `random` to be a function, got 3');
     const mesh = registry({ config: {} });
     expect(() => mesh.on('retry', 3 as never)).toThrow(TypeError);

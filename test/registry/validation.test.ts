@@ -1,11 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  isRegistryConfigError,
-  type RegistryConfig,
-  RegistryConfigError,
-  registry,
-} from '../../src/registry/index.js';
+import { isRegistryConfigError, type RegistryConfig, RegistryConfigError, registry } from '../../src/registry/index.js';
 import { FUNCTIONS, mutations, related, validConfig } from './support/configs.js';
 
 /** The problems of `config` as `path: message` lines (empty when it is valid). */
@@ -51,7 +46,9 @@ describe('every problem names its path and what was expected', () => {
 
   test('unknown keys everywhere, with "did you mean" when close', () => {
     expect(problems({ polices: {} })).toEqual(['polices: unknown key; did you mean "policies"?']);
-    expect(problems({ targets: { a: { retyr: 3 } } })).toEqual(['targets.a.retyr: unknown policy kind; did you mean "retry"?']);
+    expect(problems({ targets: { a: { retyr: 3 } } })).toEqual([
+      'targets.a.retyr: unknown policy kind; did you mean "retry"?',
+    ]);
     expect(problems({ targets: { a: { circuitBreaker: {} } } })).toEqual([
       'targets.a.circuitBreaker: unknown policy kind; did you mean "breaker"?',
     ]);
@@ -131,7 +128,9 @@ describe('every problem names its path and what was expected', () => {
     expect(problems({ policies: { a: ['b'], b: ['a'] }, targets: { t: 'a' } })).toEqual([
       'policies.b[0]: policy "a" refers back to itself (a → b → a)',
     ]);
-    expect(problems({ policies: { base: [{ timeout: 5 }], llm: ['base', { retry: 1 }] }, targets: { t: 'llm' } })).toEqual([]);
+    expect(
+      problems({ policies: { base: [{ timeout: 5 }], llm: ['base', { retry: 1 }] }, targets: { t: 'llm' } }),
+    ).toEqual([]);
   });
 
   test('overrides: by kind, by name, ambiguous, twice', () => {
@@ -149,7 +148,9 @@ describe('every problem names its path and what was expected', () => {
   });
 
   test('a broken policy does not make its overrides look wrong, but their own problems are still reported', () => {
-    expect(problems({ policies: { p: [{ retry: -1 }] }, targets: { a: { policy: 'p', retry: { maxRetries: 'x' } } } })).toEqual([
+    expect(
+      problems({ policies: { p: [{ retry: -1 }] }, targets: { a: { policy: 'p', retry: { maxRetries: 'x' } } } }),
+    ).toEqual([
       'policies.p[0].retry: expected an integer ≥ 0, got -1',
       'targets.a.retry.maxRetries: expected an integer ≥ 0, got "x"',
     ]);
@@ -230,7 +231,8 @@ describe('property: random configs', () => {
           errors = [...e.errors];
         }
         expect(errors.length, `${m.what} at ${m.path} was accepted`).toBeGreaterThan(0);
-        for (const e of errors) expect(related(e.path, m.path), `${e.path}: ${e.message} (mutated ${m.path}: ${m.what})`).toBe(true);
+        for (const e of errors)
+          expect(related(e.path, m.path), `${e.path}: ${e.message} (mutated ${m.path}: ${m.what})`).toBe(true);
       }),
       { numRuns: 400 },
     );

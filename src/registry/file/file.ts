@@ -104,7 +104,9 @@ class FileRegistryImpl extends RegistryImpl implements FileRegistry {
   }
 }
 
-type Parsed = { readonly ok: true; readonly config: RegistryConfig } | { readonly ok: false; readonly errors: ConfigIssue[] };
+type Parsed =
+  | { readonly ok: true; readonly config: RegistryConfig }
+  | { readonly ok: false; readonly errors: ConfigIssue[] };
 
 function parse(text: string, path: string): Parsed {
   try {

@@ -47,16 +47,14 @@ const strategy = fc.oneof(
     minThroughput: maybe(fc.integer({ min: 1, max: 50 })),
     buckets: maybe(fc.integer({ min: 1, max: 100 })),
   }),
-  fc
-    .integer({ min: 1, max: 100 })
-    .chain((size) =>
-      rec({
-        type: fc.constant('countWindow'),
-        size: fc.constant(size),
-        threshold: fraction,
-        minCalls: maybe(fc.integer({ min: 1, max: size })),
-      }),
-    ),
+  fc.integer({ min: 1, max: 100 }).chain((size) =>
+    rec({
+      type: fc.constant('countWindow'),
+      size: fc.constant(size),
+      threshold: fraction,
+      minCalls: maybe(fc.integer({ min: 1, max: size })),
+    }),
+  ),
 );
 
 /** Layer values by kind (each valid on its own). */
@@ -67,19 +65,30 @@ const LAYERS: Record<string, fc.Arbitrary<Json>> = {
     rec({
       maxRetries: maybe(fc.integer({ min: 0, max: 10 })),
       backoff: maybe(backoff),
-      budget: maybe(rec({ ratio: maybe(fraction), minPerSecond: maybe(fc.integer({ min: 0, max: 20 })), window: maybe(duration) })),
+      budget: maybe(
+        rec({ ratio: maybe(fraction), minPerSecond: maybe(fc.integer({ min: 0, max: 20 })), window: maybe(duration) }),
+      ),
       handle: maybe(fc.constant('isTransient')),
     }),
   ),
   breaker: rec({
     strategy: maybe(strategy),
-    breakDuration: maybe(fc.oneof(duration, backoff.filter((b) => typeof b === 'object'))),
+    breakDuration: maybe(
+      fc.oneof(
+        duration,
+        backoff.filter((b) => typeof b === 'object'),
+      ),
+    ),
     halfOpen: maybe(rec({ probes: maybe(fc.integer({ min: 1, max: 5 })), probeTimeout: maybe(duration) })),
     slowCall: maybe(rec({ duration: duration, rate: maybe(fraction) })),
   }),
   bulkhead: fc.oneof(
     fc.integer({ min: 1, max: 100 }),
-    rec({ limit: fc.integer({ min: 1, max: 100 }), queue: maybe(fc.integer({ min: 0, max: 100 })), queueTimeout: maybe(duration) }),
+    rec({
+      limit: fc.integer({ min: 1, max: 100 }),
+      queue: maybe(fc.integer({ min: 0, max: 100 })),
+      queueTimeout: maybe(duration),
+    }),
   ),
   fallback: fc.oneof(rec({ value: fc.constantFrom('sorry', 0, null) }), rec({ to: fc.constant('cached') })),
 };
@@ -110,9 +119,11 @@ export const validConfig: fc.Arbitrary<Obj> = fc
         bulkhead: maybe(rec({ queue: fc.integer({ min: 0, max: 10 }) })),
       }),
     ),
-    policies: fc.uniqueArray(fc.constantFrom(...POLICY_NAMES), { minLength: 1, maxLength: 3 }).chain((names) =>
-      fc.tuple(...names.map((n) => pipeline.map((p) => [n, p] as const))).map((e) => Object.fromEntries(e)),
-    ),
+    policies: fc
+      .uniqueArray(fc.constantFrom(...POLICY_NAMES), { minLength: 1, maxLength: 3 })
+      .chain((names) =>
+        fc.tuple(...names.map((n) => pipeline.map((p) => [n, p] as const))).map((e) => Object.fromEntries(e)),
+      ),
     targetNames: fc.uniqueArray(fc.constantFrom(...TARGET_NAMES), { minLength: 1, maxLength: 5 }),
     seed: fc.array(fc.nat(), { minLength: 5, maxLength: 5 }),
   })
@@ -128,19 +139,15 @@ export const validConfig: fc.Arbitrary<Obj> = fc
         if (once.length === 0) return fc.constant({ policy: name } as Obj);
         return fc
           .subarray(once, { minLength: 0 })
-          .chain((ks) =>
-            fc.tuple(...ks.map((k) => (OVERRIDES[k] as fc.Arbitrary<Json>).map((v) => [k, v] as const))),
-          )
+          .chain((ks) => fc.tuple(...ks.map((k) => (OVERRIDES[k] as fc.Arbitrary<Json>).map((v) => [k, v] as const))))
           .map((entries) => ({ policy: name, ...Object.fromEntries(entries) }) as Obj);
       }),
     );
-    return fc
-      .tuple(...targetNames.map((t) => target.map((v) => [t, v] as const)))
-      .map((entries) => {
-        const out: Obj = { policies, targets: Object.fromEntries(entries) };
-        if (defaults !== undefined && Object.keys(defaults).length > 0) out.defaults = defaults;
-        return out;
-      });
+    return fc.tuple(...targetNames.map((t) => target.map((v) => [t, v] as const))).map((entries) => {
+      const out: Obj = { policies, targets: Object.fromEntries(entries) };
+      if (defaults !== undefined && Object.keys(defaults).length > 0) out.defaults = defaults;
+      return out;
+    });
   });
 
 /** One change that makes a config invalid: `path` is where, `schemaSees` whether the JSON Schema can tell. */
@@ -173,20 +180,33 @@ export function mutations(config: Obj): Mutation[] {
   };
   const walk = (v: Json, keys: (string | number)[], where: Where, key: string | number | undefined): void => {
     if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(x, [...keys, i], typeof x === 'string' ? 'policy-ref' : 'layer', i));
+      v.forEach((x, i) => {
+        walk(x, [...keys, i], typeof x === 'string' ? 'policy-ref' : 'layer', i);
+      });
       return;
     }
     if (v !== null && typeof v === 'object') {
       const o = v as Obj;
       if (where !== 'map') {
         // An unknown key; in a target object it reads as an override of a layer that is not there.
-        mk(keys, `unknown key under ${path(keys) || 'the root'}`, where !== 'target', (x) => ({ ...(x as Obj), zzz: 1 }));
+        mk(keys, `unknown key under ${path(keys) || 'the root'}`, where !== 'target', (x) => ({
+          ...(x as Obj),
+          zzz: 1,
+        }));
       }
       for (const [k, x] of Object.entries(o)) {
         const next = [...keys, k];
         let w: Where = 'options';
         if (where === 'top') w = k === 'defaults' ? 'defaults' : 'map';
-        else if (where === 'map') w = keys[0] === 'targets' ? (typeof x === 'string' ? 'policy-ref' : Array.isArray(x) ? 'map' : 'target') : 'map';
+        else if (where === 'map')
+          w =
+            keys[0] === 'targets'
+              ? typeof x === 'string'
+                ? 'policy-ref'
+                : Array.isArray(x)
+                  ? 'map'
+                  : 'target'
+              : 'map';
         else if (where === 'target') w = k === 'policy' ? (typeof x === 'string' ? 'policy-ref' : 'map') : 'options';
         if (where === 'map' && keys[0] === 'targets' && w === 'target' && (x as Obj).policy === undefined) w = 'layer';
         walk(x, next, w, k);
@@ -194,7 +214,10 @@ export function mutations(config: Obj): Mutation[] {
       return;
     }
     if (where === 'policy-ref' || key === 'name' || key === 'value') return;
-    if (typeof v === 'number' || (typeof v === 'string' && !ENUMS.has(String(key)) && !FUNCTION_KEYS.has(String(key)))) {
+    if (
+      typeof v === 'number' ||
+      (typeof v === 'string' && !ENUMS.has(String(key)) && !FUNCTION_KEYS.has(String(key)))
+    ) {
       // A number (or a duration string).
       for (const bad of [-1, 'x', true, null]) mk(keys, `${JSON.stringify(bad)} for a number`, true, () => bad);
     } else if (typeof v === 'string' && ENUMS.has(String(key))) {

@@ -45,7 +45,8 @@ export function validates(root: Schema, value: unknown, schema: Schema = root): 
   for (const k of Object.keys(schema)) if (!KNOWN.has(k)) throw new Error(`unsupported keyword ${k}`);
   if (typeof schema.$ref === 'string') {
     const name = /^#\/definitions\/(.+)$/.exec(schema.$ref)?.[1];
-    const target = name === undefined ? undefined : ((root as { definitions?: Record<string, Schema> }).definitions?.[name]);
+    const target =
+      name === undefined ? undefined : (root as { definitions?: Record<string, Schema> }).definitions?.[name];
     if (target === undefined) throw new Error(`unresolved ${schema.$ref}`);
     if (!validates(root, value, target)) return false;
   }
@@ -64,7 +65,8 @@ export function validates(root: Schema, value: unknown, schema: Schema = root): 
     if (typeof schema.maximum === 'number' && n > schema.maximum) return false;
     if (typeof schema.exclusiveMinimum === 'number' && n <= schema.exclusiveMinimum) return false;
   }
-  if (t === 'string' && typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value as string)) return false;
+  if (t === 'string' && typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value as string))
+    return false;
   if (t === 'object') {
     const o = value as Record<string, unknown>;
     const keys = Object.keys(o);
@@ -76,7 +78,10 @@ export function validates(root: Schema, value: unknown, schema: Schema = root): 
       const p = props[k];
       if (p !== undefined) {
         if (!validates(root, o[k], p)) return false;
-      } else if (schema.additionalProperties !== undefined && !validates(root, o[k], schema.additionalProperties as Schema)) {
+      } else if (
+        schema.additionalProperties !== undefined &&
+        !validates(root, o[k], schema.additionalProperties as Schema)
+      ) {
         return false;
       }
     }
@@ -85,6 +90,7 @@ export function validates(root: Schema, value: unknown, schema: Schema = root): 
     for (const v of value as unknown[]) if (!validates(root, v, schema.items as Schema)) return false;
   }
   if (schema.anyOf !== undefined && !(schema.anyOf as Schema[]).some((s) => validates(root, value, s))) return false;
-  if (schema.oneOf !== undefined && (schema.oneOf as Schema[]).filter((s) => validates(root, value, s)).length !== 1) return false;
+  if (schema.oneOf !== undefined && (schema.oneOf as Schema[]).filter((s) => validates(root, value, s)).length !== 1)
+    return false;
   return true;
 }
