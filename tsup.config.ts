@@ -21,5 +21,8 @@ export default defineConfig({
   platform: 'neutral',
   splitting: true,
   treeshake: true,
-  external: ['pg', 'ioredis', 'better-sqlite3', /^@nats-io\//, /^@opentelemetry\//],
+  // Node built-ins stay imports with their `node:` prefix (Node-only subpaths such as
+  // breakwater/registry/file use them; Deno and Bun need the prefix, every supported Node has it).
+  external: ['pg', 'ioredis', 'better-sqlite3', /^@nats-io\//, /^@opentelemetry\//, /^node:/],
+  removeNodeProtocol: false,
 });

@@ -60,7 +60,8 @@ export async function bundleSize(
     mainFields: ['module', 'main'],
     target: 'es2022',
     // Database clients are optional peers: a user's bundle never inlines them through breakwater.
-    external: ['pg', 'ioredis', 'better-sqlite3'],
+    // Node built-ins (imported by Node-only subpaths such as breakwater/registry/file) stay imports.
+    external: ['pg', 'ioredis', 'better-sqlite3', 'node:*'],
     logLevel: 'silent',
     plugins: source === 'src' ? [fromSrc] : [],
   });

@@ -18,7 +18,11 @@ export interface FactoryEnv {
   readonly clock: Clock | undefined;
   /** The registry's `random` option (undefined: the policy's default). */
   readonly random: (() => number) | undefined;
-  /** The function given to the registry under `name` in `functions` (options of schema type `function` hold such names). */
+  /**
+   * The function given to the registry under `name` in `functions` (options of schema type
+   * `function` hold such names).
+   * @typeParam F - The function's type, as the policy expects it.
+   */
   fn<F extends (...args: any[]) => unknown>(name: string): F;
   /**
    * A state object (a retry budget, a cache) kept across config updates: returns the object made
