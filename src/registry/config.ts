@@ -279,7 +279,8 @@ export function compile(
       const id = `${l.kind}:${name ?? ''}`;
       const n = counts.get(id) ?? 0;
       counts.set(id, n + 1);
-      out.push({ kind: l.kind, name, options: full, path: l.path, slot: `${id}:${n}` });
+      // Frozen: the next update compares against these, and describe() hands them out.
+      out.push({ kind: l.kind, name, options: freeze(full), path: l.path, slot: `${id}:${n}` });
     });
     return ok ? out : undefined;
   };
@@ -370,6 +371,14 @@ export function compile(
 function describeShort(schema: ObjectSchema, key: string): string {
   const p = schema.props[key];
   return p === undefined ? key : `a bare ${key} (${p.type === 'number' && p.duration ? 'a duration' : p.type})`;
+}
+
+function freeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) freeze(x);
+    Object.freeze(v);
+  }
+  return v;
 }
 
 function at(value: unknown, path: readonly string[]): unknown {

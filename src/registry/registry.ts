@@ -369,7 +369,13 @@ export class RegistryImpl implements Registry {
   }
 
   /** {@link update}, with the source named in the events. */
-  apply(config: RegistryConfig, source: string | undefined): UpdateResult {
+  apply(given: RegistryConfig, source: string | undefined): UpdateResult {
+    // Our own copy: what is built from it is frozen, and the caller may go on changing theirs. A
+    // value that cannot be copied is not JSON; the checks report it where it is.
+    let config = given;
+    try {
+      config = structuredClone(given);
+    } catch {}
     const r = compile(config, this.#kinds, this.#names);
     if (r.issues !== undefined) return this.reject(r.issues, source);
     const built = this.#build(r.plan);
@@ -454,7 +460,7 @@ export class RegistryImpl implements Registry {
       diff(target, p.slots, [], changes);
     }
     this.#state = next;
-    this.#config = structuredClone(config);
+    this.#config = config;
     this.#version++;
     for (const [target, s] of next) {
       let h = this.#handles.get(target);

@@ -149,6 +149,17 @@ describe('get: one stable policy per target', () => {
     });
   });
 
+  test('the registry keeps its own copy of the config; the options it hands out are frozen', () => {
+    const config = { targets: { t: { retry: { maxRetries: 1 } } } };
+    const mesh = registry({ config });
+    config.targets.t.retry.maxRetries = 9;
+    expect(mesh.describe('t')[0]?.options.maxRetries).toBe(1);
+    expect(mesh.config).toEqual({ targets: { t: { retry: { maxRetries: 1 } } } });
+    expect(Object.isFrozen(mesh.describe('t')[0]?.options)).toBe(true);
+    // Unchanged settings compare equal to the copy, whatever the caller did to its object.
+    expect(mesh.update({ targets: { t: { retry: { maxRetries: 1 } } } })).toMatchObject({ ok: true, changes: [] });
+  });
+
   test('a target with an empty pipeline runs the function as is', async () => {
     const mesh = registry({ config: { targets: { t: [] } } });
     expect(await mesh.get('t').execute(() => 5)).toBe(5);
