@@ -61,7 +61,7 @@ export async function bundleSize(
     target: 'es2022',
     // Database clients are optional peers: a user's bundle never inlines them through breakwater.
     // Node built-ins (imported by Node-only subpaths such as breakwater/registry/file) stay imports.
-    external: ['pg', 'ioredis', 'better-sqlite3', 'node:*'],
+    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*', 'node:*'],
     logLevel: 'silent',
     plugins: source === 'src' ? [fromSrc] : [],
   });
