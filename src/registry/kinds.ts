@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js';
 import type { Policy } from '../core/policy.js';
 import { fallback } from '../fallback/index.js';
 import { type Backoff, constant, exponential, linear, retry, retryBudget } from '../retry/index.js';
+import { streamTimeout } from '../stream/index.js';
 import { timeout } from '../timeout/index.js';
 import type { ConfigIssue, FunctionSchema, NumberSchema, ObjectSchema, StringSchema, TaggedSchema } from './schema.js';
 
@@ -316,6 +317,26 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
         name: o.name,
       });
     },
+  },
+
+  streamTimeout: {
+    options: obj(
+      'Time limits for a streamed call (LLM streaming): execute resolves at the first chunk.',
+      {
+        firstChunk: ms('Longest wait for the first chunk, from the start of the call.', { exclusiveMin: true }),
+        idle: ms('Longest gap between two chunks.', { exclusiveMin: true }),
+        total: ms('Longest life of the whole stream.', { exclusiveMin: true }),
+      },
+      [],
+      {
+        check: (o) =>
+          o.firstChunk === undefined && o.idle === undefined && o.total === undefined
+            ? [{ path: 'firstChunk', message: 'expected at least one of `firstChunk`, `idle`, `total`' }]
+            : undefined,
+      },
+    ),
+    create: (o, env) =>
+      streamTimeout({ firstChunk: o.firstChunk, idle: o.idle, total: o.total, clock: env.clock, name: o.name }),
   },
 };
 

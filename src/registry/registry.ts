@@ -7,6 +7,7 @@ import { type EventOf, type Layer, type Outcome, Policy } from '../core/policy.j
 import { checkFunction, checkObject, fail } from '../core/validate.js';
 import type { FallbackEvent } from '../fallback/index.js';
 import type { RetryEvent } from '../retry/index.js';
+import type { StreamTimeoutEvent } from '../stream/index.js';
 import type { TimeoutEvent } from '../timeout/index.js';
 import { compile, type Plan, type RegistryConfig, type ResolvedLayer } from './config.js';
 import { RegistryConfigError, UnknownTargetError } from './errors.js';
@@ -90,7 +91,9 @@ export type TargetEvent<E extends PolicyEventBase = PolicyEventBase> = E & {
 };
 
 /** Events of the built-in policy kinds, as a registry delivers them. */
-export type PipelineEvent = TargetEvent<RetryEvent | BreakerEvent | TimeoutEvent | BulkheadEvent | FallbackEvent>;
+export type PipelineEvent = TargetEvent<
+  RetryEvent | BreakerEvent | TimeoutEvent | BulkheadEvent | FallbackEvent | StreamTimeoutEvent
+>;
 
 /** Every event a registry emits. */
 export type RegistryEvent = ConfigAppliedEvent | ConfigRejectedEvent | PipelineEvent;

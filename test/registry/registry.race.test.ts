@@ -15,10 +15,16 @@ describe('updates racing calls in flight', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.scheduler(),
-        fc.array(fc.oneof(fc.constant<Op>({ call: true }), fc.integer({ min: 0, max: 3 }).map((n): Op => ({ update: n }))), {
-          minLength: 1,
-          maxLength: 14,
-        }),
+        fc.array(
+          fc.oneof(
+            fc.constant<Op>({ call: true }),
+            fc.integer({ min: 0, max: 3 }).map((n): Op => ({ update: n })),
+          ),
+          {
+            minLength: 1,
+            maxLength: 14,
+          },
+        ),
         async (s, ops) => {
           const mesh = registry({ config: config(1) });
           let inForce = 1;

@@ -582,6 +582,27 @@ describe('factories and functions', () => {
   });
 });
 
+describe('kinds merged from other branches', () => {
+  test('streamTimeout: a first chunk that does not come in time fails the call; events carry the target', async () => {
+    const clock = virtualClock();
+    const mesh = registry({ config: { targets: { chat: { streamTimeout: { firstChunk: '1s', idle: 500 } } } }, clock });
+    const seen: string[] = [];
+    mesh.on('timeout', (e) => seen.push(`${e.target}:${e.kind}`));
+    async function* slow(signal: AbortSignal) {
+      await clock.sleep(5_000, signal);
+      yield 'late';
+    }
+    const p = mesh.get('chat').execute(({ signal }) => slow(signal));
+    const check = expect(p).rejects.toMatchObject({ code: 'ERR_STREAM_TIMEOUT', phase: 'first-chunk' });
+    await clock.advance(1_000);
+    await check;
+    expect(seen).toEqual(['chat:stream-timeout']);
+    expect(() => registry({ config: { targets: { chat: { streamTimeout: {} } } } })).toThrow(
+      'targets.chat.streamTimeout.firstChunk: expected at least one of `firstChunk`, `idle`, `total`',
+    );
+  });
+});
+
 describe('bad options', () => {
   test('registry() options are checked with TypeErrors that name them', () => {
     expect(() => registry(undefined as never)).toThrow(TypeError);

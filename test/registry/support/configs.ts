@@ -91,6 +91,11 @@ const LAYERS: Record<string, fc.Arbitrary<Json>> = {
     }),
   ),
   fallback: fc.oneof(rec({ value: fc.constantFrom('sorry', 0, null) }), rec({ to: fc.constant('cached') })),
+  streamTimeout: fc.oneof(
+    rec({ firstChunk: duration, idle: maybe(duration), total: maybe(duration) }),
+    rec({ idle: duration }),
+    rec({ total: duration }),
+  ),
 };
 
 /** Override values by kind (valid when merged over any layer of that kind). */
@@ -99,6 +104,7 @@ const OVERRIDES: Record<string, fc.Arbitrary<Json>> = {
   retry: fc.oneof(fc.integer({ min: 0, max: 10 }), rec({ maxRetries: fc.integer({ min: 0, max: 10 }) })),
   breaker: rec({ breakDuration: fc.integer({ min: 0, max: 60_000 }) }),
   bulkhead: rec({ queue: fc.integer({ min: 0, max: 100 }) }),
+  streamTimeout: rec({ total: duration }),
 };
 
 const layer = fc
