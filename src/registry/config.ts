@@ -2,18 +2,8 @@
 // options. Collects every problem, each with its path, instead of stopping at the first.
 import type { PolicyFactory } from './kinds.js';
 import { optionsOf } from './kinds.js';
-import {
-  type CheckEnv,
-  type ConfigIssue,
-  check,
-  join,
-  jsonType,
-  merge,
-  type ObjectSchema,
-  show,
-  suggest,
-  unknownKey,
-} from './schema.js';
+import { type CheckEnv, type ConfigIssue, check, join, jsonType, merge, type ObjectSchema, show } from './schema.js';
+import { suggest, unknownKey } from './suggest.js';
 
 /** One layer of a pipeline in config: an object with one policy kind as its key, e.g. `{ "retry": { "maxRetries": 3 } }`. */
 export type LayerConfig = { readonly [kind: string]: unknown };

@@ -31,21 +31,7 @@ export {
 } from './errors.js';
 export { type RegistrySchemaOptions, registrySchema } from './json-schema.js';
 export type { FactoryEnv, PolicyFactory } from './kinds.js';
-export {
-  type BuiltLayer,
-  type ConfigAppliedEvent,
-  type ConfigRejectedEvent,
-  type LayerChange,
-  type OptionChange,
-  type PipelineEvent,
-  type Registry,
-  type RegistryEvent,
-  type RegistryOptions,
-  type RegistryPolicy,
-  registry,
-  type TargetEvent,
-  type UpdateResult,
-} from './registry.js';
+export { registry } from './registry.js';
 export type {
   AnySchema,
   ArraySchema,
@@ -59,3 +45,17 @@ export type {
   StringSchema,
   TaggedSchema,
 } from './schema.js';
+export type {
+  BuiltLayer,
+  ConfigAppliedEvent,
+  ConfigRejectedEvent,
+  LayerChange,
+  OptionChange,
+  PipelineEvent,
+  Registry,
+  RegistryEvent,
+  RegistryOptions,
+  RegistryPolicy,
+  TargetEvent,
+  UpdateResult,
+} from './types.js';

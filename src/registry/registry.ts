@@ -1,188 +1,24 @@
-import type { BreakerEvent } from '../breaker/index.js';
-import type { BulkheadEvent } from '../bulkhead/index.js';
 import type { Clock } from '../core/clock.js';
-import type { Context, ExecuteOptions } from '../core/context.js';
-import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
-import { type EventOf, type Layer, type Outcome, Policy } from '../core/policy.js';
+import type { Listener, Unsubscribe } from '../core/events.js';
+import { Policy } from '../core/policy.js';
 import { checkFunction, checkObject, fail } from '../core/validate.js';
-import type { FallbackEvent } from '../fallback/index.js';
-import type { RetryEvent } from '../retry/index.js';
-import type { StreamTimeoutEvent } from '../stream/index.js';
-import type { TimeoutEvent } from '../timeout/index.js';
 import { compile, type Plan, type RegistryConfig, type ResolvedLayer } from './config.js';
 import { RegistryConfigError, UnknownTargetError } from './errors.js';
 import { BUILT_IN, type FactoryEnv, type PolicyFactory } from './kinds.js';
-import { type ConfigIssue, deepEqual, join, suggest } from './schema.js';
-
-/** Options for {@link registry}. */
-export interface RegistryOptions {
-  /** The initial config (plain JSON); see {@link RegistryConfig}. */
-  readonly config: RegistryConfig;
-  /** Custom policy kinds, by the key that names them in config. A built-in kind cannot be replaced. */
-  readonly factories?: Readonly<Record<string, PolicyFactory>> | undefined;
-  /**
-   * Functions that config refers to by name (JSON cannot hold one): fallback `to`, `handle`,
-   * `handleResult`, `retryAfter`, and custom kinds' function options.
-   */
-  readonly functions?: Readonly<Record<string, (...args: any[]) => unknown>> | undefined;
-  /** Source of time for every policy built. @defaultValue systemClock */
-  readonly clock?: Clock | undefined;
-  /** Source of randomness for jitter. @defaultValue Math.random */
-  readonly random?: (() => number) | undefined;
-}
-
-/** One option that differs between the old and the new settings of a rebuilt layer. */
-export interface OptionChange {
-  /** Path within the layer's options, e.g. `backoff.initial`. */
-  readonly path: string;
-  /** The old value (undefined: not set). */
-  readonly before: unknown;
-  /** The new value (undefined: not set). */
-  readonly after: unknown;
-}
-
-/** What an applied config changed in one layer of one target. */
-export interface LayerChange {
-  readonly target: string;
-  readonly kind: string;
-  readonly name: string | undefined;
-  /**
-   * `added` and `removed`; `rebuilt`: its settings changed, so it starts with fresh state (a closed
-   * breaker, a full bucket). Layers whose settings did not change are kept, state and all, and are
-   * not listed.
-   */
-  readonly change: 'added' | 'removed' | 'rebuilt';
-  /** For `rebuilt`: the options that differ. */
-  readonly options?: readonly OptionChange[] | undefined;
-}
-
-type RegistryBase = PolicyEventBase & { readonly kind: 'registry'; readonly name: undefined };
-
-/** Emitted when `update()` (or a watched file) puts a new config in force. */
-export type ConfigAppliedEvent = RegistryBase & {
-  readonly type: 'config-applied';
-  /** The version now in force (1 is the initial config). */
-  readonly version: number;
-  /** Targets that are new, gone, or whose pipeline changed. */
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  readonly changed: readonly string[];
-  /** Every layer added, removed or rebuilt. */
-  readonly changes: readonly LayerChange[];
-  /** Where the config came from, when not from `update()` (e.g. the watched file's path). */
-  readonly source?: string | undefined;
-};
-
-/** Emitted when a config is rejected; the version in force stays. */
-export type ConfigRejectedEvent = RegistryBase & {
-  readonly type: 'config-rejected';
-  /** The version still in force. */
-  readonly version: number;
-  /** Every problem found, each with its path. */
-  readonly errors: readonly ConfigIssue[];
-  /** Where the config came from, when not from `update()` (e.g. the watched file's path). */
-  readonly source?: string | undefined;
-};
-
-/** An event of a target's pipeline, tagged with the target's name. */
-export type TargetEvent<E extends PolicyEventBase = PolicyEventBase> = E & {
-  /** The registry target whose pipeline emitted it. */
-  readonly target: string;
-};
-
-/** Events of the built-in policy kinds, as a registry delivers them. */
-export type PipelineEvent = TargetEvent<
-  RetryEvent | BreakerEvent | TimeoutEvent | BulkheadEvent | FallbackEvent | StreamTimeoutEvent
->;
-
-/** Every event a registry emits. */
-export type RegistryEvent = ConfigAppliedEvent | ConfigRejectedEvent | PipelineEvent;
-
-/** The result of {@link Registry.update}. */
-export type UpdateResult =
-  | { readonly ok: true; readonly version: number; readonly changes: readonly LayerChange[] }
-  | { readonly ok: false; readonly version: number; readonly errors: readonly ConfigIssue[] };
-
-/** A layer of a target's pipeline as built: see {@link Registry.describe}. */
-export interface BuiltLayer extends ResolvedLayer {
-  /** The policy built for it (a `CircuitBreaker` for a breaker: read its `state`, `isolate()` it). */
-  readonly policy: Policy<any>;
-}
-
-/**
- * The policy of one target: the same object across config updates. A call runs on the pipeline
- * in force when it starts and finishes on it; listeners keep working across updates.
- */
-export interface RegistryPolicy extends Policy<PipelineEvent> {
-  /** The target's name. */
-  readonly target: string;
-  /** Listens to this target's events of `type` (`'*'`: all), from every pipeline it runs. */
-  on<K extends PipelineEvent['type'] | '*'>(type: K, listener: Listener<EventOf<PipelineEvent, K>>): Unsubscribe;
-  /** Listens to a custom kind's events (or any event type). */
-  on(type: string, listener: Listener<TargetEvent>): Unsubscribe;
-}
-
-/** Named pipelines built from one JSON config, updated while the process runs. */
-export interface Registry {
-  /**
-   * The policy of `target`: the same object for the registry's life.
-   * @throws UnknownTargetError when the config in force has no such target.
-   */
-  get(target: string): RegistryPolicy;
-  /** True when the config in force has `target`. */
-  has(target: string): boolean;
-  /** The targets of the config in force. */
-  readonly targets: readonly string[];
-  /** The version in force: 1 for the initial config, +1 for each applied update. */
-  readonly version: number;
-  /** A copy of the config in force. */
-  readonly config: RegistryConfig;
-  /**
-   * Validates and applies a new config. A config with any problem is rejected whole and the one in
-   * force stays. Layers whose settings did not change keep their instances (and state).
-   */
-  update(config: RegistryConfig): UpdateResult;
-  /**
-   * The layers of `target`'s pipeline in force, outermost first, with their complete options.
-   * @throws UnknownTargetError when the config in force has no such target.
-   */
-  describe(target: string): readonly BuiltLayer[];
-  /** Listens to config events and to the events of every target's pipeline (`'*'`: all of them). */
-  on<K extends RegistryEvent['type'] | '*'>(type: K, listener: Listener<EventOf<RegistryEvent, K>>): Unsubscribe;
-  /** Listens to a custom kind's events (or any event type). */
-  on(type: string, listener: Listener<TargetEvent>): Unsubscribe;
-}
-
-/** Listeners by event type, copied on write (an emit in progress keeps its list). */
-class Listeners {
-  readonly m: Map<string, Listener<any>[]> = new Map();
-
-  add(type: string, listener: Listener<any>, changed: () => void): Unsubscribe {
-    this.m.set(type, [...(this.m.get(type) ?? []), listener]);
-    changed();
-    let on = true;
-    return () => {
-      if (!on) return;
-      on = false;
-      const list = (this.m.get(type) as Listener<any>[]).filter((l) => l !== listener);
-      if (list.length > 0) this.m.set(type, list);
-      else this.m.delete(type);
-      changed();
-    };
-  }
-
-  emit(type: string, event: unknown): void {
-    for (const l of this.m.get(type) ?? []) {
-      try {
-        l(event);
-      } catch {
-        // A listener's failure never changes a call or an update.
-      }
-    }
-  }
-}
-
-const CONFIG_EVENTS = new Set(['config-applied', 'config-rejected']);
+import { type ConfigIssue, deepEqual, join } from './schema.js';
+import { suggest } from './suggest.js';
+import { CONFIG_EVENTS, Listeners, TargetPolicy } from './target.js';
+import type {
+  BuiltLayer,
+  ConfigAppliedEvent,
+  ConfigRejectedEvent,
+  LayerChange,
+  OptionChange,
+  Registry,
+  RegistryOptions,
+  RegistryPolicy,
+  UpdateResult,
+} from './types.js';
 
 interface Slot {
   readonly layer: ResolvedLayer;
@@ -194,94 +30,6 @@ interface Slot {
 interface TargetState {
   readonly slots: readonly Slot[];
   readonly pipeline: Policy<any>;
-}
-
-class TargetPolicy implements RegistryPolicy {
-  readonly target: string;
-  pipeline: Policy<any> | undefined = undefined;
-  readonly #registry: RegistryImpl;
-  readonly #listeners = new Listeners();
-  /** Forwarders on the current pipeline's layers, by layer and type. */
-  #attached = new Map<Layer, Map<string, Unsubscribe>>();
-
-  constructor(target: string, registry: RegistryImpl) {
-    this.target = target;
-    this.#registry = registry;
-  }
-
-  get layers(): readonly Layer[] {
-    return this.pipeline?.layers ?? [];
-  }
-
-  execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
-    const p = this.pipeline;
-    return p === undefined ? Promise.reject(this.#registry.unknown(this.target, true)) : p.execute(fn, options);
-  }
-
-  executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {
-    return this.execute(fn, options).then(
-      (value) => ({ ok: true, value }),
-      (error: unknown) => ({ ok: false, error }),
-    );
-  }
-
-  bind<A extends unknown[], T>(
-    fn: (...args: A) => T | PromiseLike<T>,
-    options?: ExecuteOptions,
-  ): (...args: A) => Promise<T> {
-    return (...args: A) => this.execute(() => fn(...args), options);
-  }
-
-  on(type: string, listener: Listener<any>): Unsubscribe {
-    checkFunction('listener', listener, false);
-    return this.#listeners.add(String(type), listener, () => this.sync());
-  }
-
-  /** Switches to a new pipeline (undefined: the target was removed) and moves the forwarders. */
-  use(pipeline: Policy<any> | undefined): void {
-    this.pipeline = pipeline;
-    this.sync();
-  }
-
-  /**
-   * Puts one forwarder per listened type on every layer in force, and takes off those nobody needs,
-   * so that a layer nobody observes builds no events. Layers of a replaced pipeline keep theirs: the
-   * calls still running on it report to the same listeners (a forwarder with no listener left does
-   * nothing).
-   */
-  sync(): void {
-    const want = new Set<string>(this.#listeners.m.keys());
-    for (const t of this.#registry.listeners.m.keys()) if (!CONFIG_EVENTS.has(t)) want.add(t);
-    const next = new Map<Layer, Map<string, Unsubscribe>>();
-    for (const layer of this.pipeline?.layers ?? []) {
-      if (next.has(layer)) continue;
-      const had = this.#attached.get(layer) ?? new Map<string, Unsubscribe>();
-      for (const [t, off] of had) {
-        if (!want.has(t)) {
-          off();
-          had.delete(t);
-        }
-      }
-      for (const t of want) {
-        if (!had.has(t))
-          had.set(
-            t,
-            layer.events.on(t, (e) => this.#deliver(t, e)),
-          );
-      }
-      next.set(layer, had);
-    }
-    this.#attached = next;
-  }
-
-  #deliver(type: string, event: PolicyEventBase): void {
-    const own = this.#listeners.m.has(type);
-    const all = this.#registry.listeners.m.has(type);
-    if (!own && !all) return;
-    const e = { ...event, target: this.target };
-    if (own) this.#listeners.emit(type, e);
-    if (all) this.#registry.listeners.emit(type, e);
-  }
 }
 
 /** The registry; a class behind the {@link registry} factory. @internal */

@@ -5,8 +5,9 @@ import { basename, dirname, resolve } from 'node:path';
 import { checkNumber, checkObject, fail } from '../../core/validate.js';
 import type { RegistryConfig } from '../config.js';
 import { RegistryConfigError } from '../errors.js';
-import { type Registry, RegistryImpl, type RegistryOptions, type UpdateResult } from '../registry.js';
+import { RegistryImpl } from '../registry.js';
 import type { ConfigIssue } from '../schema.js';
+import type { Registry, RegistryOptions, UpdateResult } from '../types.js';
 
 /** Options for {@link registryFromFile}: the registry's options, plus how to watch the file. */
 export interface FileRegistryOptions extends Omit<RegistryOptions, 'config'> {
