@@ -29,8 +29,8 @@ export {
   RegistryConfigError,
   UnknownTargetError,
 } from './errors.js';
+export type { FactoryEnv, PolicyFactory } from './factory.js';
 export { type RegistrySchemaOptions, registrySchema } from './json-schema.js';
-export type { FactoryEnv, PolicyFactory } from './kinds.js';
 export { registry } from './registry.js';
 export type {
   AnySchema,

@@ -1,131 +1,18 @@
 // The policy kinds a config can name. A kind is one table entry: its options' schema (which gives
 // the validator, the defaults and the JSON Schema) and the factory call that builds it.
-
 import { type BreakBackoff, circuitBreaker, consecutive, countWindow, failureRate } from '../breaker/index.js';
 import { bulkhead } from '../bulkhead/index.js';
-import type { Clock } from '../core/clock.js';
-import type { Policy } from '../core/policy.js';
+import { chaos } from '../chaos/index.js';
 import { fallback } from '../fallback/index.js';
-import { type Backoff, constant, exponential, linear, retry, retryBudget } from '../retry/index.js';
+import { hedge, hedgeBudget } from '../hedge/index.js';
+import { constant, retry, retryBudget } from '../retry/index.js';
 import { streamTimeout } from '../stream/index.js';
 import { timeout } from '../timeout/index.js';
-import type { ConfigIssue, FunctionSchema, NumberSchema, ObjectSchema, StringSchema, TaggedSchema } from './schema.js';
+import type { PolicyFactory } from './factory.js';
+import { backoff, fn, fraction, handle, handleResult, int, makeBackoff, ms, num, obj, oneOf, ref } from './parts.js';
+import type { ObjectSchema, StringSchema } from './schema.js';
 
-/** What a {@link PolicyFactory} gets besides its options. */
-export interface FactoryEnv {
-  /** The target this policy is built for. */
-  readonly target: string;
-  /** The registry's `clock` option (undefined: the policy's default). */
-  readonly clock: Clock | undefined;
-  /** The registry's `random` option (undefined: the policy's default). */
-  readonly random: (() => number) | undefined;
-  /**
-   * The function given to the registry under `name` in `functions` (options of schema type
-   * `function` hold such names).
-   * @typeParam F - The function's type, as the policy expects it.
-   */
-  fn<F extends (...args: any[]) => unknown>(name: string): F;
-  /**
-   * A state object (a retry budget, a cache) kept across config updates: returns the object made
-   * for this target and layer by the previous config under `key` if its `settings` are deep-equal,
-   * else calls `make`.
-   */
-  keep<T>(key: string, settings: unknown, make: () => T): T;
-}
-
-/**
- * A policy kind: how config options are checked and turned into a Policy. Pass custom kinds to
- * `registry({ factories })`; the built-in kinds have the same shape.
- *
- * @example
- * ```ts
- * const factories = {
- *   audit: {
- *     options: { type: 'object', props: { topic: { type: 'string' } }, required: ['topic'] },
- *     create: (o) => auditPolicy(o.topic as string),
- *   },
- * } satisfies Record<string, PolicyFactory>;
- * ```
- */
-export interface PolicyFactory {
-  /** The options' schema; problems are reported with their path, and it goes into the JSON Schema. @defaultValue any object */
-  readonly options?: ObjectSchema | undefined;
-  /** An option that a bare value stands for: `{ "timeout": 5000 }` means `{ "timeout": { "after": 5000 } }`. */
-  readonly shorthand?: string | undefined;
-  /** Further checks of the complete options; paths relative to the options object. */
-  readonly validate?: ((options: Readonly<Record<string, unknown>>) => readonly ConfigIssue[] | undefined) | undefined;
-  /** Builds the policy from valid options (durations in ms, defaults filled in). */
-  readonly create: (options: Readonly<Record<string, any>>, env: FactoryEnv) => Policy<any>;
-}
-
-// --- schema shorthands ---------------------------------------------------------------------------
-
-type Extra = Omit<NumberSchema, 'type'>;
-const num = (description: string, o?: Extra): NumberSchema => ({ type: 'number', description, ...o });
-const int = (description: string, min: number, o?: Extra): NumberSchema =>
-  num(description, { integer: true, min, ...o });
-const ms = (description: string, o?: Extra): NumberSchema => num(description, { duration: true, min: 0, ...o });
-const fn = (description: string): FunctionSchema => ({ type: 'function', description });
-const oneOf = (description: string, values: readonly string[], d?: string): StringSchema => ({
-  type: 'string',
-  description,
-  enum: values,
-  default: d,
-});
-const obj = (
-  description: string,
-  props: ObjectSchema['props'],
-  required?: string[],
-  o?: Partial<ObjectSchema>,
-): ObjectSchema => ({
-  type: 'object',
-  description,
-  props,
-  required,
-  ...o,
-});
-const fraction = (description: string): NumberSchema => num(description, { min: 0, exclusiveMin: true, max: 1 });
-const JITTER3 = ['none', 'full', 'equal'];
-
-const backoff: TaggedSchema = {
-  type: 'tagged',
-  tag: 'type',
-  description: 'The delay schedule: constant, linear or exponential.',
-  variants: {
-    constant: obj(
-      'The same delay before every retry.',
-      {
-        delay: ms('The delay in ms.'),
-        jitter: oneOf('Spread applied to the delay.', JITTER3, 'none'),
-      },
-      ['delay'],
-    ),
-    linear: obj('initial, initial + step, …, capped at max.', {
-      initial: ms('Delay before the first retry.', { default: 200 }),
-      step: ms('Added per retry (default: initial).'),
-      max: ms('Cap, applied before jitter.', { default: 30_000 }),
-      jitter: oneOf('Spread applied after the cap.', JITTER3, 'none'),
-    }),
-    exponential: obj('initial · factor^(n-1), capped at max, then jittered.', {
-      initial: ms('Delay before the first retry.', { default: 200 }),
-      factor: num('Growth per retry.', { min: 1, default: 2 }),
-      max: ms('Cap, applied before jitter.', { default: 30_000 }),
-      jitter: oneOf('Spread applied after the cap.', [...JITTER3, 'decorrelated'], 'full'),
-    }),
-  },
-};
-
-function makeBackoff(o: Record<string, any>): Backoff {
-  if (o.type === 'constant') return constant(o.delay, { jitter: o.jitter });
-  if (o.type === 'linear') return linear({ initial: o.initial, step: o.step, max: o.max, jitter: o.jitter });
-  return exponential({ initial: o.initial, factor: o.factor, max: o.max, jitter: o.jitter });
-}
-
-/** The function a config option names, or undefined when the option is not set. */
-const ref = (env: FactoryEnv, name: unknown): any => (name === undefined ? undefined : env.fn(name as string));
-
-const handle = fn('Name of a function (error, ctx) => boolean: which errors count. Default: every error.');
-const handleResult = fn('Name of a function (result, ctx) => boolean: which results count as failures.');
+export type { FactoryEnv, PolicyFactory } from './factory.js';
 
 /** The kinds every registry knows. @internal */
 export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
@@ -337,6 +224,101 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
     ),
     create: (o, env) =>
       streamTimeout({ firstChunk: o.firstChunk, idle: o.idle, total: o.total, clock: env.clock, name: o.name }),
+  },
+
+  hedge: {
+    shorthand: 'delay',
+    options: obj(
+      'Starts another attempt while one is still pending after `delay`; the first success wins, the others are cancelled.',
+      {
+        delay: {
+          type: 'either',
+          description: 'How long an attempt may run before the next starts: ms, or a percentile of observed latencies.',
+          of: [
+            ms('The delay in ms (0: every attempt at once).'),
+            obj(
+              'A percentile of the latencies this policy observed, clamped to [min, max].',
+              {
+                percentile: num('Percent, e.g. 95 for p95.', { min: 1, max: 100 }),
+                window: int('Number of latest samples kept.', 1, { max: 100_000, default: 200 }),
+                min: ms('Lower bound of the delay.', { exclusiveMin: true, default: 1 }),
+                max: ms('Upper bound, and the delay until enough samples were seen.'),
+              },
+              ['percentile'],
+            ),
+          ],
+        },
+        maxHedges: int('Extra attempts per call, beyond the primary.', 0, { max: 100, default: 1 }),
+        budget: obj('A hedge budget for this target: hedges ≤ ratio × calls + minPerSecond × window.', {
+          ratio: num('Hedged attempts allowed per call in the window.', { min: 0, default: 0.1 }),
+          minPerSecond: num('Hedged attempts per second always allowed.', { min: 0, default: 1 }),
+          window: ms('Length of the sliding window.', { exclusiveMin: true, default: 10_000 }),
+        }),
+        handle: fn('Name of a function (error, ctx) => boolean: which failures start the next attempt at once.'),
+      },
+      ['delay'],
+    ),
+    create: (o, env) =>
+      hedge({
+        delay: o.delay,
+        maxHedges: o.maxHedges,
+        budget:
+          o.budget === undefined
+            ? undefined
+            : env.keep('budget', o.budget, () => hedgeBudget({ ...o.budget, clock: env.clock })),
+        handle: ref(env, o.handle),
+        clock: env.clock,
+        name: o.name,
+      }),
+  },
+
+  chaos: {
+    options: obj('Injects faults, latency or results into a share of calls, for tests and game days.', {
+      fault: obj(
+        'Fail a share of calls without running them.',
+        {
+          rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }),
+          error: fn('Name of a function (ctx) => error to throw. Default: an InjectedFaultError.'),
+        },
+        ['rate'],
+      ),
+      latency: obj(
+        'Delay a share of calls before they run (abortable).',
+        { rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }), ms: ms('The delay.') },
+        ['rate', 'ms'],
+      ),
+      result: obj(
+        'Return a value instead of running a share of calls.',
+        {
+          rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }),
+          value: { type: 'any', description: 'The JSON value returned (a fresh copy each time).' },
+        },
+        ['rate'],
+      ),
+      enabled: {
+        type: 'boolean',
+        description: 'Whether to inject at all (flip it in the config on a game day).',
+        default: true,
+      },
+    }),
+    create: (o, env) => {
+      const value = o.result?.value;
+      return chaos({
+        fault: o.fault === undefined ? undefined : { rate: o.fault.rate, error: ref(env, o.fault.error) },
+        latency: o.latency,
+        result:
+          o.result === undefined
+            ? undefined
+            : {
+                rate: o.result.rate,
+                value: () => (typeof value === 'object' && value !== null ? structuredClone(value) : value),
+              },
+        enabled: o.enabled,
+        random: env.random,
+        clock: env.clock,
+        name: o.name,
+      });
+    },
   },
 };
 

@@ -1,9 +1,11 @@
 import type { BreakerEvent } from '../breaker/index.js';
 import type { BulkheadEvent } from '../bulkhead/index.js';
+import type { ChaosEvent } from '../chaos/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
 import type { EventOf, Policy } from '../core/policy.js';
 import type { FallbackEvent } from '../fallback/index.js';
+import type { HedgeEvent } from '../hedge/index.js';
 import type { RetryEvent } from '../retry/index.js';
 import type { StreamTimeoutEvent } from '../stream/index.js';
 import type { TimeoutEvent } from '../timeout/index.js';
@@ -89,7 +91,14 @@ export type TargetEvent<E extends PolicyEventBase = PolicyEventBase> = E & {
 
 /** Events of the built-in policy kinds, as a registry delivers them. */
 export type PipelineEvent = TargetEvent<
-  RetryEvent | BreakerEvent | TimeoutEvent | BulkheadEvent | FallbackEvent | StreamTimeoutEvent
+  | RetryEvent
+  | BreakerEvent
+  | TimeoutEvent
+  | BulkheadEvent
+  | FallbackEvent
+  | StreamTimeoutEvent
+  | HedgeEvent
+  | ChaosEvent
 >;
 
 /** Every event a registry emits. */

@@ -603,6 +603,54 @@ describe('kinds merged from other branches', () => {
   });
 });
 
+describe('hedge and chaos', () => {
+  test('hedge: a slow primary is hedged after the delay; the first success wins; the budget is kept across edits', async () => {
+    const clock = virtualClock();
+    const budget = { ratio: 0, minPerSecond: 0.1, window: 10_000 };
+    const cfg = (delay: string): RegistryConfig => ({ targets: { llm: { hedge: { delay, maxHedges: 1, budget } } } });
+    const mesh = registry({ config: cfg('100ms'), clock });
+    const seen: string[] = [];
+    mesh.on('hedge', (e) => seen.push(`${e.target}:${e.type}`));
+    mesh.on('hedge-denied', (e) => seen.push(`${e.target}:${e.type}`));
+    const run = () =>
+      mesh
+        .get('llm')
+        .execute(({ attempt, signal }) =>
+          attempt === 1 ? clock.sleep(10_000, signal).then(() => 'primary') : Promise.resolve(`hedge ${attempt}`),
+        );
+    const p = run();
+    await clock.advance(100);
+    expect(await p).toBe('hedge 2');
+    expect(seen).toEqual(['llm:hedge']);
+    const budgetBefore = mesh.describe('llm')[0]?.policy;
+    mesh.update(cfg('200ms')); // the budget's settings did not change: its one hedge stays spent
+    expect(mesh.describe('llm')[0]?.policy).not.toBe(budgetBefore);
+    const q = run();
+    const done = expect(q).resolves.toBe('primary');
+    await clock.advance(10_000);
+    await done;
+    expect(seen).toEqual(['llm:hedge', 'llm:hedge-denied']);
+  });
+
+  test('chaos: faults by a named error function, results as fresh JSON copies, switched off from the config', async () => {
+    const mesh = registry({
+      config: { targets: { tool: { chaos: { fault: { rate: 1, error: 'gameDay' } } } } },
+      functions: { gameDay: () => new Error('injected by the game day') },
+      random: () => 0,
+    });
+    await expect(mesh.get('tool').execute(() => 'real')).rejects.toThrow('injected by the game day');
+    mesh.update({ targets: { tool: { chaos: { result: { rate: 1, value: { canned: true } } } } } });
+    const a = (await mesh.get('tool').execute(() => 'real')) as { canned: boolean };
+    a.canned = false;
+    expect(await mesh.get('tool').execute(() => 'real')).toEqual({ canned: true });
+    mesh.update({ targets: { tool: { chaos: { result: { rate: 1, value: { canned: true } }, enabled: false } } } });
+    expect(await mesh.get('tool').execute(() => 'real')).toBe('real');
+    expect(() => registry({ config: { targets: { t: { chaos: { latency: { rate: 2 } } } } } })).toThrow(
+      ['targets.t.chaos.latency.rate: expected a number ≥ 0 and ≤ 1, got 2'].join('\n'),
+    );
+  });
+});
+
 describe('bad options', () => {
   test('registry() options are checked with TypeErrors that name them', () => {
     expect(() => registry(undefined as never)).toThrow(TypeError);

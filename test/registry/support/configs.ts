@@ -91,6 +91,31 @@ const LAYERS: Record<string, fc.Arbitrary<Json>> = {
     }),
   ),
   fallback: fc.oneof(rec({ value: fc.constantFrom('sorry', 0, null) }), rec({ to: fc.constant('cached') })),
+  hedge: fc.oneof(
+    duration,
+    rec({
+      delay: fc.oneof(
+        duration,
+        rec({
+          percentile: fc.integer({ min: 1, max: 100 }),
+          window: maybe(fc.integer({ min: 1, max: 500 })),
+          min: maybe(fc.integer({ min: 1, max: 10 })),
+          max: maybe(fc.integer({ min: 10, max: 1000 })),
+        }),
+      ),
+      maxHedges: maybe(fc.integer({ min: 0, max: 3 })),
+      budget: maybe(
+        rec({ ratio: maybe(fraction), minPerSecond: maybe(fc.integer({ min: 0, max: 5 })), window: maybe(duration) }),
+      ),
+      handle: maybe(fc.constant('isTransient')),
+    }),
+  ),
+  chaos: rec({
+    fault: maybe(rec({ rate: fraction, error: maybe(fc.constant('cached')) })),
+    latency: maybe(rec({ rate: fraction, ms: duration })),
+    result: maybe(rec({ rate: fraction, value: fc.constantFrom('x', 1, null) })),
+    enabled: maybe(fc.boolean()),
+  }),
   streamTimeout: fc.oneof(
     rec({ firstChunk: duration, idle: maybe(duration), total: maybe(duration) }),
     rec({ idle: duration }),
@@ -105,6 +130,8 @@ const OVERRIDES: Record<string, fc.Arbitrary<Json>> = {
   breaker: rec({ breakDuration: fc.integer({ min: 0, max: 60_000 }) }),
   bulkhead: rec({ queue: fc.integer({ min: 0, max: 100 }) }),
   streamTimeout: rec({ total: duration }),
+  hedge: rec({ maxHedges: fc.integer({ min: 0, max: 3 }) }),
+  chaos: rec({ enabled: fc.boolean() }),
 };
 
 const layer = fc
@@ -165,7 +192,7 @@ export interface Mutation {
 }
 
 const ENUMS = new Set(['strategy', 'jitter', 'type']);
-const FUNCTION_KEYS = new Set(['handle', 'handleResult', 'retryAfter', 'to']);
+const FUNCTION_KEYS = new Set(['handle', 'handleResult', 'retryAfter', 'to', 'error']);
 
 function setAt(root: Json, keys: readonly (string | number)[], f: (v: Json) => Json): Json {
   if (keys.length === 0) return f(root);
@@ -220,6 +247,10 @@ export function mutations(config: Obj): Mutation[] {
       return;
     }
     if (where === 'policy-ref' || key === 'name' || key === 'value') return;
+    if (typeof v === 'boolean') {
+      mk(keys, 'a number for a boolean', true, () => 1);
+      return;
+    }
     if (
       typeof v === 'number' ||
       (typeof v === 'string' && !ENUMS.has(String(key)) && !FUNCTION_KEYS.has(String(key)))
