@@ -640,7 +640,7 @@ describe('hedge and chaos', () => {
     });
     await expect(mesh.get('tool').execute(() => 'real')).rejects.toThrow('injected by the game day');
     mesh.update({ targets: { tool: { chaos: { result: { rate: 1, value: { canned: true } } } } } });
-    const a = (await mesh.get('tool').execute(() => 'real')) as { canned: boolean };
+    const a = (await mesh.get('tool').execute((): unknown => 'real')) as { canned: boolean };
     a.canned = false;
     expect(await mesh.get('tool').execute(() => 'real')).toEqual({ canned: true });
     mesh.update({ targets: { tool: { chaos: { result: { rate: 1, value: { canned: true } }, enabled: false } } } });
