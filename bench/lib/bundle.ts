@@ -59,9 +59,10 @@ export async function bundleSize(
     platform: options.platform ?? 'neutral',
     mainFields: ['module', 'main'],
     target: 'es2022',
-    // Database clients are optional peers: a user's bundle never inlines them through breakwater.
-    // Node built-ins (imported by Node-only subpaths such as breakwater/registry/file) stay imports.
-    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*', 'node:*'],
+    // Database and broker clients and the OpenTelemetry API are optional peers: a user's bundle
+    // never inlines them through breakwater. Node built-ins (imported by Node-only subpaths such as
+    // breakwater/registry/file) stay imports.
+    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*', '@opentelemetry/*', 'node:*'],
     logLevel: 'silent',
     plugins: source === 'src' ? [fromSrc] : [],
   });
