@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Listener, Unsubscribe } from '../core/events.js';
-import { Policy } from '../core/policy.js';
+import { type Layer, Policy } from '../core/policy.js';
 import { checkFunction, checkObject, fail } from '../core/validate.js';
 import { compile, type Plan, type RegistryConfig, type ResolvedLayer } from './config.js';
 import { RegistryConfigError, UnknownTargetError } from './errors.js';
@@ -15,6 +15,7 @@ import type {
   LayerChange,
   OptionChange,
   Registry,
+  RegistryInterceptor,
   RegistryOptions,
   RegistryPolicy,
   UpdateResult,
@@ -44,6 +45,9 @@ export class RegistryImpl implements Registry {
   #state = new Map<string, TargetState>();
   #config: RegistryConfig = {};
   #version = 0;
+  readonly #name: string;
+  /** Replaced on every change, so that a call in progress keeps the list it started with. */
+  interceptors: readonly RegistryInterceptor[] = [];
 
   constructor(o: RegistryOptions) {
     checkObject('options', o);
@@ -69,8 +73,32 @@ export class RegistryImpl implements Registry {
     this.#names = new Set(Object.keys(this.#functions));
     this.#clock = o.clock;
     this.#random = o.random;
+    if (o.name !== undefined && typeof o.name !== 'string') fail('name', 'a string', o.name);
+    this.#name = o.name ?? 'registry';
     const r = this.apply(o.config, undefined);
     if (!r.ok) throw new RegistryConfigError(r.errors);
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  get layers(): readonly Layer[] {
+    const out = new Set<Layer>();
+    for (const s of this.#state.values()) for (const l of s.pipeline.layers) out.add(l);
+    return [...out];
+  }
+
+  intercept(interceptor: RegistryInterceptor): Unsubscribe {
+    checkFunction('interceptor', interceptor, false);
+    this.interceptors = [...this.interceptors, interceptor];
+    let on = true;
+    return () => {
+      if (!on) return;
+      on = false;
+      const i = this.interceptors.indexOf(interceptor);
+      this.interceptors = [...this.interceptors.slice(0, i), ...this.interceptors.slice(i + 1)];
+    };
   }
 
   get version(): number {

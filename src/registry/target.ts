@@ -3,12 +3,14 @@ import type { Context, ExecuteOptions } from '../core/context.js';
 import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
 import type { Layer, Outcome, Policy } from '../core/policy.js';
 import { checkFunction } from '../core/validate.js';
-import type { RegistryPolicy } from './types.js';
+import type { RegistryCall, RegistryInterceptor, RegistryPolicy } from './types.js';
 
 /** What a target's policy needs from its registry. @internal */
 export interface TargetHost {
   /** The registry-wide listeners. */
   readonly listeners: Listeners;
+  /** The interceptors, first registered outermost (replaced, never changed in place). */
+  readonly interceptors: readonly RegistryInterceptor[];
   /** The error for a target that is not (or no longer) in the config. */
   unknown(target: string, removed: boolean): Error;
 }
@@ -64,8 +66,11 @@ export class TargetPolicy implements RegistryPolicy {
   }
 
   execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
+    // The pipeline in force now runs the whole call, whatever an update does meanwhile.
     const p = this.pipeline;
-    return p === undefined ? Promise.reject(this.#registry.unknown(this.target, true)) : p.execute(fn, options);
+    if (p === undefined) return Promise.reject(this.#registry.unknown(this.target, true));
+    const is = this.#registry.interceptors;
+    return is.length === 0 ? p.execute(fn, options) : through(is, 0, this.target, p, fn, options);
   }
 
   executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {
@@ -131,5 +136,29 @@ export class TargetPolicy implements RegistryPolicy {
     const e = { ...event, target: this.target };
     if (own) this.#listeners.emit(type, e);
     if (all) this.#registry.listeners.emit(type, e);
+  }
+}
+
+/** Runs a call through the interceptors from `k` on (each `proceed` runs the next), then the pipeline. */
+function through<T>(
+  is: readonly RegistryInterceptor[],
+  k: number,
+  name: string,
+  p: Policy<any>,
+  fn: (ctx: Context) => T | PromiseLike<T>,
+  options: ExecuteOptions | undefined,
+): Promise<T> {
+  const next = is[k];
+  if (next === undefined) return p.execute(fn, options);
+  const call: RegistryCall<T> = {
+    fn,
+    name,
+    layers: p.layers,
+    proceed: (f) => through(is, k + 1, name, p, f, options),
+  };
+  try {
+    return next(call);
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

@@ -2,8 +2,9 @@ import type { BreakerEvent } from '../breaker/index.js';
 import type { BulkheadEvent } from '../bulkhead/index.js';
 import type { ChaosEvent } from '../chaos/index.js';
 import type { Clock } from '../core/clock.js';
+import type { Context } from '../core/context.js';
 import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
-import type { EventOf, Policy } from '../core/policy.js';
+import type { EventOf, Layer, Policy } from '../core/policy.js';
 import type { FallbackEvent } from '../fallback/index.js';
 import type { HedgeEvent } from '../hedge/index.js';
 import type { RetryEvent } from '../retry/index.js';
@@ -28,7 +29,27 @@ export interface RegistryOptions {
   readonly clock?: Clock | undefined;
   /** Source of randomness for jitter. @defaultValue Math.random */
   readonly random?: (() => number) | undefined;
+  /** A label for the registry (telemetry uses it for events outside any call). @defaultValue 'registry' */
+  readonly name?: string | undefined;
 }
+
+/**
+ * One call through a registry target, as an interceptor sees it (the shape `breakwater/otel`'s
+ * `instrument(registry)` uses).
+ */
+export interface RegistryCall<T> {
+  /** The function the call runs; each invocation is one attempt. */
+  readonly fn: (ctx: Context) => T | PromiseLike<T>;
+  /** The target's name. */
+  readonly name: string;
+  /** The layers of the pipeline that runs this call (the one in force when it started), outermost first. */
+  readonly layers: readonly Layer[];
+  /** Runs the call (the next interceptor, then the pipeline) with `fn` in place of {@link RegistryCall.fn}. */
+  proceed(fn: (ctx: Context) => T | PromiseLike<T>): Promise<T>;
+}
+
+/** Runs around every call through a registry's targets; must call `call.proceed` once and return what it returns. */
+export type RegistryInterceptor = <T>(call: RegistryCall<T>) => Promise<T>;
 
 /** One option that differs between the old and the new settings of a rebuilt layer. */
 export interface OptionChange {
@@ -153,6 +174,16 @@ export interface Registry {
    * @throws UnknownTargetError when the config in force has no such target.
    */
   describe(target: string): readonly BuiltLayer[];
+  /** The registry's label (`name` option). */
+  readonly name: string;
+  /** The layers of every target's pipeline in force, each once (for gauges that follow updates). */
+  readonly layers: readonly Layer[];
+  /**
+   * Runs `interceptor` around every call through any target from now on (the first registered is
+   * outermost); returns a function that removes it. This is how `instrument(registry)` from
+   * `breakwater/otel` traces every target.
+   */
+  intercept(interceptor: RegistryInterceptor): Unsubscribe;
   /** Listens to config events and to the events of every target's pipeline (`'*'`: all of them). */
   on<K extends RegistryEvent['type'] | '*'>(type: K, listener: Listener<EventOf<RegistryEvent, K>>): Unsubscribe;
   /** Listens to a custom kind's events (or any event type). */

@@ -651,6 +651,78 @@ describe('hedge and chaos', () => {
   });
 });
 
+describe('intercept', () => {
+  test('interceptors run around every call, first registered outermost, with the target and the layers in force', async () => {
+    const mesh = registry({
+      config: { targets: { a: { retry: { maxRetries: 1, backoff: 0 } }, b: { timeout: 100 } } },
+    });
+    const log: string[] = [];
+    const off1 = mesh.intercept(async (call) => {
+      log.push(`1 ${call.name} ${call.layers.map((l) => l.kind).join(',')}`);
+      const r = await call.proceed(call.fn);
+      log.push('1 done');
+      return r;
+    });
+    mesh.intercept((call) => {
+      log.push(`2 ${call.name}`);
+      let n = 0;
+      return call.proceed((ctx) => {
+        log.push(`attempt ${++n}`);
+        return call.fn(ctx);
+      });
+    });
+    let first = true;
+    expect(
+      await mesh.get('a').execute(() => {
+        if (first) {
+          first = false;
+          throw new Error('once');
+        }
+        return 'ok';
+      }),
+    ).toBe('ok');
+    expect(log).toEqual(['1 a retry', '2 a', 'attempt 1', 'attempt 2', '1 done']);
+    off1();
+    off1();
+    log.length = 0;
+    expect(await mesh.get('b').execute(() => 2)).toBe(2);
+    expect(log).toEqual(['2 b', 'attempt 1']);
+  });
+
+  test('a call keeps the pipeline it started on even when the interceptor proceeds after an update', async () => {
+    const mesh = registry({ config: { targets: { a: { retry: { maxRetries: 0, backoff: 0 } } } } });
+    const gate = deferred();
+    mesh.intercept(async (call) => {
+      await gate.promise;
+      return call.proceed(call.fn);
+    });
+    let attempts = 0;
+    const p = mesh.get('a').executeOutcome(() => {
+      attempts++;
+      throw new Error('x');
+    });
+    mesh.update({ targets: { a: { retry: { maxRetries: 3, backoff: 0 } } } });
+    gate.resolve();
+    await p;
+    expect(attempts).toBe(1);
+  });
+
+  test('a throwing interceptor rejects the call; the registry exposes every layer in force and its name', async () => {
+    const mesh = registry({
+      config: { targets: { a: [{ retry: 1 }, { breaker: {} }], b: { bulkhead: 2 } } },
+      name: 'agent-mesh',
+    });
+    expect(mesh.name).toBe('agent-mesh');
+    expect(mesh.layers.map((l) => l.kind)).toEqual(['retry', 'breaker', 'bulkhead']);
+    mesh.update({ targets: { a: [{ retry: 1 }, { breaker: {} }] } });
+    expect(mesh.layers.map((l) => l.kind)).toEqual(['retry', 'breaker']);
+    mesh.intercept(() => boom());
+    await expect(mesh.get('a').execute(() => 1)).rejects.toThrow('boom');
+    expect(() => mesh.intercept(3 as never)).toThrow(TypeError);
+    expect(() => registry({ config: {}, name: 3 as never })).toThrow('Expected `name` to be a string, got 3');
+  });
+});
+
 describe('bad options', () => {
   test('registry() options are checked with TypeErrors that name them', () => {
     expect(() => registry(undefined as never)).toThrow(TypeError);
