@@ -51,12 +51,18 @@ describe('instrument(registry)', () => {
     await mesh.get('openai').execute(() => (n++ < 2 ? Promise.reject(new Error('x')) : 'ok'));
     await mesh.get('sql').execute(() => 'rows');
     const spans = o.spans();
-    expect(spans.filter((s) => s.name === 'breakwater openai').map((s) => s.attributes['breakwater.attempts'])).toEqual([2, 3]);
+    expect(spans.filter((s) => s.name === 'breakwater openai').map((s) => s.attributes['breakwater.attempts'])).toEqual(
+      [2, 3],
+    );
     expect(only(spans, 'breakwater sql').attributes['breakwater.target']).toBe('sql');
     const m = await o.metrics();
     expect(total(m.get('breakwater.retries'), { 'breakwater.target': 'openai' })).toBe(3);
-    expect(points(m.get('breakwater.breaker.state'), { 'breakwater.policy.name': 'openai-breaker' }).length).toBeGreaterThan(0);
-    expect(points(m.get('breakwater.bulkhead.active'), { 'breakwater.policy.name': 'sql-pool' }).length).toBeGreaterThan(0);
+    expect(
+      points(m.get('breakwater.breaker.state'), { 'breakwater.policy.name': 'openai-breaker' }).length,
+    ).toBeGreaterThan(0);
+    expect(
+      points(m.get('breakwater.bulkhead.active'), { 'breakwater.policy.name': 'sql-pool' }).length,
+    ).toBeGreaterThan(0);
 
     off();
     const before = o.spans().length;
