@@ -273,34 +273,44 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
   },
 
   chaos: {
-    options: obj('Injects faults, latency or results into a share of calls, for tests and game days.', {
-      fault: obj(
-        'Fail a share of calls without running them.',
-        {
-          rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }),
-          error: fn('Name of a function (ctx) => error to throw. Default: an InjectedFaultError.'),
+    options: obj(
+      'Injects faults, latency or results into a share of calls, for tests and game days.',
+      {
+        fault: obj(
+          'Fail a share of calls without running them.',
+          {
+            rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }),
+            error: fn('Name of a function (ctx) => error to throw. Default: an InjectedFaultError.'),
+          },
+          ['rate'],
+        ),
+        latency: obj(
+          'Delay a share of calls before they run (abortable).',
+          { rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }), ms: ms('The delay.') },
+          ['rate', 'ms'],
+        ),
+        result: obj(
+          'Return a value instead of running a share of calls.',
+          {
+            rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }),
+            value: { type: 'any', description: 'The JSON value returned (a fresh copy each time).' },
+          },
+          ['rate'],
+        ),
+        enabled: {
+          type: 'boolean',
+          description: 'Whether to inject at all (flip it in the config on a game day).',
+          default: true,
         },
-        ['rate'],
-      ),
-      latency: obj(
-        'Delay a share of calls before they run (abortable).',
-        { rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }), ms: ms('The delay.') },
-        ['rate', 'ms'],
-      ),
-      result: obj(
-        'Return a value instead of running a share of calls.',
-        {
-          rate: num('Share of calls, in [0, 1].', { min: 0, max: 1 }),
-          value: { type: 'any', description: 'The JSON value returned (a fresh copy each time).' },
-        },
-        ['rate'],
-      ),
-      enabled: {
-        type: 'boolean',
-        description: 'Whether to inject at all (flip it in the config on a game day).',
-        default: true,
       },
-    }),
+      [],
+      {
+        check: (o) =>
+          o.fault === undefined && o.latency === undefined && o.result === undefined
+            ? [{ path: 'fault', message: 'expected at least one of `fault`, `latency`, `result`' }]
+            : undefined,
+      },
+    ),
     create: (o, env) => {
       const value = o.result?.value;
       return chaos({

@@ -275,6 +275,7 @@ function fromThrown(layer: ResolvedLayer, error: unknown): ConfigIssue {
     const path = (m[1] as string).split('.').reduce((p, k) => join(p, k), layer.path);
     return { path, message: `expected ${m[2]}` };
   }
+  if (message.startsWith('Expected ')) return { path: layer.path, message: `e${message.slice(1)}` };
   return { path: layer.path, message: `the ${layer.kind} factory threw: ${message}` };
 }
 

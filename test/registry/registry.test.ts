@@ -341,10 +341,17 @@ describe('a rejected update keeps the last good config', () => {
   test('a factory that throws something else is reported at the layer; one that returns no policy too', () => {
     const factories: Record<string, PolicyFactory> = {
       weird: { create: () => boom() },
+      picky: {
+        create: () => {
+          throw new TypeError('Expected at least one of `a`, `b`');
+        },
+      },
       empty: { create: () => ({}) as Policy },
     };
-    expect(() => registry({ config: { targets: { a: { weird: {} }, b: { empty: {} } } }, factories })).toThrow(
-      'targets.a.weird: the weird factory threw: boom\ntargets.b.empty: the empty factory returned object, not a Policy',
+    expect(() =>
+      registry({ config: { targets: { a: { weird: {} }, b: { empty: {} }, c: { picky: {} } } }, factories }),
+    ).toThrow(
+      'targets.a.weird: the weird factory threw: boom\ntargets.b.empty: the empty factory returned object, not a Policy\ntargets.c.picky: expected at least one of `a`, `b`',
     );
   });
 
@@ -646,7 +653,10 @@ describe('hedge and chaos', () => {
     mesh.update({ targets: { tool: { chaos: { result: { rate: 1, value: { canned: true } }, enabled: false } } } });
     expect(await mesh.get('tool').execute(() => 'real')).toBe('real');
     expect(() => registry({ config: { targets: { t: { chaos: { latency: { rate: 2 } } } } } })).toThrow(
-      ['targets.t.chaos.latency.rate: expected a number ≥ 0 and ≤ 1, got 2'].join('\n'),
+      'targets.t.chaos.latency.rate: expected a number ≥ 0 and ≤ 1, got 2',
+    );
+    expect(() => registry({ config: { targets: { t: { chaos: { enabled: true } } } } })).toThrow(
+      'targets.t.chaos.fault: expected at least one of `fault`, `latency`, `result`',
     );
   });
 });

@@ -111,7 +111,7 @@ const LAYERS: Record<string, fc.Arbitrary<Json>> = {
     }),
   ),
   chaos: rec({
-    fault: maybe(rec({ rate: fraction, error: maybe(fc.constant('cached')) })),
+    fault: rec({ rate: fraction, error: maybe(fc.constant('cached')) }),
     latency: maybe(rec({ rate: fraction, ms: duration })),
     result: maybe(rec({ rate: fraction, value: fc.constantFrom('x', 1, null) })),
     enabled: maybe(fc.boolean()),
