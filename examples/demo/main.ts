@@ -10,6 +10,7 @@ import { sagaSection } from '../saga-trip.js';
 import { startFakeLlm } from './fake-llm.js';
 import { outageSection } from './outage.js';
 import { resilienceSection } from './resilience.js';
+import { telemetrySection } from './telemetry.js';
 import { toolsSection } from './tools.js';
 import { color, heading } from './util.js';
 
@@ -18,6 +19,7 @@ const llm = await startFakeLlm(Number(process.env.DEMO_SEED ?? 42));
 try {
   await resilienceSection(llm);
   await outageSection(llm);
+  await telemetrySection(llm);
   await toolsSection({ sqlite: process.argv.includes('--sqlite') });
   await messagingSection();
   await sagaSection(Number(process.env.DEMO_SEED ?? 42));

@@ -49,6 +49,12 @@ export const ATTEMPT_SPAN = 'breakwater attempt';
  * rate limiter's (`rate-limited`, `wait`) and the gateway's (`usage`, `route`, `attempt`, `eject`,
  * `recover`, `rejected`). Events of other types are not seen (so a layer builds none of them, e.g.
  * a retry's per-call `success`).
+ *
+ * @example
+ * ```ts
+ * import { EVENT_TYPES } from 'breakwater/otel';
+ * if (!EVENT_TYPES.includes('my-event')) console.warn('instrument() will not see my-event');
+ * ```
  */
 export const EVENT_TYPES: readonly string[] = [
   'retry',
