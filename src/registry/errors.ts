@@ -1,7 +1,15 @@
 import { BreakwaterError, errorGuard } from '../core/errors.js';
 import type { ConfigIssue } from './schema.js';
 
-/** `path: message` lines, as in {@link RegistryConfigError}'s message. */
+/**
+ * `path: message` lines, as in {@link RegistryConfigError}'s message.
+ *
+ * @example
+ * ```ts
+ * const r = mesh.update(next);
+ * if (!r.ok) console.error(formatIssues(r.errors));
+ * ```
+ */
 export function formatIssues(issues: readonly ConfigIssue[]): string {
   return issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('\n');
 }
