@@ -5,6 +5,7 @@ import { bulkhead } from '../bulkhead/index.js';
 import { chaos } from '../chaos/index.js';
 import { fallback } from '../fallback/index.js';
 import { hedge, hedgeBudget } from '../hedge/index.js';
+import { rateLimit } from '../rate-limit/index.js';
 import { constant, retry, retryBudget } from '../retry/index.js';
 import { streamTimeout } from '../stream/index.js';
 import { timeout } from '../timeout/index.js';
@@ -329,6 +330,95 @@ export const BUILT_IN: Readonly<Record<string, PolicyFactory>> = {
         name: o.name,
       });
     },
+  },
+
+  rateLimit: {
+    options: obj(
+      'Admits at most `limit` (cost units) per `per` ms; rejects the rest, or queues them in wait mode.',
+      {
+        limit: num('Cost admitted per `per` ms.', { min: 0, exclusiveMin: true }),
+        per: ms('The period of `limit`.', { exclusiveMin: true }),
+        burst: num('Token bucket: the most cost admitted at once after a quiet spell (default: limit).', {
+          min: 0,
+          exclusiveMin: true,
+        }),
+        algorithm: oneOf(
+          'token-bucket (bursts up to burst) or sliding-window.',
+          ['token-bucket', 'sliding-window'],
+          'token-bucket',
+        ),
+        cost: {
+          type: 'either',
+          description:
+            'The weight of a call: a number, or the name of a function (ctx) => number (e.g. estimated tokens).',
+          of: [num('A fixed cost per call.', { min: 0 }), fn('Name of a function (ctx) => number.')],
+        },
+        actualCost: fn(
+          'Name of a function (result, ctx) => number | undefined: the real cost, trued up after the call.',
+        ),
+        key: fn('Name of a function (ctx) => string: the partition (a user, an API key).'),
+        maxKeys: int('Most keys kept in memory (not with a store).', 1),
+        mode: oneOf(
+          'reject a call that does not fit now, or let it wait in a FIFO queue.',
+          ['reject', 'wait'],
+          'reject',
+        ),
+        maxWait: ms('mode wait: the longest wait.'),
+        shadow: {
+          type: 'boolean',
+          description: 'Count and emit rate-limited events, but admit every call.',
+          default: false,
+        },
+        feedback: {
+          type: 'either',
+          description: 'Which server headers adjust the bucket: "requests", "tokens", or false for none.',
+          of: [oneOf('The header family.', ['requests', 'tokens']), { type: 'boolean' }],
+        },
+        store: fn(
+          'Name of a function () => store returning a shared store (e.g. Redis); called once and kept while this setting is unchanged.',
+        ),
+        onStoreError: oneOf('When a shared store fails.', ['throw', 'fail-open', 'fail-closed']),
+      },
+      ['limit', 'per'],
+      {
+        check: (o) => {
+          const out: { path: string; message: string }[] = [];
+          if (o.burst !== undefined && o.algorithm === 'sliding-window')
+            out.push({
+              path: 'burst',
+              message: "expected no burst with algorithm 'sliding-window' (the window admits at most `limit`)",
+            });
+          if (o.maxWait !== undefined && o.mode !== 'wait')
+            out.push({ path: 'maxWait', message: "expected no maxWait unless mode is 'wait'" });
+          if (o.feedback === true)
+            out.push({ path: 'feedback', message: 'expected "requests", "tokens" or false, got true' });
+          if (o.maxKeys !== undefined && o.store !== undefined)
+            out.push({ path: 'maxKeys', message: 'expected no maxKeys with a store (it bounds the in-memory store)' });
+          if (o.onStoreError !== undefined && o.store === undefined)
+            out.push({ path: 'onStoreError', message: 'expected a store to go with it' });
+          return out;
+        },
+      },
+    ),
+    create: (o, env) =>
+      rateLimit({
+        limit: o.limit,
+        per: o.per,
+        burst: o.burst,
+        algorithm: o.algorithm,
+        cost: typeof o.cost === 'string' ? env.fn(o.cost) : o.cost,
+        actualCost: ref(env, o.actualCost),
+        key: ref(env, o.key),
+        maxKeys: o.maxKeys,
+        mode: o.mode,
+        maxWait: o.maxWait,
+        shadow: o.shadow,
+        feedback: o.feedback,
+        store: o.store === undefined ? undefined : env.keep<any>('store', o.store, () => env.fn(o.store)()),
+        onStoreError: o.onStoreError,
+        clock: env.clock,
+        name: o.name,
+      }),
   },
 };
 

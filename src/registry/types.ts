@@ -7,6 +7,7 @@ import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
 import type { EventOf, Layer, Policy } from '../core/policy.js';
 import type { FallbackEvent } from '../fallback/index.js';
 import type { HedgeEvent } from '../hedge/index.js';
+import type { RateLimitEvent } from '../rate-limit/index.js';
 import type { RetryEvent } from '../retry/index.js';
 import type { StreamTimeoutEvent } from '../stream/index.js';
 import type { TimeoutEvent } from '../timeout/index.js';
@@ -120,6 +121,7 @@ export type PipelineEvent = TargetEvent<
   | StreamTimeoutEvent
   | HedgeEvent
   | ChaosEvent
+  | RateLimitEvent
 >;
 
 /** Every event a registry emits. */

@@ -5,6 +5,8 @@ import type { CallContext, Context } from '../../src/core/context.js';
 import type { PolicyEventBase } from '../../src/core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline } from '../../src/core/policy.js';
 import { Policy } from '../../src/index.js';
+import { isRateLimitedError } from '../../src/rate-limit/index.js';
+import { algorithm, MemoryStore } from '../../src/rate-limit/store.js';
 import {
   type ConfigAppliedEvent,
   type ConfigRejectedEvent,
@@ -657,6 +659,81 @@ describe('hedge and chaos', () => {
     );
     expect(() => registry({ config: { targets: { t: { chaos: { enabled: true } } } } })).toThrow(
       'targets.t.chaos.fault: expected at least one of `fault`, `latency`, `result`',
+    );
+  });
+});
+
+describe('rateLimit', () => {
+  test('a limiter keeps its spent tokens across unrelated edits; a changed one starts with a full bucket', async () => {
+    const clock = virtualClock();
+    const cfg = (limit: number, other: number): RegistryConfig => ({
+      targets: { llm: { rateLimit: { limit, per: '10s' } }, other: { retry: other } },
+    });
+    const mesh = registry({ config: cfg(2, 1), clock });
+    const seen: string[] = [];
+    mesh.on('rate-limited', (e) => seen.push(`${e.target}:${e.kind}`));
+    const call = () => mesh.get('llm').executeOutcome(() => 'ok');
+    expect((await call()).ok).toBe(true);
+    expect((await call()).ok).toBe(true);
+    const third = await call();
+    expect(third.ok === false && isRateLimitedError(third.error)).toBe(true);
+    mesh.update(cfg(2, 2)); // unrelated: the bucket is still empty
+    expect((await call()).ok).toBe(false);
+    mesh.update(cfg(3, 2)); // changed: a new, full bucket
+    expect((await call()).ok).toBe(true);
+    expect(seen).toEqual(['llm:rate-limit', 'llm:rate-limit']);
+  });
+
+  test('cost and key by function name; a shared store made once and kept while its setting is unchanged', async () => {
+    let made = 0;
+    const mesh = registry({
+      config: {
+        targets: { llm: { rateLimit: { limit: 10, per: 1000, cost: 'tokens', key: 'user', store: 'shared' } } },
+      },
+      functions: {
+        tokens: () => 4,
+        user: (ctx: Context) => String(ctx.key),
+        shared: () => {
+          made++;
+          // A stand-in for a shared (Redis) store.
+          return new MemoryStore(
+            algorithm({ algorithm: 'token-bucket', limit: 10, per: 1000, capacity: 10 }),
+            100,
+            Date.now,
+          );
+        },
+      },
+    });
+    const call = (user: string) => mesh.get('llm').executeOutcome(() => 'ok', { key: user });
+    expect((await call('a')).ok).toBe(true);
+    expect((await call('a')).ok).toBe(true);
+    expect((await call('a')).ok).toBe(false); // 12 > 10 for user a
+    expect((await call('b')).ok).toBe(true);
+    mesh.update({
+      targets: { llm: { rateLimit: { limit: 20, per: 1000, cost: 'tokens', key: 'user', store: 'shared' } } },
+    });
+    expect(made).toBe(1);
+  });
+
+  test('options that do not go together are reported with their paths', () => {
+    expect(() =>
+      registry({
+        config: {
+          targets: {
+            a: { rateLimit: { limit: 1, per: 1000, algorithm: 'sliding-window', burst: 5 } },
+            b: { rateLimit: { limit: 1, per: 1000, maxWait: 100 } },
+            c: { rateLimit: { limit: 1, per: 1000, feedback: true } },
+            d: { rateLimit: { limit: 0, per: '1s' } },
+          },
+        },
+      }),
+    ).toThrow(
+      [
+        "targets.a.rateLimit.burst: expected no burst with algorithm 'sliding-window' (the window admits at most `limit`)",
+        "targets.b.rateLimit.maxWait: expected no maxWait unless mode is 'wait'",
+        'targets.c.rateLimit.feedback: expected "requests", "tokens" or false, got true',
+        'targets.d.rateLimit.limit: expected a number > 0, got 0',
+      ].join('\n'),
     );
   });
 });

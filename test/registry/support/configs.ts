@@ -116,6 +116,24 @@ const LAYERS: Record<string, fc.Arbitrary<Json>> = {
     result: maybe(rec({ rate: fraction, value: fc.constantFrom('x', 1, null) })),
     enabled: maybe(fc.boolean()),
   }),
+  rateLimit: fc.oneof(
+    rec({
+      limit: fc.integer({ min: 1, max: 1000 }),
+      per: duration,
+      burst: maybe(fc.integer({ min: 1, max: 100 })),
+      cost: maybe(fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constant('cached'))),
+      maxKeys: maybe(fc.integer({ min: 1, max: 100 })),
+      shadow: maybe(fc.boolean()),
+      feedback: maybe(fc.constantFrom('requests', 'tokens', false)),
+    }),
+    rec({
+      limit: fc.integer({ min: 1, max: 1000 }),
+      per: duration,
+      algorithm: fc.constant('sliding-window'),
+      mode: fc.constant('wait'),
+      maxWait: maybe(duration),
+    }),
+  ),
   streamTimeout: fc.oneof(
     rec({ firstChunk: duration, idle: maybe(duration), total: maybe(duration) }),
     rec({ idle: duration }),
@@ -132,6 +150,7 @@ const OVERRIDES: Record<string, fc.Arbitrary<Json>> = {
   streamTimeout: rec({ total: duration }),
   hedge: rec({ maxHedges: fc.integer({ min: 0, max: 3 }) }),
   chaos: rec({ enabled: fc.boolean() }),
+  rateLimit: rec({ limit: fc.integer({ min: 1, max: 1000 }) }),
 };
 
 const layer = fc
@@ -191,8 +210,18 @@ export interface Mutation {
   readonly schemaSees: boolean;
 }
 
-const ENUMS = new Set(['strategy', 'jitter', 'type']);
-const FUNCTION_KEYS = new Set(['handle', 'handleResult', 'retryAfter', 'to', 'error']);
+const ENUMS = new Set(['strategy', 'jitter', 'type', 'algorithm', 'mode', 'feedback']);
+const FUNCTION_KEYS = new Set([
+  'handle',
+  'handleResult',
+  'retryAfter',
+  'to',
+  'error',
+  'cost',
+  'key',
+  'actualCost',
+  'store',
+]);
 
 function setAt(root: Json, keys: readonly (string | number)[], f: (v: Json) => Json): Json {
   if (keys.length === 0) return f(root);
@@ -256,7 +285,11 @@ export function mutations(config: Obj): Mutation[] {
       (typeof v === 'string' && !ENUMS.has(String(key)) && !FUNCTION_KEYS.has(String(key)))
     ) {
       // A number (or a duration string).
-      for (const bad of [-1, 'x', true, null]) mk(keys, `${JSON.stringify(bad)} for a number`, true, () => bad);
+      // A string where a number or a function name may go (rateLimit's `cost`) is only known bad to the registry.
+      for (const bad of [-1, 'x', true, null]) {
+        const seen = !(typeof bad === 'string' && FUNCTION_KEYS.has(String(key)));
+        mk(keys, `${JSON.stringify(bad)} for a number`, seen, () => bad);
+      }
     } else if (typeof v === 'string' && ENUMS.has(String(key))) {
       mk(keys, 'an unknown enum value', true, () => 'bogus');
     } else if (typeof v === 'string' && FUNCTION_KEYS.has(String(key))) {
