@@ -50,8 +50,11 @@ export class AbortScope implements DeadlineEntry {
   declare private _deadline: number | undefined;
   declare private _controller: AbortController | undefined;
   declare private _reason: unknown;
-  /** The enclosing signal this scope's (materialised) signal listens to, through `handleEvent`. */
-  declare private _listening: AbortSignal | undefined;
+  /**
+   * The enclosing signal this scope's (materialised) signal listens to, through `handleEvent`;
+   * `null` once the scope was disposed (its layer is done: a later read follows nothing).
+   */
+  declare private _listening: AbortSignal | null | undefined;
 
   constructor(parent: AbortScope | undefined, callerSignal: AbortSignal | undefined, deadline?: number) {
     this.dueAt = 0;
@@ -94,7 +97,13 @@ export class AbortScope implements DeadlineEntry {
     const controller = new AbortController();
     this._controller = controller;
     if (this._reason !== NONE) controller.abort(this._reason);
-    else {
+    else if (this._listening === null) {
+      // Read after the scope's layer was done with it (an async generator's body runs when its
+      // stream is read, after the call settled): it must not hang on the enclosing (caller's)
+      // long-lived signal, where whatever the callee adds to it would stay. It reports an abort
+      // that already happened, and follows nothing.
+      if (this.aborted) controller.abort(this.reason);
+    } else {
       const parentSignal = this.parent !== undefined ? this.parent.signal : this.callerSignal;
       if (parentSignal?.aborted) controller.abort(parentSignal.reason);
       else if (parentSignal !== undefined) {
@@ -117,12 +126,14 @@ export class AbortScope implements DeadlineEntry {
     this._abortController(reason);
   }
 
-  /** Detaches from the parent's signal. Call when the scope's layer is done. */
+  /**
+   * Detaches from the parent's signal. Call when the scope's layer is done: a signal first read
+   * after this follows nothing (it is aborted if the scope or an enclosing one already was).
+   */
   dispose(): void {
-    if (this._listening !== undefined) {
-      this._listening.removeEventListener('abort', this);
-      this._listening = undefined;
-    }
+    const l = this._listening;
+    if (l !== undefined && l !== null) l.removeEventListener('abort', this);
+    this._listening = null;
   }
 
   private _abortController(reason: unknown): void {

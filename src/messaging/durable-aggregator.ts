@@ -220,11 +220,13 @@ export function durableAggregator<M, R = readonly M[], Tx = any>(
     const result = combine === undefined ? (messages as unknown as R) : combine(messages, info);
     await onComplete?.(result, info, tx);
     // The closed marker answers late messages, recognises redeliveries by id and keeps the generation.
+    // An open group's ids start with those of the group completed before it (see `addLocked`): the
+    // marker keeps only this group's own, one per message.
     return {
       status: 'closed',
       generation: g.generation,
       messages: [],
-      ids: g.ids,
+      ids: g.ids.length > g.messages.length ? g.ids.slice(g.ids.length - g.messages.length) : g.ids,
       firstAt: g.firstAt,
       lastAt: g.lastAt,
       dueAt: undefined,
@@ -330,7 +332,9 @@ export function durableAggregator<M, R = readonly M[], Tx = any>(
             status: 'open' as const,
             generation,
             messages: [] as string[],
-            ids: [] as string[],
+            // The next group (late: 'new-group') keeps the ids of the one completed before it, so that
+            // a redelivery of that group's message is still recognised while this one is open.
+            ids: id !== undefined && current !== undefined ? current.ids : ([] as string[]),
             firstAt: now,
             lastAt: now,
             dueAt: undefined,

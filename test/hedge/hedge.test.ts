@@ -352,6 +352,29 @@ describe('hedge: cancellation', () => {
     }
   });
 
+  it("a winner that reads its signal after the call settled (a generator's body) leaves no listener on the caller's signal", async () => {
+    // An async generator's body runs when the stream is read, after `execute` resolved to it: its
+    // first read of `ctx.signal` comes after the hedge released the attempt. The SDKs add a listener
+    // they never remove to that signal, so it must not follow the caller's long-lived one.
+    const caller = new AbortController();
+    const p = hedge({ delay: 1_000 });
+    for (let i = 0; i < 20; i++) {
+      const stream = await p.execute(
+        async function* (ctx: Context) {
+          ctx.signal.addEventListener('abort', () => {}); // as an HTTP client does, never removed
+          yield ctx.attempt;
+        },
+        { signal: caller.signal },
+      );
+      for await (const _ of stream);
+    }
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    // A read after a caller abort still sees the abort.
+    const late = await p.execute((ctx: Context) => () => ctx.signal, { signal: caller.signal });
+    caller.abort('gone');
+    expect(late().reason).toBe('gone');
+  });
+
   it('a caller signal already aborted rejects before any attempt', async () => {
     const ac = new AbortController();
     ac.abort('early');

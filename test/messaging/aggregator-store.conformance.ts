@@ -291,6 +291,35 @@ export function describeAggregatorStore(
         }
       }));
 
+    it("late: 'new-group': a redelivery of the last completed group's message, while the next group is open, is a duplicate", () =>
+      withStore(async ({ store }) => {
+        const clock = handClock();
+        const done: number[][] = [];
+        const agg = durableAggregator<Part>({
+          store,
+          correlate: (p) => p.task,
+          id: (p) => `${p.task}/${p.n}`,
+          complete: { size: 2 },
+          late: 'new-group',
+          onComplete: (_r, g) => void done.push(g.messages.map((m) => m.n)),
+          clock,
+        });
+        const k = key('redelivered-into-next');
+        expect(await agg.add({ task: k, n: 1 })).toBe('added');
+        expect(await agg.add({ task: k, n: 2 })).toBe('completed');
+        expect(await agg.add({ task: k, n: 3 })).toBe('added'); // opens generation 2
+        // A broker redelivers message 2 (its ack was lost): already in generation 1, not added again.
+        expect(await agg.add({ task: k, n: 2 })).toBe('duplicate');
+        expect(await agg.add({ task: k, n: 4 })).toBe('completed');
+        expect(done).toEqual([
+          [1, 2],
+          [3, 4],
+        ]);
+        // Generation 2 is now the last completed one: its ids are the ones remembered.
+        expect(await agg.add({ task: k, n: 4 })).toBe('duplicate');
+        await agg.close();
+      }));
+
     it('an onComplete that throws stores nothing: the group stays open and completes on the next try', () =>
       withStore(async ({ store }) => {
         const clock = handClock();

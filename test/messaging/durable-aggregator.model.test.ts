@@ -36,6 +36,8 @@ interface Config {
 }
 interface Group {
   ids: string[];
+  /** The ids of the group completed before this one (late: 'new-group'): still duplicates. */
+  prev: readonly string[];
   firstAt: number;
   lastAt: number;
   generation: number;
@@ -68,7 +70,7 @@ class Model {
   add(m: Msg): string {
     let g = this.groups.get(m.key);
     if (g?.open === true) {
-      if (g.ids.includes(m.id)) return 'duplicate';
+      if (g.ids.includes(m.id) || g.prev.includes(m.id)) return 'duplicate';
       const by = this.timed(g);
       if (by !== undefined) this.finish(m.key, g, by);
     }
@@ -76,10 +78,10 @@ class Model {
       if (g.ids.includes(m.id)) return 'duplicate';
       if (this.cfg.late === 'drop') return 'dropped';
       if (this.cfg.late === 'reject') return 'rejected';
-      g = { ids: [], firstAt: this.now, lastAt: this.now, generation: g.generation + 1, open: true };
+      g = { ids: [], prev: g.ids, firstAt: this.now, lastAt: this.now, generation: g.generation + 1, open: true };
       this.groups.set(m.key, g);
     } else if (g === undefined) {
-      g = { ids: [], firstAt: this.now, lastAt: this.now, generation: 1, open: true };
+      g = { ids: [], prev: [], firstAt: this.now, lastAt: this.now, generation: 1, open: true };
       this.groups.set(m.key, g);
     }
     g.ids.push(m.id);

@@ -471,7 +471,10 @@ describe('hedging and fault injection (breakwater/hedge, breakwater/chaos)', () 
     expect(calls).toHaveLength(2);
     const ids = new Set<string>();
     for (const call of calls) {
-      const attempts = childrenOf(spans, call);
+      // In attempt order: the exporter holds spans in the order they ended, which is not fixed here.
+      const attempts = childrenOf(spans, call).sort(
+        (x, y) => Number(x.attributes['breakwater.attempt']) - Number(y.attributes['breakwater.attempt']),
+      );
       expect(
         attempts.map((a) => [a.attributes['breakwater.attempt'], a.attributes['breakwater.attempt.outcome']]),
       ).toEqual([

@@ -93,4 +93,23 @@ describe('no leaks on a long-lived caller signal', () => {
     expect(listeners.live).toBe(0);
     expect(clock.pending).toBe(0);
   });
+
+  it('an aggressive timeout: a signal first read after the call settled (a generator body) follows nothing', async () => {
+    const clock = virtualClock();
+    const ac = new AbortController();
+    const listeners = trackListeners(ac.signal);
+    const policy = timeout({ after: 1_000, strategy: 'aggressive', clock });
+    for (let i = 0; i < 100; i++) {
+      const stream = await policy.execute(
+        async function* (ctx) {
+          ctx.signal.addEventListener('abort', () => {}); // an HTTP client's, never removed
+          yield 1;
+        },
+        { signal: ac.signal },
+      );
+      for await (const _ of stream);
+    }
+    expect(listeners.live).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
 });

@@ -90,7 +90,7 @@ export interface JetStreamConsumerOptions<M> {
   readonly terminal?: ((error: unknown) => boolean) | undefined;
   /**
    * The delivery that is the last try: when it fails the message is terminated and dead-lettered.
-   * Keep it ≤ the consumer's `max_deliver` (past which the server stops redelivering by itself).
+   * Capped at the consumer's `max_deliver` (past which the server stops redelivering by itself).
    * @defaultValue the consumer's `max_deliver`, or unlimited
    */
   readonly maxDeliver?: number | undefined;
@@ -175,8 +175,9 @@ export interface JetStreamConsumer {
    * Drains: stops pulling, handles the messages the client had already buffered (at most `batch`),
    * waits for in-flight handlers and their acks, then resolves. With `timeout` (ms), handlers still
    * running then see their `ctx.signal` abort with {@link ConsumerClosedError}, and their messages
-   * (and buffered ones not started) are nak'ed without delay for another worker; `close` still
-   * waits for the handlers to settle. Messages the server was sending to this worker's pull request
+   * are nak'ed at once (even if a handler ignores its signal; what it does later is not sent), as
+   * are buffered ones not started, for another worker; `close` still waits for the handlers to
+   * settle. Messages the server was sending to this worker's pull request
    * as it stopped are redelivered after the consumer's `ack_wait`.
    */
   close(options?: { readonly timeout?: number | undefined }): Promise<void>;
@@ -251,6 +252,10 @@ class Runner<M> {
   readonly #keyOf: ((msg: JsMsg) => string) | undefined;
   readonly #abort = new AbortController();
   readonly #inflight = new Set<JsMsg>();
+  /** Messages whose handler is running (in flight, not yet acking or nak'ing). */
+  readonly #running = new Set<JsMsg>();
+  /** Running messages that `close({ timeout })` handed back: their handler's outcome is not sent. */
+  readonly #handedBack = new Set<JsMsg>();
   readonly events = new Emitter<JetStreamConsumerEvent>();
   #maxDeliver: number;
   #heartbeat: number | undefined;
@@ -333,14 +338,14 @@ class Runner<M> {
 
   async #run(): Promise<void> {
     const o = this.#o;
-    if (o.maxDeliver === undefined || (this.#heartbeat === undefined && o.heartbeat !== false)) {
-      const info = await o.consumer.info(true);
-      const md = info.config.max_deliver;
-      if (o.maxDeliver === undefined && typeof md === 'number' && md > 0) this.#maxDeliver = md;
-      if (this.#heartbeat === undefined && o.heartbeat !== false) {
-        const ns = info.config.ack_wait ?? 30_000_000_000;
-        this.#heartbeat = Math.max(1, ns / 1e6 / 3);
-      }
+    const info = await o.consumer.info(true);
+    const md = info.config.max_deliver;
+    // Past the consumer's max_deliver the server stops redelivering: its last delivery is the last
+    // try, whatever `maxDeliver` says (else a failing message would vanish, never parked).
+    if (typeof md === 'number' && md > 0 && md < this.#maxDeliver) this.#maxDeliver = md;
+    if (this.#heartbeat === undefined && o.heartbeat !== false) {
+      const ns = info.config.ack_wait ?? 30_000_000_000;
+      this.#heartbeat = Math.max(1, ns / 1e6 / 3);
     }
     if (this.#closing) return;
     if (this.#heartbeat !== undefined) this.#armBeat();
@@ -373,7 +378,7 @@ class Runner<M> {
 
   #armBeat(): void {
     this.#beat = this.#clock.setTimeout(() => {
-      for (const msg of this.#inflight) msg.working();
+      for (const msg of this.#inflight) if (!this.#handedBack.has(msg)) msg.working();
       if (!this.#closing || this.#inflight.size > 0) this.#armBeat();
       else this.#beat = undefined;
     }, this.#heartbeat as number);
@@ -392,6 +397,7 @@ class Runner<M> {
       const handler = this.#o.handler;
       let ok = true;
       let error: unknown;
+      this.#running.add(msg);
       try {
         await this.#policy.execute((ctx) => handler(message, ctx), {
           key: this.#keyOf?.(msg),
@@ -401,7 +407,10 @@ class Runner<M> {
       } catch (e) {
         ok = false;
         error = e;
+      } finally {
+        this.#running.delete(msg);
       }
+      if (this.#handedBack.has(msg)) return; // nak'ed by close({ timeout }) already
       if (ok) await this.#acked(msg);
       else await this.#failed(msg, error, false);
     } catch (error) {
@@ -409,6 +418,7 @@ class Runner<M> {
       this.#report(msg, 'ack', error);
     } finally {
       this.#inflight.delete(msg);
+      this.#handedBack.delete(msg);
       const slot = this.#slot;
       if (slot !== undefined) {
         this.#slot = undefined;
@@ -545,7 +555,19 @@ class Runner<M> {
     let timer: TimerHandle;
     if (timeout !== undefined) {
       timer = this.#clock.setTimeout(() => {
-        if (!this.#abort.signal.aborted) this.#abort.abort(new ConsumerClosedError());
+        if (this.#abort.signal.aborted) return;
+        const reason = new ConsumerClosedError();
+        this.#abort.abort(reason);
+        // Hand back at once what still runs, for another worker: a handler deaf to its signal must
+        // not keep its message (the heartbeat would hold it for as long as this process lives).
+        for (const msg of this.#running) {
+          this.#handedBack.add(msg);
+          try {
+            this.#nak(msg, 0, reason);
+          } catch (error) {
+            this.#report(msg, 'ack', error); // a closed connection: redelivered after ack_wait
+          }
+        }
       }, timeout);
     }
     try {

@@ -13,6 +13,7 @@ import {
   TerminalMessageError,
 } from '../../../src/messaging/nats/index.js';
 import { exponential } from '../../../src/retry/index.js';
+import { deferred } from '../../support/deferred.js';
 import { HAS } from '../../support/servers.js';
 import { type Bench, sleep, streamBench, until } from './support.js';
 
@@ -321,6 +322,65 @@ describe.skipIf(!HAS.nats)('jetstreamConsumer', () => {
     );
     await until(() => next.some((e) => e.type === 'ack'), 3000); // ack_wait is 30 s
     expect(count).toBeGreaterThanOrEqual(1);
+  });
+
+  it('close({ timeout }) hands back at once the message of a handler that ignores its signal (no heartbeat holds it)', async () => {
+    const b = await open({ dlq: false });
+    await publish(b.js, `${b.subject}.a`, { hung: true }, { msgId: 'hung' });
+    // ack_wait 1 s: the heartbeat (every 333 ms) would keep the message with this worker forever.
+    const consumer = await b.consumer({ ack_wait: nanos(1000) });
+    const release = deferred();
+    let started = false;
+    let lateOutcome = false;
+    const { w, events } = track(
+      jetstreamConsumer({
+        consumer,
+        handler: async () => {
+          started = true;
+          await release.promise; // hangs, deaf to ctx.signal
+          lateOutcome = true;
+        },
+      }),
+    );
+    await until(() => started);
+    const closing = w.close({ timeout: 100 });
+    try {
+      await until(() => events.some((e) => e.type === 'nak'), 2000, 'the hung message handed back');
+      expect(events.filter((e) => e.type === 'nak')).toMatchObject([{ delay: 0 }]);
+      let next = 0;
+      const { events: other } = track(jetstreamConsumer({ consumer, handler: () => void next++ }));
+      await until(() => other.some((e) => e.type === 'ack'), 3000, 'another worker handling it');
+      expect(next).toBe(1);
+    } finally {
+      release.resolve(); // lets afterEach's close end if an assertion failed
+    }
+    // close still waits for the handler; its late success sends nothing and reports no ack.
+    await closing;
+    expect(lateOutcome).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['nak']);
+  });
+
+  it("a maxDeliver above the consumer's max_deliver still dead-letters the server's last delivery", async () => {
+    const b = await open();
+    await publish(b.js, `${b.subject}.a`, { x: 1 }, { msgId: 'md' });
+    let deliveries = 0;
+    const { events } = track(
+      jetstreamConsumer({
+        consumer: await b.consumer({ max_deliver: 2 }),
+        handler: () => {
+          deliveries++;
+          throw new Error('transient');
+        },
+        backoff: [10],
+        maxDeliver: 5, // the server stops after 2: the 2nd delivery is the last
+        heartbeat: 1000, // with maxDeliver and heartbeat given, the consumer's info is still read
+        deadLetter: { js: b.js, subject: b.dlq },
+      }),
+    );
+    await until(() => events.some((e) => e.type === 'dead-letter'), 5000, 'a dead letter');
+    expect(deliveries).toBe(2);
+    expect(events.find((e) => e.type === 'dead-letter')).toMatchObject({ reason: 'max-deliver', deliveryCount: 2 });
+    expect(await dlqMessages(b, 1)).toHaveLength(1);
   });
 
   it('idempotency: a redelivery of a message already handled (its ack lost) is acked without running again', async () => {
