@@ -73,7 +73,10 @@ export async function registrySection(llm: FakeLlm, calls = 24): Promise<{ befor
       retries = 0;
       let ok = 0;
       const failures: Record<string, number> = {};
+      const startedOn: Record<string, number> = {};
       await pool(calls, 6, async (i) => {
+        // The version in force when a call starts is the one it runs on to the end.
+        startedOn[`v${mesh.version}`] = (startedOn[`v${mesh.version}`] ?? 0) + 1;
         const r = await mesh
           .get('chat')
           .executeOutcome(({ signal }) => chat(llm.url, 'gpt-fake', `${label} ${i}`, signal));
@@ -84,8 +87,9 @@ export async function registrySection(llm: FakeLlm, calls = 24): Promise<{ befor
         }
       });
       const failed = Object.entries(failures).map(([k, n]) => `${n}× ${k}`);
+      const on = Object.entries(startedOn).map(([v, n]) => `${n} on ${v}`);
       console.log(
-        `  ${color.bold(label)}: ${color.green(`${ok} ok`)}, ${failed.length ? color.red(`failed: ${failed.join(', ')}`) : '0 failed'}, ${retries} retries`,
+        `  ${color.bold(label)}: ${color.green(`${ok} ok`)}, ${failed.length ? color.red(`failed: ${failed.join(', ')}`) : '0 failed'}, ${retries} retries ${color.dim(`(started: ${on.join(', ')})`)}`,
       );
       return ok;
     };
@@ -93,7 +97,7 @@ export async function registrySection(llm: FakeLlm, calls = 24): Promise<{ befor
     const before = await phase(`v${mesh.version} (llm retry.maxRetries = 0)`);
 
     // Edit the file mid-run while calls are in flight: they finish on the pipeline they started on.
-    const inFlight = phase('in flight during the edit');
+    const inFlight = phase('during the edit');
     const applied = await edit(mesh, meshConfig(4));
     if (applied.type === 'config-applied') {
       console.log(`  ${color.yellow('▶')} config v${applied.version} applied from the file:`);
