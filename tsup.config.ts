@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 // The package.json `exports` map is the one list of entry points; tsup and typedoc derive theirs.
+// Entries that point at a plain file (package.json, the registry's JSON Schema) are not code.
 const pkg = JSON.parse(readFileSync('./package.json', 'utf8')) as { exports: Record<string, unknown> };
 const entry: Record<string, string> = {};
 for (const sub of Object.keys(pkg.exports)) {
-  if (sub === './package.json') continue;
+  if (typeof pkg.exports[sub] === 'string') continue;
   const name = sub === '.' ? 'index' : `${sub.slice(2)}/index`;
   entry[name] = `src/${name}.ts`;
 }
@@ -20,5 +21,8 @@ export default defineConfig({
   platform: 'neutral',
   splitting: true,
   treeshake: true,
-  external: ['pg', 'ioredis', 'better-sqlite3', /^@nats-io\//, /^@opentelemetry\//],
+  // Node built-ins stay imports with their `node:` prefix (Node-only subpaths such as
+  // breakwater/registry/file use them; Deno and Bun need the prefix, every supported Node has it).
+  external: ['pg', 'ioredis', 'better-sqlite3', /^@nats-io\//, /^@opentelemetry\//, /^node:/],
+  removeNodeProtocol: false,
 });

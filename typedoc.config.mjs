@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 const entryPoints = Object.keys(pkg.exports)
-  .filter((sub) => sub !== './package.json')
+  .filter((sub) => typeof pkg.exports[sub] !== 'string') // package.json, the registry's JSON Schema
   .map((sub) => (sub === '.' ? 'src/index.ts' : `src/${sub.slice(2)}/index.ts`));
 
 /** @type {import('typedoc').TypeDocOptions} */

@@ -38,7 +38,8 @@ export function moduleMap(): string {
     name: string;
     exports: Record<string, unknown>;
   };
-  const subs = Object.keys(pkg.exports).filter((s) => s !== './package.json');
+  // Entries that point at a plain file (package.json, the registry's JSON Schema) are not code.
+  const subs = Object.keys(pkg.exports).filter((s) => typeof pkg.exports[s] !== 'string');
   const moduleOf = (sub: string): string => (sub === '.' ? 'core' : (sub.slice(2).split('/')[0] as string));
   const modules = [...new Set(subs.map(moduleOf))];
   const importers = (m: string): string[] =>

@@ -60,8 +60,9 @@ export async function bundleSize(
     mainFields: ['module', 'main'],
     target: 'es2022',
     // Database and broker clients and the OpenTelemetry API are optional peers: a user's bundle
-    // never inlines them through breakwater.
-    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*', '@opentelemetry/*'],
+    // never inlines them through breakwater. Node built-ins (imported by Node-only subpaths such as
+    // breakwater/registry/file) stay imports.
+    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*', '@opentelemetry/*', 'node:*'],
     logLevel: 'silent',
     plugins: source === 'src' ? [fromSrc] : [],
   });

@@ -80,7 +80,7 @@ export function entryPoints(): Map<string, string> {
   };
   const out = new Map<string, string>();
   for (const sub of Object.keys(pkg.exports)) {
-    if (sub === './package.json') continue;
+    if (typeof pkg.exports[sub] === 'string') continue; // package.json, the registry's JSON Schema
     const file = sub === '.' ? 'src/index.ts' : `src/${sub.slice(2)}/index.ts`;
     out.set(path.join(ROOT, file), sub === '.' ? pkg.name : `${pkg.name}/${sub.slice(2)}`);
   }

@@ -18,8 +18,11 @@ interface PackageJson {
 
 export const pkg: PackageJson = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as PackageJson;
 
-/** Every code subpath of the exports map (`.`, `./retry`, …), without `./package.json`. */
-export const subpaths: readonly string[] = Object.keys(pkg.exports).filter((s) => s !== './package.json');
+/**
+ * Every code subpath of the exports map (`.`, `./retry`, …): without the entries that point at a
+ * plain file (`./package.json`, `./registry/schema.json`).
+ */
+export const subpaths: readonly string[] = Object.keys(pkg.exports).filter((s) => typeof pkg.exports[s] !== 'string');
 
 /** `'.'` → `'breakwater'`, `'./retry'` → `'breakwater/retry'`. */
 export const specifier = (sub: string): string => (sub === '.' ? pkg.name : `${pkg.name}/${sub.slice(2)}`);
