@@ -9,6 +9,7 @@ import { messagingSection } from '../messaging-agent.js';
 import { sagaSection } from '../saga-trip.js';
 import { startFakeLlm } from './fake-llm.js';
 import { outageSection } from './outage.js';
+import { registrySection } from './registry.js';
 import { resilienceSection } from './resilience.js';
 import { telemetrySection } from './telemetry.js';
 import { toolsSection } from './tools.js';
@@ -19,6 +20,7 @@ const llm = await startFakeLlm(Number(process.env.DEMO_SEED ?? 42));
 try {
   await resilienceSection(llm);
   await outageSection(llm);
+  await registrySection(llm);
   await telemetrySection(llm);
   await toolsSection({ sqlite: process.argv.includes('--sqlite') });
   await messagingSection();

@@ -47,7 +47,7 @@ export const ATTEMPT_SPAN = 'breakwater attempt';
  * `fallback`, `reject`, `enqueue`, the breaker's transitions), the stream timeout's (`first-chunk`,
  * `stream-end`), hedging's (`hedge`, `hedge-denied`, `hedge-win`), fault injection's (`chaos`), the
  * rate limiter's (`rate-limited`, `wait`, `feedback`, `store-error`), a shared breaker store's
- * (`degraded`, `resynced`) and the gateway's (`usage`, `route`, `attempt`, `eject`,
+ * (`degraded`, `resynced`), a registry's (`config-applied`, `config-rejected`) and the gateway's (`usage`, `route`, `attempt`, `eject`,
  * `recover`, `rejected`). Events of other types are not seen (so a layer builds none of them, e.g.
  * a retry's per-call `success`).
  *
@@ -80,6 +80,8 @@ export const EVENT_TYPES: readonly string[] = [
   'store-error',
   'degraded',
   'resynced',
+  'config-applied',
+  'config-rejected',
   'usage',
   'route',
   'attempt',
