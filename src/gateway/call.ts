@@ -1,0 +1,517 @@
+// One gateway call: auth, budget, the routing pass over a target's endpoints, failover, waiting for
+// a recovery, fallbacks across targets, and the accounting of what the answer used.
+import type { Context } from '../core/context.js';
+import { retryAfterHint } from '../retry/retry-after.js';
+import type { ErrorClass } from './classify.js';
+import { BudgetExceededError, GatewayAuthError, GatewayUnavailableError } from './errors.js';
+import type { EndpointState, GatewayImpl, KeyState, TargetState } from './gateway.js';
+import type { Transition } from './health.js';
+import { MeteredStream } from './metered.js';
+import { ewma, pick } from './strategy.js';
+import type { GatewayCallOptions, GatewayEvent, GatewayResult, KeyInfo } from './types.js';
+import { priceOf, type TokenUsage } from './usage.js';
+
+const INF = Number.POSITIVE_INFINITY;
+/** `Pass.route`: no endpoint can take the call now, but one may later. */
+const LATER = -1;
+/** `Pass.route`: every endpoint that could take the call was tried (or none fits it). */
+const NONE = -2;
+
+/**
+ * One lane of a routing pass: the attempts it makes one after another, each on an endpoint not
+ * tried yet by the pass. Its `fn` is what the target's policy runs for an attempt.
+ * @internal
+ */
+export class Lane {
+  declare readonly pass: Pass;
+  declare ep: EndpointState;
+  declare readonly fn: (ctx: Context) => unknown;
+
+  constructor(pass: Pass) {
+    this.pass = pass;
+    this.ep = undefined as unknown as EndpointState;
+    this.fn = (ctx) => this.run(ctx);
+  }
+
+  run(ctx: Context): unknown {
+    const call = this.pass.call;
+    const wrapped = call.wrapped;
+    if (wrapped === undefined) return this.direct(ctx);
+    call.gw.lanes.set(ctx, this);
+    return wrapped(ctx);
+  }
+
+  /** One request to the lane's endpoint: an attempt. */
+  direct(ctx: Context): unknown {
+    const call = this.pass.call;
+    call.attempts++;
+    return this.ep.call(call.request, ctx);
+  }
+}
+
+/** A target's routing pass within one call: every endpoint is tried at most once. @internal */
+export class Pass {
+  declare readonly call: Call;
+  declare readonly t: TargetState;
+  /** Endpoints this pass has picked. */
+  declare readonly tried: Uint8Array;
+  /** After a context-length error: only endpoints with a larger window than this remain. */
+  declare minWindow: number;
+  /** Endpoints whose window is too small for the request's estimate. */
+  declare tooSmall: number;
+  /** Earliest time an endpoint not tried yet may take the call (set by `route` when it finds none). */
+  declare next: number;
+
+  constructor(call: Call, t: TargetState) {
+    this.call = call;
+    this.t = t;
+    this.tried = new Uint8Array(t.eps.length);
+    this.minWindow = -1;
+    this.tooSmall = 0;
+    this.next = INF;
+  }
+
+  /** Runs lanes until one answers; rejects with the last error or `GatewayUnavailableError`. */
+  async run(lane: Lane, hedged: boolean): Promise<GatewayResult> {
+    const call = this.call;
+    const signal = call.signal;
+    for (;;) {
+      const i = this.route();
+      if (i >= 0) {
+        const r = await this.attempt(lane, i, signal);
+        if (r !== undefined) return r;
+      } else if (i === NONE || hedged) throw this.exhausted();
+      else await this.wait(signal);
+    }
+  }
+
+  /** Picks an endpoint not tried yet that can take the call now, or says when one may. */
+  route(): number {
+    const t = this.t;
+    const call = this.call;
+    const gw = call.gw;
+    const now = gw.clock.now();
+    const eps = t.eps;
+    const h = t.health;
+    const cand = t.scratch;
+    const tokens = call.tokens;
+    let count = 0;
+    let later = 0;
+    let next = INF;
+    this.tooSmall = 0;
+    for (let i = 0; i < eps.length; i++) {
+      if (this.tried[i] === 1) continue;
+      const ep = eps[i] as EndpointState;
+      if (ep.window < tokens || ep.window <= this.minWindow) {
+        this.tooSmall++;
+        continue;
+      }
+      let at = h.availableAt(i, now);
+      if (at <= now && ep.inflight >= ep.concurrency) at = INF; // a slot frees when an attempt ends
+      if (at <= now) cand[count++] = i;
+      else {
+        later++;
+        if (at < next) next = at;
+      }
+    }
+    this.next = next;
+    if (count === 0) return later === 0 ? NONE : LATER;
+    const i = pick(t.strategy, cand, count, eps, t.rr, gw.random);
+    this.tried[i] = 1;
+    t.rr = i + 1 < eps.length ? i + 1 : 0;
+    if (gw.listening('route')) {
+      gw.emit({
+        type: 'route',
+        kind: 'gateway',
+        name: gw.name,
+        target: t.name,
+        endpoint: (eps[i] as EndpointState).id,
+        strategy: t.strategy,
+        candidates: count,
+        probe: h.eps[i]?.state === 'probing',
+      });
+    }
+    return i;
+  }
+
+  /** One attempt on endpoint `i`: the result, `undefined` to go on with another endpoint, or a throw. */
+  async attempt(lane: Lane, i: number, signal: AbortSignal | undefined): Promise<GatewayResult | undefined> {
+    const call = this.call;
+    const gw = call.gw;
+    const t = this.t;
+    const ep = t.eps[i] as EndpointState;
+    const start = gw.clock.now();
+    const epoch = t.health.begin(i, start);
+    ep.inflight++;
+    lane.ep = ep;
+    let value: unknown;
+    try {
+      value = await t.policy.execute(lane.fn, call.execOptions(signal));
+    } catch (error) {
+      ep.inflight--;
+      if (t.waiters.size > 0) t.wake();
+      return this.failed(i, epoch, error, signal, start);
+    }
+    ep.inflight--;
+    if (t.waiters.size > 0) t.wake();
+    return this.answered(i, epoch, value, start);
+  }
+
+  answered(i: number, epoch: number, value: unknown, start: number): GatewayResult {
+    const call = this.call;
+    const gw = call.gw;
+    const t = this.t;
+    const ep = t.eps[i] as EndpointState;
+    const now = gw.clock.now();
+    const ms = now - start;
+    ep.latency = ewma(ep.latency, ms);
+    this.transition(i, t.health.end(i, epoch, undefined, now));
+    if (gw.listening('attempt')) this.attempted(ep, 'success', undefined, ms);
+    let usage: TokenUsage | undefined;
+    let cost = 0;
+    if (isStream(value)) {
+      call.account(t, ep, undefined, 0, true, undefined);
+      value = new MeteredStream(value as AsyncIterable<unknown>, this, ep, i);
+    } else {
+      try {
+        usage = t.usage(value);
+      } catch {
+        usage = undefined; // a reader's failure never fails the call
+      }
+      cost = priceOf(usage, ep.price);
+      call.account(t, ep, usage, cost, true, value);
+    }
+    return {
+      value,
+      target: t.name,
+      endpoint: ep.id,
+      attempts: call.attempts,
+      fallbacks: call.fallbacks,
+      usage,
+      cost,
+      ms: now - call.t0,
+    };
+  }
+
+  failed(i: number, epoch: number, error: unknown, signal: AbortSignal | undefined, start: number): undefined {
+    const call = this.call;
+    const gw = call.gw;
+    const t = this.t;
+    const ep = t.eps[i] as EndpointState;
+    const now = gw.clock.now();
+    if (signal?.aborted) {
+      // Cancelled from outside (the caller, a hedge that took another answer): nothing about the endpoint.
+      t.health.abandon(i, epoch);
+      if (gw.listening('attempt')) this.attempted(ep, 'cancelled', signal.reason, now - start);
+      throw signal.reason;
+    }
+    const cls = gw.classify(error);
+    ep.totals.errors++;
+    t.totals.errors++;
+    if (call.ks !== undefined) call.ks.totals.errors++;
+    const hint = cls === 'rate-limited' ? retryAfterHint(error, gw.clock.now()) : undefined;
+    this.transition(i, t.health.end(i, epoch, cls, now, hint), cls);
+    if (gw.listening('attempt')) this.attempted(ep, cls, error, now - start);
+    call.error = error;
+    call.cls = cls;
+    call.errorTarget = t;
+    if (cls === 'client' || cls === 'content-policy') throw error;
+    // Never the same request on an endpoint whose window it overflowed: only larger ones remain.
+    if (cls === 'context-length') this.minWindow = Math.max(this.minWindow, ep.window);
+    return undefined;
+  }
+
+  /** The error when no endpoint is left: the last one, or unavailability (none fits the request). */
+  exhausted(): unknown {
+    const call = this.call;
+    if (call.error !== undefined && call.errorTarget === this.t) return call.error;
+    if (this.tooSmall > 0 && this.next === INF) {
+      call.cls = 'context-length';
+      return new GatewayUnavailableError(this.t.name, INF);
+    }
+    call.cls = undefined;
+    return new GatewayUnavailableError(this.t.name, this.retryAfter(this.call.gw.clock.now()));
+  }
+
+  /** Ms until the earliest known recovery (the cool-down default when it is not known). */
+  retryAfter(now: number): number {
+    return this.next < INF ? Math.max(0, this.next - now) : this.call.gw.ejection.cooldown;
+  }
+
+  /** Waits for an endpoint to come back, or throws `GatewayUnavailableError` when that is past the deadline. */
+  async wait(signal: AbortSignal | undefined): Promise<void> {
+    const call = this.call;
+    const gw = call.gw;
+    const now = gw.clock.now();
+    const limit = call.deadline;
+    if (this.next > limit || now >= limit) {
+      const last = call.errorTarget === this.t ? call.error : undefined;
+      if (last === undefined) call.cls = undefined;
+      throw new GatewayUnavailableError(
+        this.t.name,
+        this.retryAfter(now),
+        last === undefined ? undefined : { cause: last },
+      );
+    }
+    await this.t.waitFor(gw.clock, Math.min(this.next, limit) - now, signal);
+  }
+
+  transition(i: number, tr: Transition, reason?: ErrorClass): void {
+    if (tr === undefined) return;
+    const gw = this.call.gw;
+    const t = this.t;
+    if (tr.type === 'recover') {
+      if (gw.listening('recover'))
+        gw.emit({ type: 'recover', kind: 'gateway', name: gw.name, target: t.name, endpoint: t.eps[i]?.id as string });
+      return;
+    }
+    if (!gw.listening('eject')) return;
+    const now = gw.clock.now();
+    gw.emit({
+      type: 'eject',
+      kind: 'gateway',
+      name: gw.name,
+      target: t.name,
+      endpoint: t.eps[i]?.id as string,
+      reason: reason ?? 'unknown',
+      until: tr.until,
+      duration: tr.type === 'eject' ? tr.duration : tr.until - now,
+      ejections: tr.type === 'eject' ? tr.n : (t.health.eps[i]?.n ?? 0),
+      cooldown: tr.type === 'cool',
+    });
+  }
+
+  attempted(ep: EndpointState, outcome: 'success' | 'cancelled' | ErrorClass, error: unknown, ms: number): void {
+    const gw = this.call.gw;
+    gw.emit({
+      type: 'attempt',
+      kind: 'gateway',
+      name: gw.name,
+      target: this.t.name,
+      endpoint: ep.id,
+      attempt: this.call.attempts,
+      outcome,
+      error,
+      ms,
+    });
+  }
+}
+
+const isStream = (v: unknown): boolean =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+
+/** One call of a gateway. @internal */
+export class Call {
+  declare readonly gw: GatewayImpl<unknown>;
+  declare readonly t: TargetState;
+  declare readonly request: unknown;
+  declare readonly options: GatewayCallOptions | undefined;
+  declare readonly signal: AbortSignal | undefined;
+  declare readonly t0: number;
+  declare deadline: number;
+  declare tokens: number;
+  declare key: string | undefined;
+  declare ks: KeyState | undefined;
+  declare attempts: number;
+  declare fallbacks: number;
+  /** The last endpoint error, its class (`undefined`: the target was unavailable) and its target. */
+  declare error: unknown;
+  declare cls: ErrorClass | undefined;
+  declare errorTarget: TargetState | undefined;
+  /** The interceptors' per-attempt function, when one wraps it. */
+  declare wrapped: ((ctx: Context) => unknown) | undefined;
+  declare visited: TargetState[] | undefined;
+  /** The options handed to the target policy (made once per call, unless a hedge gives lanes their own signals). */
+  declare exec: { signal: AbortSignal | undefined; key: string | undefined; data: Record<string, unknown> | undefined };
+
+  constructor(gw: GatewayImpl<unknown>, t: TargetState, request: unknown, options: GatewayCallOptions | undefined) {
+    this.gw = gw;
+    this.t = t;
+    this.request = request;
+    this.options = options;
+    this.signal = options?.signal;
+    const now = gw.clock.now();
+    this.t0 = now;
+    this.deadline = options?.deadline ?? now + gw.maxWait;
+    this.tokens = 0;
+    this.key = options?.key;
+    this.ks = undefined;
+    this.attempts = this.fallbacks = 0;
+    this.error = this.cls = this.errorTarget = this.wrapped = this.visited = undefined;
+    this.exec = { signal: this.signal, key: this.key, data: options?.data };
+  }
+
+  execOptions(signal: AbortSignal | undefined): Call['exec'] {
+    const e = this.exec;
+    return signal === e.signal ? e : { signal, key: e.key, data: e.data };
+  }
+
+  /** Auth, budget and limits, then the target. */
+  start(): Promise<GatewayResult> {
+    const auth = this.gw.auth;
+    if (auth === undefined) return this.admit(undefined);
+    let info: KeyInfo | PromiseLike<KeyInfo>;
+    try {
+      info = auth(this.request, this.options);
+    } catch (error) {
+      return Promise.reject(this.refused(error));
+    }
+    return Promise.resolve(info).then(
+      (i) => this.admit(i),
+      (error: unknown) => {
+        throw this.refused(error);
+      },
+    );
+  }
+
+  refused(error: unknown): unknown {
+    const e =
+      typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ERR_GATEWAY_AUTH'
+        ? error
+        : new GatewayAuthError(undefined, { cause: error });
+    this.rejected('auth', undefined, e);
+    return e;
+  }
+
+  rejected(reason: 'auth' | 'budget' | 'limit' | 'unavailable', retryAfter: number | undefined, error: unknown): void {
+    const gw = this.gw;
+    if (gw.listening('rejected'))
+      gw.emit({
+        type: 'rejected',
+        kind: 'gateway',
+        name: gw.name,
+        target: this.t.name,
+        key: this.key,
+        reason,
+        retryAfter,
+        error,
+      });
+  }
+
+  admit(info: KeyInfo | undefined): Promise<GatewayResult> {
+    const gw = this.gw;
+    if (info !== undefined) {
+      if (typeof info !== 'object' || info === null || typeof info.key !== 'string')
+        return Promise.reject(this.refused(new TypeError('Expected `auth` to return { key: string, … }')));
+      this.key = info.key;
+      this.exec.key = info.key;
+    }
+    const t = this.t;
+    try {
+      this.tokens = t.estimate(this.request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.key !== undefined) {
+      const ks = gw.keyState(this.key);
+      if (info !== undefined) ks.info = info;
+      this.ks = ks;
+      const budget = ks.info?.budget;
+      if (budget !== undefined) {
+        const now = gw.clock.now();
+        const spent = ks.spentAt(now);
+        if (spent >= budget.usd) {
+          const retryAfter = Number.isNaN(ks.periodStart) ? INF : ks.periodStart + (budget.per ?? INF) - now;
+          const e = new BudgetExceededError(this.key, budget.usd, spent, retryAfter);
+          this.rejected('budget', retryAfter, e);
+          return Promise.reject(e);
+        }
+      }
+    }
+    return this.target(t);
+  }
+
+  /** Runs target `t`'s routing pass, then its fallbacks (depth-first, each target at most once). */
+  async target(t: TargetState): Promise<GatewayResult> {
+    try {
+      return await this.pass(t);
+    } catch (error) {
+      const signal = this.signal;
+      if (signal?.aborted) throw signal.reason;
+      let last = error;
+      // The pass set `cls` to the class of the error it ended with (`undefined`: unavailable).
+      let cls = this.cls;
+      const unavailable = isUnavailable(error);
+      if (cls === undefined && !unavailable) throw error; // not an endpoint's failure
+      if (unavailable) this.rejected('unavailable', (error as GatewayUnavailableError).retryAfter, error);
+      for (const name of t.fallbacksFor(cls)) {
+        if (this.fallbacks >= this.gw.maxFallbacks) break;
+        const next = this.gw.targets.get(name) as TargetState;
+        this.visited ??= [this.t];
+        if (this.visited.includes(next)) continue;
+        this.visited.push(next);
+        this.fallbacks++;
+        const gw = this.gw;
+        if (gw.listening('fallback')) {
+          gw.emit({
+            type: 'fallback',
+            kind: 'gateway',
+            name: gw.name,
+            from: t.name,
+            to: name,
+            reason: cls ?? 'unavailable',
+            depth: this.fallbacks,
+          });
+        }
+        try {
+          return await this.target(next);
+        } catch (e) {
+          if (signal?.aborted) throw signal.reason;
+          last = e;
+          cls = this.cls;
+          if (cls === 'client') break;
+        }
+      }
+      throw last;
+    }
+  }
+
+  /** One routing pass over `t`'s endpoints. */
+  pass(t: TargetState): Promise<GatewayResult> {
+    const p = new Pass(this, t);
+    this.cls = undefined;
+    return p.run(new Lane(p), false);
+  }
+
+  /** Adds a request's usage to its endpoint, target and key; emits `usage`. */
+  account(
+    t: TargetState,
+    ep: EndpointState,
+    usage: TokenUsage | undefined,
+    cost: number,
+    request: boolean,
+    value: unknown,
+  ): void {
+    if (request) {
+      ep.totals.add(usage, cost);
+      t.totals.add(usage, cost);
+      this.ks?.totals.add(usage, cost);
+    } else {
+      ep.totals.tokens(usage, cost);
+      t.totals.tokens(usage, cost);
+      this.ks?.totals.tokens(usage, cost);
+    }
+    const gw = this.gw;
+    if (cost > 0 && this.ks !== undefined) this.ks.spend(cost, gw.clock.now());
+    if (usage === undefined || !gw.listening('usage')) return;
+    const m = (value as { model?: unknown } | null | undefined)?.model;
+    gw.emit({
+      type: 'usage',
+      kind: 'gateway',
+      name: gw.name,
+      target: t.name,
+      endpoint: ep.id,
+      key: this.key,
+      model: ep.model ?? (typeof m === 'string' ? m : ep.id),
+      provider: ep.provider,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cost,
+    } satisfies GatewayEvent);
+  }
+}
+
+const isUnavailable = (e: unknown): boolean =>
+  typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ERR_GATEWAY_UNAVAILABLE';
