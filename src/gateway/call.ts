@@ -244,7 +244,9 @@ export class Pass {
     const gw = call.gw;
     const now = gw.clock.now();
     const limit = call.deadline;
-    if (this.next > limit || now >= limit) {
+    // A known recovery past the deadline fails now; an unknown one (a probe or a concurrency slot
+    // pending) is waited for until the deadline.
+    if ((this.next < INF && this.next > limit) || now >= limit) {
       const last = call.errorTarget === this.t ? call.error : undefined;
       if (last === undefined) call.cls = undefined;
       throw new GatewayUnavailableError(

@@ -122,7 +122,10 @@ export function classifyError(error: unknown): ErrorClass {
     if (status === 404 || status >= 500) return 'unknown';
     if (status >= 400) return 'client';
   }
-  if (name === 'APIConnectionTimeoutError' || /timed? ?out/i.test(name)) return 'timeout';
+  // openai's errors keep the name `Error`: their constructor's name, or the message, tells.
+  const ctor = str((e as { constructor?: { name?: unknown } }).constructor?.name);
+  if (/timeout|timed ?out/i.test(name) || ctor === 'APIConnectionTimeoutError') return 'timeout';
+  if (status === undefined && /^request timed out/i.test(str(e.message))) return 'timeout';
   switch (code) {
     case 'ETIMEDOUT':
     case 'ESOCKETTIMEDOUT':
