@@ -10,6 +10,8 @@ const POSTGRES = [
   'test/event-store/postgres-outage.test.ts',
   'test/idempotency/postgres-store.test.ts',
   'test/idempotency/multi-process.test.ts',
+  'test/messaging/postgres-aggregator-store.test.ts',
+  'test/messaging/nats/fleet.test.ts',
   'test/saga/crash.test.ts',
   'test/saga/postgres-outage.test.ts',
   'test/saga/saga-index.test.ts',

@@ -6,7 +6,7 @@
  * `--all` (afterwards also runs the data/messaging benchmarks next to this file).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchSource, loadLibs } from './lib/libs.js';
@@ -256,7 +256,10 @@ async function main(): Promise<void> {
   log(`wrote docs/benchmarks.md and docs/benchmarks.svg in ${info.durationS.toFixed(0)} s`);
 
   if (args.has('--all')) {
-    for (const extra of ['idempotency', 'event-store', 'messaging', 'stream']) {
+    // Every standalone benchmark next to this file (one per module: bench/<module>.ts).
+    for (const extra of readdirSync(`${ROOT}bench`)
+      .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+      .map((f) => f.slice(0, -3))) {
       const file = `${ROOT}bench/${extra}.ts`;
       if (!existsSync(file)) continue;
       log(`--all: bench/${extra}.ts`);

@@ -60,7 +60,7 @@ export async function bundleSize(
     mainFields: ['module', 'main'],
     target: 'es2022',
     // Database clients are optional peers: a user's bundle never inlines them through breakwater.
-    external: ['pg', 'ioredis', 'better-sqlite3'],
+    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*'],
     logLevel: 'silent',
     plugins: source === 'src' ? [fromSrc] : [],
   });

@@ -158,3 +158,44 @@ export class BranchCancelledError extends BreakwaterError {
  */
 export const isBranchCancelledError: (error: unknown) => error is BranchCancelledError =
   /*#__PURE__*/ errorGuard<BranchCancelledError>('ERR_BRANCH_CANCELLED');
+
+/**
+ * Thrown by an aggregator store when it cannot hold a correlation key's lock: it waited `lockWait`
+ * for it (`'timeout'`), or its lease lapsed before the write, so the write was refused (`'lost'`;
+ * another process may hold the key now). Nothing was stored; retry the operation (a broker does by
+ * redelivering).
+ *
+ * @example
+ * ```ts
+ * try { await results.add(part); } catch (e) { if (isAggregatorLockError(e)) msg.nak(1000); }
+ * ```
+ */
+export class AggregatorLockError extends BreakwaterError {
+  /** The correlation key. */
+  readonly key: string;
+  /** `'timeout'`: the lock was not acquired in time; `'lost'`: the lease lapsed before the write. */
+  readonly reason: 'timeout' | 'lost';
+
+  constructor(key: string, reason: 'timeout' | 'lost', options?: BreakwaterErrorOptions) {
+    super(
+      'ERR_AGGREGATOR_LOCK',
+      reason === 'timeout'
+        ? 'Timed out waiting for the lock of an aggregator group'
+        : 'The lock of an aggregator group lapsed before the write',
+      options,
+    );
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
+/**
+ * True for an {@link AggregatorLockError}, also from another copy of the package.
+ *
+ * @example
+ * ```ts
+ * if (isAggregatorLockError(e)) return retryLater();
+ * ```
+ */
+export const isAggregatorLockError: (error: unknown) => error is AggregatorLockError =
+  /*#__PURE__*/ errorGuard<AggregatorLockError>('ERR_AGGREGATOR_LOCK');

@@ -2,7 +2,9 @@
  * Messaging patterns (enterprise integration patterns) for services and agents: a content-based
  * {@link router} (intent router), a {@link recipientList} (fan-out), a {@link filter} (content-safety
  * gate), an {@link aggregator} (fan-in by correlation key) and {@link scatterGather} (ask N, gather
- * by all/first/quorum, pick first/best/vote, cancel the losers). Every handler is
+ * by all/first/quorum, pick first/best/vote, cancel the losers). A {@link durableAggregator} keeps
+ * its groups in a store shared by a fleet (`breakwater/messaging/postgres`, `/redis`); JetStream
+ * consumers are in `breakwater/messaging/nats`. Every handler is
  * `(message, ctx) => result`, runs under an optional Policy and gets `ctx.signal`.
  *
  * @example
@@ -28,12 +30,27 @@ export {
   type GroupView,
   type LatePolicy,
 } from './aggregator.js';
+export {
+  type AggregatorStore,
+  type GroupUpdate,
+  memoryAggregatorStore,
+  type StoredGroup,
+} from './aggregator-store.js';
 export type { CompletedBy } from './completion.js';
 export {
+  type DurableAddResult,
+  type DurableAggregator,
+  type DurableAggregatorOptions,
+  type DurableCompletion,
+  durableAggregator,
+} from './durable-aggregator.js';
+export {
   AggregatorClosedError,
+  AggregatorLockError,
   BranchCancelledError,
   FilteredError,
   isAggregatorClosedError,
+  isAggregatorLockError,
   isBranchCancelledError,
   isFilteredError,
   isLateMessageError,

@@ -1,5 +1,5 @@
-import { type Clock, systemClock } from '../core/clock.js';
-import { checkNumber } from '../core/validate.js';
+import { SlidingBudget } from '../core/budget.js';
+import type { Clock } from '../core/clock.js';
 
 /** Options for {@link retryBudget}. */
 export interface RetryBudgetOptions {
@@ -25,7 +25,15 @@ export interface RetryBudget {
   tryRetry(): boolean;
 }
 
-const BUCKETS = 10;
+class SlidingRetryBudget extends SlidingBudget implements RetryBudget {
+  get retries(): number {
+    return this.spent;
+  }
+
+  tryRetry(): boolean {
+    return this.trySpend();
+  }
+}
 
 /**
  * A budget that caps retries to `ratio × calls + minPerSecond × window` over a sliding window, so
@@ -41,55 +49,5 @@ const BUCKETS = 10;
  * ```
  */
 export function retryBudget(options?: RetryBudgetOptions): RetryBudget {
-  const ratio = checkNumber('ratio', options?.ratio ?? 0.2, 0);
-  const minPerSecond = checkNumber('minPerSecond', options?.minPerSecond ?? 10, 0);
-  const window = checkNumber('window', options?.window ?? 10_000, 0, { exclusiveMin: true });
-  const clock = options?.clock ?? systemClock;
-  const width = window / BUCKETS;
-  const floor = (minPerSecond * window) / 1000;
-  const calls = new Float64Array(BUCKETS);
-  const retries = new Float64Array(BUCKETS);
-  let head = Math.floor(clock.now() / width); // index (in widths since epoch) of the newest bucket
-  let totalCalls = 0;
-  let totalRetries = 0;
-
-  // Lazy eviction: every bucket older than the window is cleared on access, however long the idle.
-  const roll = (): number => {
-    const current = Math.floor(clock.now() / width);
-    if (current > head) {
-      const steps = Math.min(current - head, BUCKETS);
-      for (let i = 1; i <= steps; i++) {
-        const slot = (head + i) % BUCKETS;
-        totalCalls -= calls[slot] as number;
-        totalRetries -= retries[slot] as number;
-        calls[slot] = 0;
-        retries[slot] = 0;
-      }
-      head = current;
-    }
-    return head % BUCKETS;
-  };
-
-  return {
-    get calls() {
-      roll();
-      return totalCalls;
-    },
-    get retries() {
-      roll();
-      return totalRetries;
-    },
-    recordCall() {
-      const slot = roll();
-      calls[slot] = (calls[slot] as number) + 1;
-      totalCalls++;
-    },
-    tryRetry() {
-      const slot = roll();
-      if (totalRetries + 1 > ratio * totalCalls + floor) return false;
-      retries[slot] = (retries[slot] as number) + 1;
-      totalRetries++;
-      return true;
-    },
-  };
+  return new SlidingRetryBudget(options, 0.2, 10);
 }

@@ -1,6 +1,6 @@
 /**
- * Test helpers: a virtual clock to drive every policy's time without real sleeps, and
- * Given/When/Then specifications for deciders and projections.
+ * Test helpers: a virtual clock to drive every policy's time without real sleeps, a seeded random
+ * source for repeatable runs, and Given/When/Then specifications for deciders and projections.
  *
  * @example
  * ```ts
@@ -22,4 +22,5 @@ export {
   type ProjectionWhen,
   projectionSpec,
 } from './decider-spec.js';
+export { seededRandom } from './random.js';
 export { type VirtualClock, type VirtualClockOptions, virtualClock } from './virtual-clock.js';
