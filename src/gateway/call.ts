@@ -71,16 +71,20 @@ export class Pass {
     this.next = INF;
   }
 
-  /** Runs lanes until one answers; rejects with the last error or `GatewayUnavailableError`. */
-  async run(lane: Lane, hedged: boolean): Promise<GatewayResult> {
-    const call = this.call;
-    const signal = call.signal;
+  /**
+   * Runs one lane: attempts on endpoints not tried yet until one answers; rejects with the last
+   * error or `GatewayUnavailableError`. `ctx` is the hedge attempt's context when the target
+   * hedges: a hedged lane (attempt > 1) never waits for a recovery.
+   */
+  async run(ctx: Context | undefined): Promise<GatewayResult> {
+    const lane = new Lane(this);
+    const signal = ctx === undefined ? this.call.signal : ctx.signal;
     for (;;) {
       const i = this.route();
       if (i >= 0) {
         const r = await this.attempt(lane, i, signal);
         if (r !== undefined) return r;
-      } else if (i === NONE || hedged) throw this.exhausted();
+      } else if (i === NONE || (ctx !== undefined && ctx.attempt > 1)) throw this.exhausted();
       else await this.wait(signal);
     }
   }
@@ -181,16 +185,7 @@ export class Pass {
       cost = priceOf(usage, ep.price);
       call.account(t, ep, usage, cost, true, value);
     }
-    return {
-      value,
-      target: t.name,
-      endpoint: ep.id,
-      attempts: call.attempts,
-      fallbacks: call.fallbacks,
-      usage,
-      cost,
-      ms: now - call.t0,
-    };
+    return new Answer(value, t.name, ep.id, call.attempts, call.fallbacks, usage, cost, now - call.t0);
   }
 
   failed(i: number, epoch: number, error: unknown, signal: AbortSignal | undefined, start: number): undefined {
@@ -298,6 +293,46 @@ export class Pass {
     });
   }
 }
+
+/**
+ * What a call resolves to. Iterating it iterates its value when that is a stream: a hedge that
+ * discards a losing lane's answer then closes the stream inside (see `closeLate` in `breakwater/hedge`).
+ */
+class Answer implements GatewayResult {
+  declare readonly value: unknown;
+  declare readonly target: string;
+  declare readonly endpoint: string;
+  declare readonly attempts: number;
+  declare readonly fallbacks: number;
+  declare readonly usage: TokenUsage | undefined;
+  declare readonly cost: number;
+  declare readonly ms: number;
+
+  constructor(
+    value: unknown,
+    target: string,
+    endpoint: string,
+    attempts: number,
+    fallbacks: number,
+    usage: TokenUsage | undefined,
+    cost: number,
+    ms: number,
+  ) {
+    this.value = value;
+    this.target = target;
+    this.endpoint = endpoint;
+    this.attempts = attempts;
+    this.fallbacks = fallbacks;
+    this.usage = usage;
+    this.cost = cost;
+    this.ms = ms;
+  }
+}
+Object.defineProperty(Answer.prototype, Symbol.asyncIterator, {
+  value(this: Answer): AsyncIterator<unknown> {
+    return (this.value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  },
+});
 
 const isStream = (v: unknown): boolean =>
   typeof v === 'object' &&
@@ -470,11 +505,27 @@ export class Call {
     }
   }
 
-  /** One routing pass over `t`'s endpoints. */
+  /** One routing pass over `t`'s endpoints (lanes of it under a hedge). */
   pass(t: TargetState): Promise<GatewayResult> {
     const p = new Pass(this, t);
     this.cls = undefined;
-    return p.run(new Lane(p), false);
+    const h = t.hedge;
+    if (h === undefined) return p.run(undefined);
+    return h
+      .execute((ctx) => p.run(ctx), this.exec)
+      .then(undefined, (error: unknown) => {
+        // Lanes ran concurrently: the class goes with the error the hedge ended on.
+        this.cls = this.classOf(error);
+        throw error;
+      });
+  }
+
+  /** The fallback class of a pass's error (`undefined`: unavailable). */
+  classOf(error: unknown): ErrorClass | undefined {
+    if (!isUnavailable(error)) return this.gw.classify(error);
+    const e = error as GatewayUnavailableError;
+    if (e.cause !== undefined) return this.gw.classify(e.cause);
+    return e.retryAfter === INF ? 'context-length' : undefined;
   }
 
   /** Adds a request's usage to its endpoint, target and key; emits `usage`. */

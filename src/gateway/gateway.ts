@@ -3,6 +3,7 @@ import type { Context } from '../core/context.js';
 import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from '../core/events.js';
 import { Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
+import { hedge } from '../hedge/hedge.js';
 import { streamTimeout } from '../stream/stream-timeout.js';
 import { Call, type Lane } from './call.js';
 import { classifyError, ERROR_CLASSES, type ErrorClass } from './classify.js';
@@ -81,6 +82,8 @@ export class TargetState {
   readonly estimate: (request: unknown) => number;
   /** Fallback lists by error class (`default` under 'unavailable'). */
   readonly fallbacks: Partial<Record<ErrorClass | 'default', readonly string[]>>;
+  /** Hedging across endpoints, if asked for: each hedged attempt is a lane of the routing pass. */
+  readonly hedge: Policy<any> | undefined;
   /** The round-robin position: the index after the last pick. */
   rr = 0;
   /** Candidate indices, refilled by every routing decision (synchronous, so one array serves all calls). */
@@ -89,7 +92,14 @@ export class TargetState {
   /** Calls waiting for an endpoint to come back: woken when an attempt ends. */
   readonly waiters: Set<() => void> = new Set();
 
-  constructor(name: string, o: TargetOptions<unknown>, ejection: Ejection, random: () => number, clock: Clock) {
+  constructor(
+    name: string,
+    o: TargetOptions<unknown>,
+    ejection: Ejection,
+    random: () => number,
+    clock: Clock,
+    gw: { classify(error: unknown): ErrorClass },
+  ) {
     const at = `targets.${name}`;
     checkObject(at, o);
     if (!Array.isArray(o?.endpoints) || o.endpoints.length === 0)
@@ -117,6 +127,21 @@ export class TargetState {
     this.chunkUsage = o.chunkUsage ?? readChunkUsage;
     this.estimate = (o.estimate as ((request: unknown) => number) | undefined) ?? estimateTokens;
     this.fallbacks = fallbacksOf(o.fallbacks, `${at}.fallbacks`);
+    checkObject(`${at}.hedge`, o.hedge);
+    const h = o.hedge;
+    if (h !== undefined) {
+      checkFunction(`${at}.hedge.handle`, h.handle);
+      const user = h.handle;
+      // A failure another endpoint cannot fix (the request's fault, a refusal) starts no other lane.
+      this.hedge = hedge({
+        ...h,
+        clock,
+        handle: (error, ctx) => {
+          const cls = gw.classify(error);
+          return cls !== 'client' && cls !== 'content-policy' && (user === undefined || user(error, ctx));
+        },
+      });
+    } else this.hedge = undefined;
   }
 
   /** The fallback targets for a failure of class `cls` (`undefined`: unavailable). */
@@ -245,7 +270,7 @@ export class GatewayImpl<Q> implements Gateway<Q> {
     for (const [name, t] of Object.entries(o.targets)) {
       this.targets.set(
         name,
-        new TargetState(name, t as TargetOptions<unknown>, this.ejection, this.random, this.clock),
+        new TargetState(name, t as TargetOptions<unknown>, this.ejection, this.random, this.clock, this),
       );
     }
     for (const t of this.targets.values()) {
@@ -329,7 +354,12 @@ export class GatewayImpl<Q> implements Gateway<Q> {
 
   on(type: string, listener: Listener<any>): Unsubscribe {
     const offs = [this.events.on(type, listener)];
-    for (const p of new Set([...this.targets.values()].map((t) => t.policy))) offs.push(p.on(type, listener));
+    const policies = new Set<Policy<any>>();
+    for (const t of this.targets.values()) {
+      policies.add(t.policy);
+      if (t.hedge !== undefined) policies.add(t.hedge);
+    }
+    for (const p of policies) offs.push(p.on(type, listener));
     return () => {
       for (const off of offs) off();
     };
@@ -347,7 +377,7 @@ export class GatewayImpl<Q> implements Gateway<Q> {
   }
 
   get layers(): readonly { readonly kind: string; readonly name: string | undefined }[] {
-    return [...new Set([...this.targets.values()].flatMap((t) => t.policy.layers))];
+    return [...new Set([...this.targets.values()].flatMap((t) => [...(t.hedge?.layers ?? []), ...t.policy.layers]))];
   }
 
   snapshot(): GatewaySnapshot {

@@ -54,9 +54,10 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   return(): Promise<IteratorResult<unknown>> {
     if (!this.done) {
       this.finish();
-      const it = this.it;
       try {
-        if (it?.return !== undefined)
+        // A stream never read is closed too (a hedge discarding a late answer, a consumer that gave up).
+        const it = this.it ?? this.source[Symbol.asyncIterator]();
+        if (it.return !== undefined)
           return Promise.resolve(it.return()).then(
             () => END,
             () => END,

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Context, ExecuteOptions } from '../core/context.js';
 import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
 import type { Policy } from '../core/policy.js';
+import type { HedgeOptions } from '../hedge/hedge.js';
 import type { StreamTimeoutOptions } from '../stream/stream-timeout.js';
 import type { ErrorClass } from './classify.js';
 import type { EjectionOptions, HealthState } from './health.js';
@@ -73,6 +74,15 @@ export interface TargetOptions<Q = unknown> {
    * @defaultValue none (a stream counts as answered when its object arrives)
    */
   readonly stream?: StreamTimeoutOptions | undefined;
+  /**
+   * Hedged requests across the target's endpoints (`breakwater/hedge`): when the attempt in flight
+   * is still pending after `delay`, another endpoint (one this call has not tried) is called too;
+   * the first answer wins and the others are cancelled. With `stream`, the race is to the first
+   * chunk. Each hedged lane fails over on its own; only the first waits for a recovery. A `handle`
+   * given here narrows which failures start the next lane (a client or content-policy error never does).
+   * @defaultValue none
+   */
+  readonly hedge?: Omit<HedgeOptions, 'clock'> | undefined;
   /** Targets to try when this one fails. @defaultValue none */
   readonly fallbacks?: Fallbacks | undefined;
   /** Reads the tokens a result used. @defaultValue {@link readTokenUsage} (OpenAI and Anthropic shapes) */
