@@ -59,8 +59,9 @@ export async function bundleSize(
     platform: options.platform ?? 'neutral',
     mainFields: ['module', 'main'],
     target: 'es2022',
-    // Database clients are optional peers: a user's bundle never inlines them through breakwater.
-    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*'],
+    // Database and broker clients and the OpenTelemetry API are optional peers: a user's bundle
+    // never inlines them through breakwater.
+    external: ['pg', 'ioredis', 'better-sqlite3', '@nats-io/*', '@opentelemetry/*'],
     logLevel: 'silent',
     plugins: source === 'src' ? [fromSrc] : [],
   });
