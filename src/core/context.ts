@@ -33,8 +33,9 @@ export interface Context {
 const NONE: unique symbol = Symbol();
 
 /**
- * A layer of cancellation (one per running timeout). Its `AbortController` is only created when
- * someone reads `signal`; until then an abort is just recorded, and descendants check the chain.
+ * A layer of cancellation (one per running timeout; see docs/architecture.md on the lazy signal).
+ * Its `AbortController` is only created when someone reads `signal`; until then an abort is just
+ * recorded, and descendants check the chain.
  * It is also its timeout's {@link DeadlineEntry}. One flat class whose fields are assigned in the
  * constructor (a scope is built on every call of a timeout; each level of a class hierarchy, and
  * each field initialiser, costs a call).
@@ -137,7 +138,8 @@ export class AbortScope implements DeadlineEntry {
 export type Task<T> = (ctx: Context) => T | PromiseLike<T>;
 
 /**
- * The one object a call allocates. Layers mutate `attempt` and `scope` on the way in and restore
+ * The one object a call allocates (its fields and the lazy signal: docs/architecture.md, "The life of
+ * one call through Policy.wrap"). Layers mutate `attempt` and `scope` on the way in and restore
  * them on the way out; a layer that runs work concurrently (hedge, aggressive timeout) forks it
  * with {@link fork}.
  * @internal

@@ -30,6 +30,7 @@ export type Defer = (callback: () => void) => unknown;
  * read after the entries started, so none expires early; one expires late by at most the rest of
  * the turn it started in, as Node's own timers run late by the turn that is running.
  * {@link DeadlineQueue.due} fixes the due time at once for a caller that needs it.
+ * (docs/architecture.md, "The shared deadline queue".)
  */
 export class DeadlineQueue {
   readonly #clock: Omit<Clock, 'sleep'>;

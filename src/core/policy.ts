@@ -68,6 +68,7 @@ export const SKIP: unique symbol = Symbol();
  * or returns a token (kept for `exit` when the layer is `stateful`). `exit` gets the outcome of
  * the rest of the chain and returns the value to pass on, throws the error to pass on, or returns
  * a promise (e.g. a retry loop) that the outer layers then wait for.
+ * The protocol, its flags and a worked example: docs/architecture.md ("The life of one call").
  * @internal
  */
 export interface Layer {
@@ -96,7 +97,7 @@ export interface Layer {
  * Runs the rest of the chain: the next layers, or the user's function (whose synchronous throw
  * becomes a rejection when a layer runs it). Fast-path layers are entered one after another;
  * the first that has none (or declines) runs the rest its own way; then one `.then` unwinds the
- * entered layers, innermost first.
+ * entered layers, innermost first. (docs/architecture.md, "The life of one call through Policy.wrap".)
  * @internal
  */
 export function invoke(ctx: CallContext, chain: Chain | undefined): unknown {

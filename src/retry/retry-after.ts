@@ -24,6 +24,10 @@ function fromHeaders(h: Bag, now: number): number | undefined {
  * The delay (ms) a failure asks for: `retryAfter` on the error, or the `retry-after-ms` /
  * `Retry-After` header (seconds or an HTTP date) of `error.headers` or `error.response.headers`
  * (a `Headers` instance or a plain object, any case). `undefined` when there is none.
+ * @example
+ * ```ts
+ * retryAfterHint({ status: 429, headers: { 'retry-after-ms': '150' } }, Date.now()); // 150
+ * ```
  * @internal
  */
 export function retryAfterHint(error: unknown, now: number): number | undefined {

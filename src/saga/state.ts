@@ -64,7 +64,13 @@ export type SagaLogEvent =
 /** The type names of {@link SagaLogEvent}. */
 export type SagaLogEventType = SagaLogEvent['type'];
 
-/** Every saga log event type, e.g. to filter `readAll`. */
+/**
+ * Every saga log event type, e.g. to filter `readAll`.
+ * @example
+ * ```ts
+ * for await (const e of store.readAll({ types: [...SAGA_EVENT_TYPES] })) console.log(e.stream, e.type);
+ * ```
+ */
 export const SAGA_EVENT_TYPES: readonly SagaLogEventType[] = Object.freeze([
   'saga.started',
   'saga.claimed',

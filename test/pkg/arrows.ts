@@ -9,6 +9,10 @@ export const ARROWS: Readonly<Record<string, readonly string[]>> = {
   gateway: ['rate-limit', 'hedge', 'stream', 'breaker', 'retry', 'timeout', 'bulkhead'],
   registry: ['retry', 'timeout', 'breaker', 'bulkhead', 'fallback', 'rate-limit', 'hedge', 'stream', 'chaos'],
   messaging: ['idempotency'],
+  // The saga's log is an event stream: it takes any EventStore (types only; no store code is bundled).
+  saga: ['event-store'],
+  // deciderSpec / projectionSpec test event-store deciders and projections (and compare events as the store does).
+  testing: ['event-store'],
 };
 
 /** The modules `mod` may reach, directly or through others (itself excluded, core excluded). */
