@@ -1,6 +1,8 @@
 // One gateway call: auth, budget, the routing pass over a target's endpoints, failover, waiting for
 // a recovery, fallbacks across targets, and the accounting of what the answer used.
 import type { Context } from '../core/context.js';
+import { RateLimitedError } from '../rate-limit/errors.js';
+import type { RateLimitDecision, RateLimitLease } from '../rate-limit/rate-limit.js';
 import { retryAfterHint } from '../retry/retry-after.js';
 import type { ErrorClass } from './classify.js';
 import { BudgetExceededError, GatewayAuthError, GatewayUnavailableError } from './errors.js';
@@ -16,6 +18,19 @@ const INF = Number.POSITIVE_INFINITY;
 const LATER = -1;
 /** `Pass.route`: every endpoint that could take the call was tried (or none fits it). */
 const NONE = -2;
+/** The cost of one request, for the rpm limiters. */
+const ONE = { cost: 1 } as const;
+
+/** Settles a lease's true-up or refund (synchronous with the in-memory store; never a rejection). */
+function settleLease(lease: RateLimitLease | undefined, actual: number | undefined): void {
+  if (lease === undefined) return;
+  try {
+    const p = actual === undefined ? lease.refund() : lease.trueUp(actual);
+    if (p instanceof Promise) p.then(undefined, () => {});
+  } catch {
+    // A true-up is bookkeeping: it never fails a call.
+  }
+}
 
 /**
  * One lane of a routing pass: the attempts it makes one after another, each on an endpoint not
@@ -26,10 +41,14 @@ export class Lane {
   declare readonly pass: Pass;
   declare ep: EndpointState;
   declare readonly fn: (ctx: Context) => unknown;
+  /** The current attempt's leases on its endpoint's rpm and tpm buckets. */
+  declare rpm: RateLimitLease | undefined;
+  declare tpm: RateLimitLease | undefined;
 
   constructor(pass: Pass) {
     this.pass = pass;
     this.ep = undefined as unknown as EndpointState;
+    this.rpm = this.tpm = undefined;
     this.fn = (ctx) => this.run(ctx);
   }
 
@@ -61,13 +80,15 @@ export class Pass {
   declare tooSmall: number;
   /** Earliest time an endpoint not tried yet may take the call (set by `route` when it finds none). */
   declare next: number;
+  /** Endpoints whose tpm bucket can never hold the request. */
+  declare tooBig: number;
 
   constructor(call: Call, t: TargetState) {
     this.call = call;
     this.t = t;
     this.tried = new Uint8Array(t.eps.length);
     this.minWindow = -1;
-    this.tooSmall = 0;
+    this.tooSmall = this.tooBig = 0;
     this.next = INF;
   }
 
@@ -102,7 +123,7 @@ export class Pass {
     let count = 0;
     let later = 0;
     let next = INF;
-    this.tooSmall = 0;
+    this.tooSmall = this.tooBig = 0;
     for (let i = 0; i < eps.length; i++) {
       if (this.tried[i] === 1) continue;
       const ep = eps[i] as EndpointState;
@@ -112,6 +133,18 @@ export class Pass {
       }
       let at = h.availableAt(i, now);
       if (at <= now && ep.inflight >= ep.concurrency) at = INF; // a slot frees when an attempt ends
+      if (at <= now && ep.rpm !== undefined) {
+        const d = ep.rpm.check(ONE) as RateLimitDecision;
+        if (!d.allowed) at = now + d.retryAfter;
+      }
+      if (at <= now && ep.tpm !== undefined) {
+        const d = ep.tpm.check(call.cost) as RateLimitDecision;
+        if (d.retryAfter === INF) {
+          this.tooBig++; // more tokens than a minute of this endpoint holds
+          continue;
+        }
+        if (!d.allowed) at = now + d.retryAfter;
+      }
       if (at <= now) cand[count++] = i;
       else {
         later++;
@@ -148,20 +181,23 @@ export class Pass {
     const epoch = t.health.begin(i, start);
     ep.inflight++;
     lane.ep = ep;
+    // `route` checked the buckets in this same turn: these succeed (in-memory, synchronous).
+    lane.rpm = ep.rpm === undefined ? undefined : (ep.rpm.tryAcquire(ONE) as RateLimitLease | undefined);
+    lane.tpm = ep.tpm === undefined ? undefined : (ep.tpm.tryAcquire(call.cost) as RateLimitLease | undefined);
     let value: unknown;
     try {
       value = await t.policy.execute(lane.fn, call.execOptions(signal));
     } catch (error) {
       ep.inflight--;
       if (t.waiters.size > 0) t.wake();
-      return this.failed(i, epoch, error, signal, start);
+      return this.failed(lane, i, epoch, error, signal, start);
     }
     ep.inflight--;
     if (t.waiters.size > 0) t.wake();
-    return this.answered(i, epoch, value, start);
+    return this.answered(lane, i, epoch, value, start);
   }
 
-  answered(i: number, epoch: number, value: unknown, start: number): GatewayResult {
+  answered(lane: Lane, i: number, epoch: number, value: unknown, start: number): GatewayResult {
     const call = this.call;
     const gw = call.gw;
     const t = this.t;
@@ -173,9 +209,10 @@ export class Pass {
     if (gw.listening('attempt')) this.attempted(ep, 'success', undefined, ms);
     let usage: TokenUsage | undefined;
     let cost = 0;
+    if (ep.rpm !== undefined) ep.rpm.observe(value);
     if (isStream(value)) {
       call.account(t, ep, undefined, 0, true, undefined);
-      value = new MeteredStream(value as AsyncIterable<unknown>, this, ep, i);
+      value = new MeteredStream(value as AsyncIterable<unknown>, this, ep, i, lane.tpm);
     } else {
       try {
         usage = t.usage(value);
@@ -183,17 +220,30 @@ export class Pass {
         usage = undefined; // a reader's failure never fails the call
       }
       cost = priceOf(usage, ep.price);
+      if (ep.tpm !== undefined) {
+        ep.tpm.observe(value);
+        if (usage !== undefined) settleLease(lane.tpm, usage.inputTokens + usage.outputTokens);
+      }
       call.account(t, ep, usage, cost, true, value);
     }
     return new Answer(value, t.name, ep.id, call.attempts, call.fallbacks, usage, cost, now - call.t0);
   }
 
-  failed(i: number, epoch: number, error: unknown, signal: AbortSignal | undefined, start: number): undefined {
+  failed(
+    lane: Lane,
+    i: number,
+    epoch: number,
+    error: unknown,
+    signal: AbortSignal | undefined,
+    start: number,
+  ): undefined {
     const call = this.call;
     const gw = call.gw;
     const t = this.t;
     const ep = t.eps[i] as EndpointState;
     const now = gw.clock.now();
+    // A failed request's tokens are given back; the request itself still counted.
+    settleLease(lane.tpm, undefined);
     if (signal?.aborted) {
       // Cancelled from outside (the caller, a hedge that took another answer): nothing about the endpoint.
       t.health.abandon(i, epoch);
@@ -205,6 +255,10 @@ export class Pass {
     t.totals.errors++;
     if (call.ks !== undefined) call.ks.totals.errors++;
     const hint = cls === 'rate-limited' ? retryAfterHint(error, gw.clock.now()) : undefined;
+    if (cls === 'rate-limited') settleLease(lane.rpm, undefined); // the server refused it: not a request
+    // The server's own view of its limits (x-ratelimit-remaining-*, Retry-After) adjusts the buckets.
+    ep.rpm?.observe(error);
+    ep.tpm?.observe(error);
     this.transition(i, t.health.end(i, epoch, cls, now, hint), cls);
     if (gw.listening('attempt')) this.attempted(ep, cls, error, now - start);
     call.error = error;
@@ -220,6 +274,10 @@ export class Pass {
   exhausted(): unknown {
     const call = this.call;
     if (call.error !== undefined && call.errorTarget === this.t) return call.error;
+    if (this.tooBig > 0 && this.next === INF) {
+      call.cls = undefined;
+      return new GatewayUnavailableError(this.t.name, INF);
+    }
     if (this.tooSmall > 0 && this.next === INF) {
       call.cls = 'context-length';
       return new GatewayUnavailableError(this.t.name, INF);
@@ -349,6 +407,10 @@ export class Call {
   declare readonly t0: number;
   declare deadline: number;
   declare tokens: number;
+  /** `{ cost: tokens }`, for the tpm buckets. */
+  declare cost: { readonly cost: number };
+  /** The key's tpm lease, trued up with the tokens the answer used. */
+  declare keyTpm: RateLimitLease | undefined;
   declare key: string | undefined;
   declare ks: KeyState | undefined;
   declare attempts: number;
@@ -373,6 +435,8 @@ export class Call {
     this.t0 = now;
     this.deadline = options?.deadline ?? now + gw.maxWait;
     this.tokens = 0;
+    this.cost = ONE;
+    this.keyTpm = undefined;
     this.key = options?.key;
     this.ks = undefined;
     this.attempts = this.fallbacks = 0;
@@ -437,7 +501,11 @@ export class Call {
     }
     const t = this.t;
     try {
-      this.tokens = t.estimate(this.request);
+      const tokens = t.estimate(this.request);
+      if (typeof tokens !== 'number' || !(tokens >= 0))
+        throw new TypeError(`Expected \`estimate\` to return a number ≥ 0, got ${String(tokens)}`);
+      this.tokens = tokens;
+      this.cost = { cost: tokens };
     } catch (error) {
       return Promise.reject(error);
     }
@@ -457,7 +525,50 @@ export class Call {
         }
       }
     }
+    const limits = this.ks?.info?.limits;
+    if (limits !== undefined) {
+      const refused = this.limit(limits);
+      if (refused !== undefined) return Promise.reject(refused);
+      if (this.keyTpm !== undefined) {
+        return this.target(t).then(undefined, (error: unknown) => {
+          settleLease(this.keyTpm, undefined); // nothing answered: the tokens go back
+          throw error;
+        });
+      }
+    }
     return this.target(t);
+  }
+
+  /** Takes the call from the key's rpm and tpm buckets; the `RateLimitedError` when they refuse it. */
+  limit(limits: NonNullable<KeyInfo['limits']>): unknown {
+    const gw = this.gw;
+    const key = this.key as string;
+    let rpm: RateLimitLease | undefined;
+    try {
+      const r = limits.rpm === undefined ? undefined : gw.keyLimiter('rpm', limits.rpm);
+      if (r !== undefined) {
+        rpm = r.tryAcquire({ key, cost: 1 }) as RateLimitLease | undefined;
+        if (rpm === undefined) return this.limited((r.check({ key, cost: 1 }) as RateLimitDecision).retryAfter, 1);
+      }
+      const tk = limits.tpm === undefined ? undefined : gw.keyLimiter('tpm', limits.tpm);
+      if (tk !== undefined) {
+        const cost = this.tokens;
+        this.keyTpm = tk.tryAcquire({ key, cost }) as RateLimitLease | undefined;
+        if (this.keyTpm === undefined) {
+          settleLease(rpm, undefined);
+          return this.limited((tk.check({ key, cost }) as RateLimitDecision).retryAfter, cost);
+        }
+      }
+    } catch (error) {
+      return error; // limits from `auth` that are not numbers > 0
+    }
+    return undefined;
+  }
+
+  limited(retryAfter: number, cost: number): RateLimitedError {
+    const e = new RateLimitedError(retryAfter === INF ? 'capacity' : 'limit', retryAfter, { key: this.key, cost });
+    this.rejected('limit', retryAfter, e);
+    return e;
   }
 
   /** Runs target `t`'s routing pass, then its fallbacks (depth-first, each target at most once). */
@@ -537,6 +648,7 @@ export class Call {
     request: boolean,
     value: unknown,
   ): void {
+    if (usage !== undefined) settleLease(this.keyTpm, usage.inputTokens + usage.outputTokens);
     if (request) {
       ep.totals.add(usage, cost);
       t.totals.add(usage, cost);

@@ -4,6 +4,7 @@ import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from '
 import { Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
 import { hedge } from '../hedge/hedge.js';
+import { type RateLimit, type RateLimitSnapshot, rateLimit } from '../rate-limit/rate-limit.js';
 import { streamTimeout } from '../stream/stream-timeout.js';
 import { Call, type Lane } from './call.js';
 import { classifyError, ERROR_CLASSES, type ErrorClass } from './classify.js';
@@ -29,6 +30,25 @@ import { estimateTokens, readChunkUsage, readTokenUsage, type TokenCost, type To
 const STRATEGIES: readonly Strategy[] = ['weighted', 'round-robin', 'least-busy', 'latency'];
 const INF = Number.POSITIVE_INFINITY;
 
+/**
+ * A per-minute token bucket (`breakwater/rate-limit`, in memory, synchronous): a full minute's
+ * worth may go at once, then it refills at `limit` per minute; server headers (`x-ratelimit-*`,
+ * Retry-After) adjust it through `observe`.
+ * @internal
+ */
+export function perMinute(
+  name: string,
+  limit: number | undefined,
+  feedback: 'requests' | 'tokens',
+  clock: Clock,
+  maxKeys?: number,
+): RateLimit | undefined {
+  if (limit === undefined) return undefined;
+  checkNumber(name, limit, 0, { exclusiveMin: true });
+  if (!Number.isFinite(limit)) return undefined;
+  return rateLimit({ limit, per: 60_000, feedback, clock, ...(maxKeys === undefined ? {} : { maxKeys }) });
+}
+
 /** One endpoint of a target, with its load figures and totals. @internal */
 export class EndpointState {
   readonly id: string;
@@ -40,11 +60,14 @@ export class EndpointState {
   readonly model: string | undefined;
   readonly provider: string | undefined;
   readonly opts: EndpointOptions<unknown>;
+  /** Requests per minute and tokens per minute (token buckets on the gateway's clock), when limited. */
+  readonly rpm: RateLimit | undefined;
+  readonly tpm: RateLimit | undefined;
   inflight: number = 0;
   latency: number = Number.NaN;
   readonly totals: Totals = new Totals();
 
-  constructor(o: EndpointOptions<unknown>, at: string) {
+  constructor(o: EndpointOptions<unknown>, at: string, clock: Clock) {
     checkObject(at, o);
     if (typeof o?.id !== 'string' || o.id === '') fail(`${at}.id`, 'a non-empty string', o?.id);
     checkFunction(`${at}.call`, o.call, false);
@@ -54,8 +77,8 @@ export class EndpointState {
     this.weight = checkNumber(`${at}.weight`, o.weight ?? 1, 0);
     checkObject(`${at}.limits`, o.limits);
     this.concurrency = checkNumber(`${at}.limits.concurrency`, o.limits?.concurrency ?? INF, 1, { integer: true });
-    if (o.limits?.rpm !== undefined) checkNumber(`${at}.limits.rpm`, o.limits.rpm, 0, { exclusiveMin: true });
-    if (o.limits?.tpm !== undefined) checkNumber(`${at}.limits.tpm`, o.limits.tpm, 0, { exclusiveMin: true });
+    this.rpm = perMinute(`${at}.limits.rpm`, o.limits?.rpm, 'requests', clock);
+    this.tpm = perMinute(`${at}.limits.tpm`, o.limits?.tpm, 'tokens', clock);
     this.window = checkNumber(`${at}.contextWindow`, o.contextWindow ?? INF, 1);
     checkObject(`${at}.cost`, o.cost);
     if (o.cost !== undefined) {
@@ -105,7 +128,7 @@ export class TargetState {
     if (!Array.isArray(o?.endpoints) || o.endpoints.length === 0)
       fail(`${at}.endpoints`, 'a non-empty array', o?.endpoints);
     this.name = name;
-    this.eps = o.endpoints.map((e, i) => new EndpointState(e, `${at}.endpoints[${i}]`));
+    this.eps = o.endpoints.map((e, i) => new EndpointState(e, `${at}.endpoints[${i}]`, clock));
     const ids = new Set(this.eps.map((e) => e.id));
     if (ids.size !== this.eps.length) fail(`${at}.endpoints`, 'endpoints with unique ids', o.endpoints);
     this.health = new Health(this.eps.length, ejection, random);
@@ -245,6 +268,8 @@ export class GatewayImpl<Q> implements Gateway<Q> {
   readonly interceptors: GatewayInterceptor[] = [];
   /** Under interceptors, the lane an attempt's context belongs to (see {@link Lane}). */
   readonly lanes: WeakMap<object, Lane> = new WeakMap();
+  /** Per-key limiters, one per kind and limit (keys with equal limits share one, partitioned by key). */
+  readonly #keyLimits: Map<string, RateLimit> = new Map();
   /** The unwrapped per-attempt function handed to interceptors. */
   readonly base: (ctx: Context) => unknown;
   readonly #classify: ((error: unknown) => ErrorClass | undefined) | undefined;
@@ -331,6 +356,24 @@ export class GatewayImpl<Q> implements Gateway<Q> {
     return classifyError(error);
   }
 
+  /** The limiter for keys limited to `limit` requests (or tokens) per minute. */
+  keyLimiter(kind: 'rpm' | 'tpm', limit: number): RateLimit | undefined {
+    const id = `${kind}${limit}`;
+    let l = this.#keyLimits.get(id);
+    if (l === undefined) {
+      l = perMinute(
+        `auth() result limits.${kind}`,
+        limit,
+        kind === 'rpm' ? 'requests' : 'tokens',
+        this.clock,
+        this.maxKeys,
+      );
+      if (l === undefined) return undefined;
+      this.#keyLimits.set(id, l);
+    }
+    return l;
+  }
+
   /** The state of `key`, most recently used last (the least recently used is forgotten past `maxKeys`). */
   keyState(key: string): KeyState {
     const keys = this.keys;
@@ -397,6 +440,10 @@ export class GatewayImpl<Q> implements Gateway<Q> {
           inflight: ep.inflight,
           latency: Number.isNaN(ep.latency) ? undefined : ep.latency,
           limits: ep.opts.limits,
+          remaining: {
+            rpm: (ep.rpm?.snapshot() as RateLimitSnapshot | undefined)?.remaining,
+            tpm: (ep.tpm?.snapshot() as RateLimitSnapshot | undefined)?.remaining,
+          },
           usage: ep.totals.copy(),
         };
       });

@@ -2,6 +2,7 @@
 // (OpenAI's last chunk, Anthropic's message_start / message_delta): when it ends, the tokens are
 // accounted and the `usage` event emitted. A failure after the first chunk reaches the consumer (it
 // is never failed over) and counts against the endpoint's health.
+import type { RateLimitLease } from '../rate-limit/rate-limit.js';
 import type { Pass } from './call.js';
 import type { EndpointState } from './gateway.js';
 import { priceOf, type TokenUsage } from './usage.js';
@@ -14,6 +15,8 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   declare readonly ep: EndpointState;
   declare readonly i: number;
   declare readonly epoch: number;
+  /** The attempt's tpm lease on its endpoint, trued up when the stream ends. */
+  declare readonly lease: RateLimitLease | undefined;
   declare it: AsyncIterator<unknown> | undefined;
   declare readonly source: AsyncIterable<unknown>;
   declare input: number;
@@ -23,7 +26,14 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   declare readonly onChunk: (r: IteratorResult<unknown>) => IteratorResult<unknown>;
   declare readonly onError: (error: unknown) => never;
 
-  constructor(source: AsyncIterable<unknown>, pass: Pass, ep: EndpointState, i: number) {
+  constructor(
+    source: AsyncIterable<unknown>,
+    pass: Pass,
+    ep: EndpointState,
+    i: number,
+    lease: RateLimitLease | undefined,
+  ) {
+    this.lease = lease;
     this.source = source;
     this.pass = pass;
     this.ep = ep;
@@ -112,6 +122,12 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     this.done = true;
     if (!this.seen) return;
     const usage: TokenUsage = { inputTokens: this.input, outputTokens: this.output };
+    try {
+      const p = this.lease?.trueUp(this.input + this.output);
+      if (p instanceof Promise) p.then(undefined, () => {});
+    } catch {
+      // Bookkeeping only.
+    }
     this.pass.call.account(this.pass.t, this.ep, usage, priceOf(usage, this.ep.price), false, undefined);
   }
 }

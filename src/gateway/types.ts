@@ -258,6 +258,8 @@ export interface EndpointSnapshot {
   /** Moving average of latency in ms (`undefined` before the first success). */
   readonly latency: number | undefined;
   readonly limits: EndpointLimits | undefined;
+  /** What the rpm and tpm buckets hold now (negative while a true-up charge is paid off). */
+  readonly remaining: { readonly rpm: number | undefined; readonly tpm: number | undefined };
   readonly usage: UsageTotals;
 }
 
