@@ -8,6 +8,7 @@ import { eventStoreSection } from '../event-store-agent.js';
 import { messagingSection } from '../messaging-agent.js';
 import { sagaSection } from '../saga-trip.js';
 import { startFakeLlm } from './fake-llm.js';
+import { gatewaySection } from './gateway.js';
 import { outageSection } from './outage.js';
 import { resilienceSection } from './resilience.js';
 import { toolsSection } from './tools.js';
@@ -18,6 +19,7 @@ const llm = await startFakeLlm(Number(process.env.DEMO_SEED ?? 42));
 try {
   await resilienceSection(llm);
   await outageSection(llm);
+  await gatewaySection(Number(process.env.DEMO_SEED ?? 42));
   await toolsSection({ sqlite: process.argv.includes('--sqlite') });
   await messagingSection();
   await sagaSection(Number(process.env.DEMO_SEED ?? 42));
