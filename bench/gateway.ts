@@ -71,11 +71,7 @@ async function table(title: string, subjects: readonly Subject[], started: numbe
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const pipeline = Policy.wrap(
-    retry({ maxRetries: 2 }),
-    circuitBreaker({ strategy: consecutive(5) }),
-    timeout(20_000),
-  );
+  const pipeline = Policy.wrap(retry({ maxRetries: 2 }), circuitBreaker({ strategy: consecutive(5) }), timeout(20_000));
   const ep = (id: string) => ({ id, call: endpoint, cost: { input: 2.5, output: 10 } });
   const one = gateway<Req>({ targets: { chat: { endpoints: [ep('a')] } } });
   const three = gateway<Req>({ targets: { chat: { endpoints: [ep('a'), ep('b'), ep('c')] } } });

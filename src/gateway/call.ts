@@ -5,7 +5,13 @@ import { RateLimitedError } from '../rate-limit/errors.js';
 import type { RateLimitDecision, RateLimitLease } from '../rate-limit/rate-limit.js';
 import { retryAfterHint } from '../retry/retry-after.js';
 import type { ErrorClass } from './classify.js';
-import { BudgetExceededError, GatewayAuthError, GatewayUnavailableError } from './errors.js';
+import {
+  BudgetExceededError,
+  GatewayAuthError,
+  GatewayUnavailableError,
+  isGatewayAuthError,
+  isGatewayUnavailableError,
+} from './errors.js';
 import type { EndpointState, GatewayImpl, KeyState, TargetState } from './gateway.js';
 import type { Transition } from './health.js';
 import { MeteredStream } from './metered.js';
@@ -468,10 +474,7 @@ export class Call {
   }
 
   refused(error: unknown): unknown {
-    const e =
-      typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ERR_GATEWAY_AUTH'
-        ? error
-        : new GatewayAuthError(undefined, { cause: error });
+    const e = isGatewayAuthError(error) ? error : new GatewayAuthError(undefined, { cause: error });
     this.rejected('auth', undefined, e);
     return e;
   }
@@ -678,5 +681,4 @@ export class Call {
   }
 }
 
-const isUnavailable = (e: unknown): boolean =>
-  typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ERR_GATEWAY_UNAVAILABLE';
+const isUnavailable = isGatewayUnavailableError;

@@ -2,6 +2,12 @@
 // clients throw (`status`, `headers`, `code`, `type`, `error`), plain HTTP responses or
 // `{ status, headers }`, Node and undici network errors, and breakwater's own errors. No SDK is
 // imported: the shapes are read, never the classes.
+import { isBrokenCircuitError, isIsolatedCircuitError } from '../breaker/errors.js';
+import { isBulkheadRejectedError } from '../bulkhead/errors.js';
+import { isBreakwaterError, isTimeoutError } from '../core/errors.js';
+import { isRateLimitedError } from '../rate-limit/errors.js';
+import { isStreamTimeoutError } from '../stream/errors.js';
+import { isGatewayUnavailableError } from './errors.js';
 
 /**
  * What kind of failure an endpoint error is, which decides what the gateway does next:
@@ -85,18 +91,16 @@ export function classifyError(error: unknown): ErrorClass {
   const code = str(e.code) || str(body?.code) || str(inner?.code);
   const type = str(e.type) || str(inner?.type) || str(body?.type);
   const name = str(e.name);
-  // breakwater's own errors (stable codes, not classes).
-  switch (code) {
-    case 'ERR_TIMEOUT':
-    case 'ERR_STREAM_TIMEOUT':
-      return 'timeout';
-    case 'ERR_BROKEN_CIRCUIT':
-    case 'ERR_ISOLATED_CIRCUIT':
-    case 'ERR_BULKHEAD_REJECTED':
-      return 'overloaded';
-    case 'ERR_RATE_LIMITED':
-      return 'rate-limited';
-    case 'ERR_GATEWAY_UNAVAILABLE':
+  // breakwater's own errors (by their brand guards: stable codes, not classes).
+  if (isBreakwaterError(error)) {
+    if (isTimeoutError(error) || isStreamTimeoutError(error)) return 'timeout';
+    if (isRateLimitedError(error)) return 'rate-limited';
+    if (
+      isBrokenCircuitError(error) ||
+      isIsolatedCircuitError(error) ||
+      isBulkheadRejectedError(error) ||
+      isGatewayUnavailableError(error)
+    )
       return 'overloaded';
   }
   const status = statusOf(e);
