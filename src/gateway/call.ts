@@ -111,8 +111,10 @@ export class Pass {
       if (i >= 0) {
         const r = await this.attempt(lane, i, signal);
         if (r !== undefined) return r;
-      } else if (i === NONE || (ctx !== undefined && ctx.attempt > 1)) throw this.exhausted();
-      else await this.wait(signal);
+      } else if (i === NONE || (ctx !== undefined && ctx.attempt > 1)) {
+        const e = this.exhausted();
+        throw isUnavailable(e) ? this.call.unavailable(e as GatewayUnavailableError) : e;
+      } else await this.wait(signal);
     }
   }
 
@@ -308,10 +310,12 @@ export class Pass {
     if ((this.next < INF && this.next > limit) || now >= limit) {
       const last = call.errorTarget === this.t ? call.error : undefined;
       if (last === undefined) call.cls = undefined;
-      throw new GatewayUnavailableError(
-        this.t.name,
-        this.retryAfter(now),
-        last === undefined ? undefined : { cause: last },
+      throw call.unavailable(
+        new GatewayUnavailableError(
+          this.t.name,
+          this.retryAfter(now),
+          last === undefined ? undefined : { cause: last },
+        ),
       );
     }
     await this.t.waitFor(gw.clock, Math.min(this.next, limit) - now, signal);
@@ -503,14 +507,17 @@ export class Call {
       this.exec.key = info.key;
     }
     const t = this.t;
-    try {
-      const tokens = t.estimate(this.request);
-      if (typeof tokens !== 'number' || !(tokens >= 0))
-        throw new TypeError(`Expected \`estimate\` to return a number ≥ 0, got ${String(tokens)}`);
-      this.tokens = tokens;
-      this.cost = { cost: tokens };
-    } catch (error) {
-      return Promise.reject(error);
+    // The estimate is made only where something reads it: a context window, a tpm limit.
+    if (gw.sizes || info?.limits?.tpm !== undefined) {
+      try {
+        const tokens = t.estimate(this.request);
+        if (typeof tokens !== 'number' || !(tokens >= 0))
+          throw new TypeError(`Expected \`estimate\` to return a number ≥ 0, got ${String(tokens)}`);
+        this.tokens = tokens;
+        this.cost = { cost: tokens };
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     if (this.key !== undefined) {
       const ks = gw.keyState(this.key);
@@ -575,48 +582,48 @@ export class Call {
   }
 
   /** Runs target `t`'s routing pass, then its fallbacks (depth-first, each target at most once). */
-  async target(t: TargetState): Promise<GatewayResult> {
-    try {
-      return await this.pass(t);
-    } catch (error) {
-      const signal = this.signal;
-      if (signal?.aborted) throw signal.reason;
-      let last = error;
-      // The pass set `cls` to the class of the error it ended with (`undefined`: unavailable).
-      let cls = this.cls;
-      const unavailable = isUnavailable(error);
-      if (cls === undefined && !unavailable) throw error; // not an endpoint's failure
-      if (unavailable) this.rejected('unavailable', (error as GatewayUnavailableError).retryAfter, error);
-      for (const name of t.fallbacksFor(cls)) {
-        if (this.fallbacks >= this.gw.maxFallbacks) break;
-        const next = this.gw.targets.get(name) as TargetState;
-        this.visited ??= [this.t];
-        if (this.visited.includes(next)) continue;
-        this.visited.push(next);
-        this.fallbacks++;
-        const gw = this.gw;
-        if (gw.listening('fallback')) {
-          gw.emit({
-            type: 'fallback',
-            kind: 'gateway',
-            name: gw.name,
-            from: t.name,
-            to: name,
-            reason: cls ?? 'unavailable',
-            depth: this.fallbacks,
-          });
-        }
-        try {
-          return await this.target(next);
-        } catch (e) {
-          if (signal?.aborted) throw signal.reason;
-          last = e;
-          cls = this.cls;
-          if (cls === 'client') break;
-        }
+  target(t: TargetState): Promise<GatewayResult> {
+    const p = this.pass(t);
+    return t.hasFallbacks ? p.then(undefined, (error: unknown) => this.fallback(t, error)) : p;
+  }
+
+  /** `t`'s pass failed with `error`: its fallbacks for the error's class, in order. */
+  async fallback(t: TargetState, error: unknown): Promise<GatewayResult> {
+    const signal = this.signal;
+    if (signal?.aborted) throw signal.reason;
+    let last = error;
+    // The pass set `cls` to the class of the error it ended with (`undefined`: unavailable).
+    let cls = this.cls;
+    if (cls === undefined && !isUnavailable(error)) throw error; // not an endpoint's failure
+    for (const name of t.fallbacksFor(cls)) {
+      if (this.fallbacks >= this.gw.maxFallbacks) break;
+      const next = this.gw.targets.get(name) as TargetState;
+      this.visited ??= [this.t];
+      if (this.visited.includes(next)) continue;
+      this.visited.push(next);
+      this.fallbacks++;
+      const gw = this.gw;
+      if (gw.listening('fallback')) {
+        gw.emit({
+          type: 'fallback',
+          kind: 'gateway',
+          name: gw.name,
+          from: t.name,
+          to: name,
+          reason: cls ?? 'unavailable',
+          depth: this.fallbacks,
+        });
       }
-      throw last;
+      try {
+        return await this.target(next);
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        last = e;
+        cls = this.cls;
+        if (cls === 'client') break;
+      }
     }
+    throw last;
   }
 
   /** One routing pass over `t`'s endpoints (lanes of it under a hedge). */
@@ -632,6 +639,12 @@ export class Call {
         this.cls = this.classOf(error);
         throw error;
       });
+  }
+
+  /** `error`, after telling listeners that the target could not take the call. */
+  unavailable(error: GatewayUnavailableError): GatewayUnavailableError {
+    this.rejected('unavailable', error.retryAfter, error);
+    return error;
   }
 
   /** The fallback class of a pass's error (`undefined`: unavailable). */

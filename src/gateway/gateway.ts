@@ -105,6 +105,8 @@ export class TargetState {
   readonly estimate: (request: unknown) => number;
   /** Fallback lists by error class (`default` under 'unavailable'). */
   readonly fallbacks: Partial<Record<ErrorClass | 'default', readonly string[]>>;
+  /** Whether any error class has a fallback list. */
+  readonly hasFallbacks: boolean;
   /** Hedging across endpoints, if asked for: each hedged attempt is a lane of the routing pass. */
   readonly hedge: Policy<any> | undefined;
   /** The round-robin position: the index after the last pick. */
@@ -150,6 +152,7 @@ export class TargetState {
     this.chunkUsage = o.chunkUsage ?? readChunkUsage;
     this.estimate = (o.estimate as ((request: unknown) => number) | undefined) ?? estimateTokens;
     this.fallbacks = fallbacksOf(o.fallbacks, `${at}.fallbacks`);
+    this.hasFallbacks = Object.values(this.fallbacks).some((l) => l !== undefined && l.length > 0);
     checkObject(`${at}.hedge`, o.hedge);
     const h = o.hedge;
     if (h !== undefined) {
@@ -268,6 +271,8 @@ export class GatewayImpl<Q> implements Gateway<Q> {
   readonly interceptors: GatewayInterceptor[] = [];
   /** Under interceptors, the lane an attempt's context belongs to (see {@link Lane}). */
   readonly lanes: WeakMap<object, Lane> = new WeakMap();
+  /** Some endpoint has a context window or a tpm limit: requests need a token estimate. */
+  readonly sizes: boolean;
   /** Per-key limiters, one per kind and limit (keys with equal limits share one, partitioned by key). */
   readonly #keyLimits: Map<string, RateLimit> = new Map();
   /** The unwrapped per-attempt function handed to interceptors. */
@@ -305,6 +310,7 @@ export class GatewayImpl<Q> implements Gateway<Q> {
         }
       }
     }
+    this.sizes = [...this.targets.values()].some((t) => t.eps.some((e) => e.window < INF || e.tpm !== undefined));
     const lanes = this.lanes;
     this.base = (ctx) => (lanes.get(ctx) as Lane).direct(ctx);
   }

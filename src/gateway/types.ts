@@ -319,9 +319,13 @@ export interface InterceptedGatewayCall {
   readonly layers: readonly { readonly kind: string; readonly name: string | undefined }[];
   /** A description of the call as a generative-AI operation. */
   readonly genAi: {
+    /** `'chat'`. */
     readonly operation: string;
+    /** The target called. */
     readonly model: string;
+    /** The request's `messages` (or the request). */
     readonly input: unknown;
+    /** Reads the completion from the call's result (its `value`). */
     readonly output: (r: unknown) => unknown;
   };
 }
