@@ -8,6 +8,7 @@ import { eventStoreSection } from '../event-store-agent.js';
 import { messagingSection } from '../messaging-agent.js';
 import { sagaSection } from '../saga-trip.js';
 import { startFakeLlm } from './fake-llm.js';
+import { gatewaySection } from './gateway.js';
 import { outageSection } from './outage.js';
 import { registrySection } from './registry.js';
 import { resilienceSection } from './resilience.js';
@@ -20,6 +21,7 @@ const llm = await startFakeLlm(Number(process.env.DEMO_SEED ?? 42));
 try {
   await resilienceSection(llm);
   await outageSection(llm);
+  await gatewaySection(Number(process.env.DEMO_SEED ?? 42));
   await registrySection(llm);
   await telemetrySection(llm);
   await toolsSection({ sqlite: process.argv.includes('--sqlite') });

@@ -1,0 +1,697 @@
+// One gateway call: auth, budget, the routing pass over a target's endpoints, failover, waiting for
+// a recovery, fallbacks across targets, and the accounting of what the answer used.
+import type { Context } from '../core/context.js';
+import { RateLimitedError } from '../rate-limit/errors.js';
+import type { RateLimitDecision, RateLimitLease } from '../rate-limit/rate-limit.js';
+import { retryAfterHint } from '../retry/retry-after.js';
+import type { ErrorClass } from './classify.js';
+import {
+  BudgetExceededError,
+  GatewayAuthError,
+  GatewayUnavailableError,
+  isGatewayAuthError,
+  isGatewayUnavailableError,
+} from './errors.js';
+import type { EndpointState, GatewayImpl, KeyState, TargetState } from './gateway.js';
+import type { Transition } from './health.js';
+import { MeteredStream } from './metered.js';
+import { ewma, pick } from './strategy.js';
+import type { GatewayCallOptions, GatewayEvent, GatewayResult, KeyInfo } from './types.js';
+import { priceOf, type TokenUsage } from './usage.js';
+
+const INF = Number.POSITIVE_INFINITY;
+/** `Pass.route`: no endpoint can take the call now, but one may later. */
+const LATER = -1;
+/** `Pass.route`: every endpoint that could take the call was tried (or none fits it). */
+const NONE = -2;
+/** The cost of one request, for the rpm limiters. */
+const ONE = { cost: 1 } as const;
+
+/** Settles a lease's true-up or refund (synchronous with the in-memory store; never a rejection). */
+function settleLease(lease: RateLimitLease | undefined, actual: number | undefined): void {
+  if (lease === undefined) return;
+  try {
+    const p = actual === undefined ? lease.refund() : lease.trueUp(actual);
+    if (p instanceof Promise) p.then(undefined, () => {});
+  } catch {
+    // A true-up is bookkeeping: it never fails a call.
+  }
+}
+
+/**
+ * One lane of a routing pass: the attempts it makes one after another, each on an endpoint not
+ * tried yet by the pass. Its `fn` is what the target's policy runs for an attempt.
+ * @internal
+ */
+export class Lane {
+  declare readonly pass: Pass;
+  declare ep: EndpointState;
+  declare readonly fn: (ctx: Context) => unknown;
+  /** The current attempt's leases on its endpoint's rpm and tpm buckets. */
+  declare rpm: RateLimitLease | undefined;
+  declare tpm: RateLimitLease | undefined;
+
+  constructor(pass: Pass) {
+    this.pass = pass;
+    this.ep = undefined as unknown as EndpointState;
+    this.rpm = this.tpm = undefined;
+    this.fn = (ctx) => this.run(ctx);
+  }
+
+  run(ctx: Context): unknown {
+    const call = this.pass.call;
+    const wrapped = call.wrapped;
+    if (wrapped === undefined) return this.direct(ctx);
+    call.gw.lanes.set(ctx, this);
+    return wrapped(ctx);
+  }
+
+  /** One request to the lane's endpoint: an attempt. */
+  direct(ctx: Context): unknown {
+    const call = this.pass.call;
+    call.attempts++;
+    return this.ep.call(call.request, ctx);
+  }
+}
+
+/** A target's routing pass within one call: every endpoint is tried at most once. @internal */
+export class Pass {
+  declare readonly call: Call;
+  declare readonly t: TargetState;
+  /** Endpoints this pass has picked. */
+  declare readonly tried: Uint8Array;
+  /** After a context-length error: only endpoints with a larger window than this remain. */
+  declare minWindow: number;
+  /** Endpoints whose window is too small for the request's estimate. */
+  declare tooSmall: number;
+  /** Earliest time an endpoint not tried yet may take the call (set by `route` when it finds none). */
+  declare next: number;
+  /** Endpoints whose tpm bucket can never hold the request. */
+  declare tooBig: number;
+
+  constructor(call: Call, t: TargetState) {
+    this.call = call;
+    this.t = t;
+    this.tried = new Uint8Array(t.eps.length);
+    this.minWindow = -1;
+    this.tooSmall = this.tooBig = 0;
+    this.next = INF;
+  }
+
+  /**
+   * Runs one lane: attempts on endpoints not tried yet until one answers; rejects with the last
+   * error or `GatewayUnavailableError`. `ctx` is the hedge attempt's context when the target
+   * hedges: a hedged lane (attempt > 1) never waits for a recovery.
+   */
+  async run(ctx: Context | undefined): Promise<GatewayResult> {
+    const lane = new Lane(this);
+    const signal = ctx === undefined ? this.call.signal : ctx.signal;
+    for (;;) {
+      const i = this.route();
+      if (i >= 0) {
+        const r = await this.attempt(lane, i, signal);
+        if (r !== undefined) return r;
+      } else if (i === NONE || (ctx !== undefined && ctx.attempt > 1)) {
+        const e = this.exhausted();
+        throw isUnavailable(e) ? this.call.unavailable(e as GatewayUnavailableError) : e;
+      } else await this.wait(signal);
+    }
+  }
+
+  /** Picks an endpoint not tried yet that can take the call now, or says when one may. */
+  route(): number {
+    const t = this.t;
+    const call = this.call;
+    const gw = call.gw;
+    const now = gw.clock.now();
+    const eps = t.eps;
+    const h = t.health;
+    const cand = t.scratch;
+    const tokens = call.tokens;
+    let count = 0;
+    let later = 0;
+    let next = INF;
+    this.tooSmall = this.tooBig = 0;
+    for (let i = 0; i < eps.length; i++) {
+      if (this.tried[i] === 1) continue;
+      const ep = eps[i] as EndpointState;
+      if (ep.window < tokens || ep.window <= this.minWindow) {
+        this.tooSmall++;
+        continue;
+      }
+      let at = h.availableAt(i, now);
+      if (at <= now && ep.inflight >= ep.concurrency) at = INF; // a slot frees when an attempt ends
+      if (at <= now && ep.rpm !== undefined) {
+        const d = ep.rpm.check(ONE) as RateLimitDecision;
+        if (!d.allowed) at = now + d.retryAfter;
+      }
+      if (at <= now && ep.tpm !== undefined) {
+        const d = ep.tpm.check(call.cost) as RateLimitDecision;
+        if (d.retryAfter === INF) {
+          this.tooBig++; // more tokens than a minute of this endpoint holds
+          continue;
+        }
+        if (!d.allowed) at = now + d.retryAfter;
+      }
+      if (at <= now) cand[count++] = i;
+      else {
+        later++;
+        if (at < next) next = at;
+      }
+    }
+    this.next = next;
+    if (count === 0) return later === 0 ? NONE : LATER;
+    const i = pick(t.strategy, cand, count, eps, t.rr, gw.random);
+    this.tried[i] = 1;
+    t.rr = i + 1 < eps.length ? i + 1 : 0;
+    if (gw.listening('route')) {
+      gw.emit({
+        type: 'route',
+        kind: 'gateway',
+        name: gw.name,
+        target: t.name,
+        endpoint: (eps[i] as EndpointState).id,
+        strategy: t.strategy,
+        candidates: count,
+        probe: h.eps[i]?.state === 'probing',
+      });
+    }
+    return i;
+  }
+
+  /** One attempt on endpoint `i`: the result, `undefined` to go on with another endpoint, or a throw. */
+  async attempt(lane: Lane, i: number, signal: AbortSignal | undefined): Promise<GatewayResult | undefined> {
+    const call = this.call;
+    const gw = call.gw;
+    const t = this.t;
+    const ep = t.eps[i] as EndpointState;
+    const start = gw.clock.now();
+    const epoch = t.health.begin(i, start);
+    ep.inflight++;
+    lane.ep = ep;
+    // `route` checked the buckets in this same turn: these succeed (in-memory, synchronous).
+    lane.rpm = ep.rpm === undefined ? undefined : (ep.rpm.tryAcquire(ONE) as RateLimitLease | undefined);
+    lane.tpm = ep.tpm === undefined ? undefined : (ep.tpm.tryAcquire(call.cost) as RateLimitLease | undefined);
+    let value: unknown;
+    try {
+      value = await t.policy.execute(lane.fn, call.execOptions(signal));
+    } catch (error) {
+      ep.inflight--;
+      if (t.waiters.size > 0) t.wake();
+      return this.failed(lane, i, epoch, error, signal, start);
+    }
+    ep.inflight--;
+    if (t.waiters.size > 0) t.wake();
+    return this.answered(lane, i, epoch, value, start);
+  }
+
+  answered(lane: Lane, i: number, epoch: number, value: unknown, start: number): GatewayResult {
+    const call = this.call;
+    const gw = call.gw;
+    const t = this.t;
+    const ep = t.eps[i] as EndpointState;
+    const now = gw.clock.now();
+    const ms = now - start;
+    ep.latency = ewma(ep.latency, ms);
+    this.transition(i, t.health.end(i, epoch, undefined, now));
+    if (gw.listening('attempt')) this.attempted(ep, 'success', undefined, ms);
+    let usage: TokenUsage | undefined;
+    let cost = 0;
+    if (ep.rpm !== undefined) ep.rpm.observe(value);
+    if (isStream(value)) {
+      call.account(t, ep, undefined, 0, true, undefined);
+      value = new MeteredStream(value as AsyncIterable<unknown>, this, ep, i, lane.tpm);
+    } else {
+      try {
+        usage = t.usage(value);
+      } catch {
+        usage = undefined; // a reader's failure never fails the call
+      }
+      cost = priceOf(usage, ep.price);
+      if (ep.tpm !== undefined) {
+        ep.tpm.observe(value);
+        if (usage !== undefined) settleLease(lane.tpm, usage.inputTokens + usage.outputTokens);
+      }
+      call.account(t, ep, usage, cost, true, value);
+    }
+    return new Answer(value, t.name, ep.id, call.attempts, call.fallbacks, usage, cost, now - call.t0);
+  }
+
+  failed(
+    lane: Lane,
+    i: number,
+    epoch: number,
+    error: unknown,
+    signal: AbortSignal | undefined,
+    start: number,
+  ): undefined {
+    const call = this.call;
+    const gw = call.gw;
+    const t = this.t;
+    const ep = t.eps[i] as EndpointState;
+    const now = gw.clock.now();
+    // A failed request's tokens are given back; the request itself still counted.
+    settleLease(lane.tpm, undefined);
+    if (signal?.aborted) {
+      // Cancelled from outside (the caller, a hedge that took another answer): nothing about the endpoint.
+      t.health.abandon(i, epoch);
+      if (gw.listening('attempt')) this.attempted(ep, 'cancelled', signal.reason, now - start);
+      throw signal.reason;
+    }
+    const cls = gw.classify(error);
+    ep.totals.errors++;
+    t.totals.errors++;
+    if (call.ks !== undefined) call.ks.totals.errors++;
+    const hint = cls === 'rate-limited' ? retryAfterHint(error, gw.clock.now()) : undefined;
+    if (cls === 'rate-limited') settleLease(lane.rpm, undefined); // the server refused it: not a request
+    // The server's own view of its limits (x-ratelimit-remaining-*, Retry-After) adjusts the buckets.
+    ep.rpm?.observe(error);
+    ep.tpm?.observe(error);
+    this.transition(i, t.health.end(i, epoch, cls, now, hint), cls);
+    if (gw.listening('attempt')) this.attempted(ep, cls, error, now - start);
+    call.error = error;
+    call.cls = cls;
+    call.errorTarget = t;
+    if (cls === 'client' || cls === 'content-policy') throw error;
+    // Never the same request on an endpoint whose window it overflowed: only larger ones remain.
+    if (cls === 'context-length') this.minWindow = Math.max(this.minWindow, ep.window);
+    return undefined;
+  }
+
+  /** The error when no endpoint is left: the last one, or unavailability (none fits the request). */
+  exhausted(): unknown {
+    const call = this.call;
+    if (call.error !== undefined && call.errorTarget === this.t) return call.error;
+    if (this.tooBig > 0 && this.next === INF) {
+      call.cls = undefined;
+      return new GatewayUnavailableError(this.t.name, INF);
+    }
+    if (this.tooSmall > 0 && this.next === INF) {
+      call.cls = 'context-length';
+      return new GatewayUnavailableError(this.t.name, INF);
+    }
+    call.cls = undefined;
+    return new GatewayUnavailableError(this.t.name, this.retryAfter(this.call.gw.clock.now()));
+  }
+
+  /** Ms until the earliest known recovery (the cool-down default when it is not known). */
+  retryAfter(now: number): number {
+    return this.next < INF ? Math.max(0, this.next - now) : this.call.gw.ejection.cooldown;
+  }
+
+  /** Waits for an endpoint to come back, or throws `GatewayUnavailableError` when that is past the deadline. */
+  async wait(signal: AbortSignal | undefined): Promise<void> {
+    const call = this.call;
+    const gw = call.gw;
+    const now = gw.clock.now();
+    const limit = call.deadline;
+    // A known recovery past the deadline fails now; an unknown one (a probe or a concurrency slot
+    // pending) is waited for until the deadline.
+    if ((this.next < INF && this.next > limit) || now >= limit) {
+      const last = call.errorTarget === this.t ? call.error : undefined;
+      if (last === undefined) call.cls = undefined;
+      throw call.unavailable(
+        new GatewayUnavailableError(
+          this.t.name,
+          this.retryAfter(now),
+          last === undefined ? undefined : { cause: last },
+        ),
+      );
+    }
+    await this.t.waitFor(gw.clock, Math.min(this.next, limit) - now, signal);
+  }
+
+  transition(i: number, tr: Transition, reason?: ErrorClass): void {
+    if (tr === undefined) return;
+    const gw = this.call.gw;
+    const t = this.t;
+    if (tr.type === 'recover') {
+      if (gw.listening('recover'))
+        gw.emit({ type: 'recover', kind: 'gateway', name: gw.name, target: t.name, endpoint: t.eps[i]?.id as string });
+      return;
+    }
+    if (!gw.listening('eject')) return;
+    const now = gw.clock.now();
+    gw.emit({
+      type: 'eject',
+      kind: 'gateway',
+      name: gw.name,
+      target: t.name,
+      endpoint: t.eps[i]?.id as string,
+      reason: reason ?? 'unknown',
+      until: tr.until,
+      duration: tr.type === 'eject' ? tr.duration : tr.until - now,
+      ejections: tr.type === 'eject' ? tr.n : (t.health.eps[i]?.n ?? 0),
+      cooldown: tr.type === 'cool',
+    });
+  }
+
+  attempted(ep: EndpointState, outcome: 'success' | 'cancelled' | ErrorClass, error: unknown, ms: number): void {
+    const gw = this.call.gw;
+    gw.emit({
+      type: 'attempt',
+      kind: 'gateway',
+      name: gw.name,
+      target: this.t.name,
+      endpoint: ep.id,
+      attempt: this.call.attempts,
+      outcome,
+      error,
+      ms,
+    });
+  }
+}
+
+/**
+ * What a call resolves to. Iterating it iterates its value when that is a stream: a hedge that
+ * discards a losing lane's answer then closes the stream inside (see `closeLate` in `breakwater/hedge`).
+ */
+class Answer implements GatewayResult {
+  declare readonly value: unknown;
+  declare readonly target: string;
+  declare readonly endpoint: string;
+  declare readonly attempts: number;
+  declare readonly fallbacks: number;
+  declare readonly usage: TokenUsage | undefined;
+  declare readonly cost: number;
+  declare readonly ms: number;
+
+  constructor(
+    value: unknown,
+    target: string,
+    endpoint: string,
+    attempts: number,
+    fallbacks: number,
+    usage: TokenUsage | undefined,
+    cost: number,
+    ms: number,
+  ) {
+    this.value = value;
+    this.target = target;
+    this.endpoint = endpoint;
+    this.attempts = attempts;
+    this.fallbacks = fallbacks;
+    this.usage = usage;
+    this.cost = cost;
+    this.ms = ms;
+  }
+}
+Object.defineProperty(Answer.prototype, Symbol.asyncIterator, {
+  value(this: Answer): AsyncIterator<unknown> {
+    return (this.value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  },
+});
+
+const isStream = (v: unknown): boolean =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+
+/** One call of a gateway. @internal */
+export class Call {
+  declare readonly gw: GatewayImpl<unknown>;
+  declare readonly t: TargetState;
+  declare readonly request: unknown;
+  declare readonly options: GatewayCallOptions | undefined;
+  declare readonly signal: AbortSignal | undefined;
+  declare readonly t0: number;
+  declare deadline: number;
+  declare tokens: number;
+  /** `{ cost: tokens }`, for the tpm buckets. */
+  declare cost: { readonly cost: number };
+  /** The key's tpm lease, trued up with the tokens the answer used. */
+  declare keyTpm: RateLimitLease | undefined;
+  declare key: string | undefined;
+  declare ks: KeyState | undefined;
+  declare attempts: number;
+  declare fallbacks: number;
+  /** The last endpoint error, its class (`undefined`: the target was unavailable) and its target. */
+  declare error: unknown;
+  declare cls: ErrorClass | undefined;
+  declare errorTarget: TargetState | undefined;
+  /** The interceptors' per-attempt function, when one wraps it. */
+  declare wrapped: ((ctx: Context) => unknown) | undefined;
+  declare visited: TargetState[] | undefined;
+  /** The options handed to the target policy (made once per call, unless a hedge gives lanes their own signals). */
+  declare exec: { signal: AbortSignal | undefined; key: string | undefined; data: Record<string, unknown> | undefined };
+
+  constructor(gw: GatewayImpl<unknown>, t: TargetState, request: unknown, options: GatewayCallOptions | undefined) {
+    this.gw = gw;
+    this.t = t;
+    this.request = request;
+    this.options = options;
+    this.signal = options?.signal;
+    const now = gw.clock.now();
+    this.t0 = now;
+    this.deadline = options?.deadline ?? now + gw.maxWait;
+    this.tokens = 0;
+    this.cost = ONE;
+    this.keyTpm = undefined;
+    this.key = options?.key;
+    this.ks = undefined;
+    this.attempts = this.fallbacks = 0;
+    this.error = this.cls = this.errorTarget = this.wrapped = this.visited = undefined;
+    this.exec = { signal: this.signal, key: this.key, data: options?.data };
+  }
+
+  execOptions(signal: AbortSignal | undefined): Call['exec'] {
+    const e = this.exec;
+    return signal === e.signal ? e : { signal, key: e.key, data: e.data };
+  }
+
+  /** Auth, budget and limits, then the target. */
+  start(): Promise<GatewayResult> {
+    const auth = this.gw.auth;
+    if (auth === undefined) return this.admit(undefined);
+    let info: KeyInfo | PromiseLike<KeyInfo>;
+    try {
+      info = auth(this.request, this.options);
+    } catch (error) {
+      return Promise.reject(this.refused(error));
+    }
+    return Promise.resolve(info).then(
+      (i) => this.admit(i),
+      (error: unknown) => {
+        throw this.refused(error);
+      },
+    );
+  }
+
+  refused(error: unknown): unknown {
+    const e = isGatewayAuthError(error) ? error : new GatewayAuthError(undefined, { cause: error });
+    this.rejected('auth', undefined, e);
+    return e;
+  }
+
+  rejected(reason: 'auth' | 'budget' | 'limit' | 'unavailable', retryAfter: number | undefined, error: unknown): void {
+    const gw = this.gw;
+    if (gw.listening('rejected'))
+      gw.emit({
+        type: 'rejected',
+        kind: 'gateway',
+        name: gw.name,
+        target: this.t.name,
+        key: this.key,
+        reason,
+        retryAfter,
+        error,
+      });
+  }
+
+  admit(info: KeyInfo | undefined): Promise<GatewayResult> {
+    const gw = this.gw;
+    if (info !== undefined) {
+      if (typeof info !== 'object' || info === null || typeof info.key !== 'string')
+        return Promise.reject(this.refused(new TypeError('Expected `auth` to return { key: string, … }')));
+      this.key = info.key;
+      this.exec.key = info.key;
+    }
+    const t = this.t;
+    // The estimate is made only where something reads it: a context window, a tpm limit.
+    if (gw.sizes || info?.limits?.tpm !== undefined) {
+      try {
+        const tokens = t.estimate(this.request);
+        if (typeof tokens !== 'number' || !(tokens >= 0))
+          throw new TypeError(`Expected \`estimate\` to return a number ≥ 0, got ${String(tokens)}`);
+        this.tokens = tokens;
+        this.cost = { cost: tokens };
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (this.key !== undefined) {
+      const ks = gw.keyState(this.key);
+      if (info !== undefined) ks.info = info;
+      this.ks = ks;
+      const budget = ks.info?.budget;
+      if (budget !== undefined) {
+        const now = gw.clock.now();
+        const spent = ks.spentAt(now);
+        if (spent >= budget.usd) {
+          const retryAfter = Number.isNaN(ks.periodStart) ? INF : ks.periodStart + (budget.per ?? INF) - now;
+          const e = new BudgetExceededError(this.key, budget.usd, spent, retryAfter);
+          this.rejected('budget', retryAfter, e);
+          return Promise.reject(e);
+        }
+      }
+    }
+    const limits = this.ks?.info?.limits;
+    if (limits !== undefined) {
+      const refused = this.limit(limits);
+      if (refused !== undefined) return Promise.reject(refused);
+      if (this.keyTpm !== undefined) {
+        return this.target(t).then(undefined, (error: unknown) => {
+          settleLease(this.keyTpm, undefined); // nothing answered: the tokens go back
+          throw error;
+        });
+      }
+    }
+    return this.target(t);
+  }
+
+  /** Takes the call from the key's rpm and tpm buckets; the `RateLimitedError` when they refuse it. */
+  limit(limits: NonNullable<KeyInfo['limits']>): unknown {
+    const gw = this.gw;
+    const key = this.key as string;
+    let rpm: RateLimitLease | undefined;
+    try {
+      const r = limits.rpm === undefined ? undefined : gw.keyLimiter('rpm', limits.rpm);
+      if (r !== undefined) {
+        rpm = r.tryAcquire({ key, cost: 1 }) as RateLimitLease | undefined;
+        if (rpm === undefined) return this.limited((r.check({ key, cost: 1 }) as RateLimitDecision).retryAfter, 1);
+      }
+      const tk = limits.tpm === undefined ? undefined : gw.keyLimiter('tpm', limits.tpm);
+      if (tk !== undefined) {
+        const cost = this.tokens;
+        this.keyTpm = tk.tryAcquire({ key, cost }) as RateLimitLease | undefined;
+        if (this.keyTpm === undefined) {
+          settleLease(rpm, undefined);
+          return this.limited((tk.check({ key, cost }) as RateLimitDecision).retryAfter, cost);
+        }
+      }
+    } catch (error) {
+      return error; // limits from `auth` that are not numbers > 0
+    }
+    return undefined;
+  }
+
+  limited(retryAfter: number, cost: number): RateLimitedError {
+    const e = new RateLimitedError(retryAfter === INF ? 'capacity' : 'limit', retryAfter, { key: this.key, cost });
+    this.rejected('limit', retryAfter, e);
+    return e;
+  }
+
+  /** Runs target `t`'s routing pass, then its fallbacks (depth-first, each target at most once). */
+  target(t: TargetState): Promise<GatewayResult> {
+    const p = this.pass(t);
+    return t.hasFallbacks ? p.then(undefined, (error: unknown) => this.fallback(t, error)) : p;
+  }
+
+  /** `t`'s pass failed with `error`: its fallbacks for the error's class, in order. */
+  async fallback(t: TargetState, error: unknown): Promise<GatewayResult> {
+    const signal = this.signal;
+    if (signal?.aborted) throw signal.reason;
+    let last = error;
+    // The pass set `cls` to the class of the error it ended with (`undefined`: unavailable).
+    let cls = this.cls;
+    if (cls === undefined && !isUnavailable(error)) throw error; // not an endpoint's failure
+    for (const name of t.fallbacksFor(cls)) {
+      if (this.fallbacks >= this.gw.maxFallbacks) break;
+      const next = this.gw.targets.get(name) as TargetState;
+      this.visited ??= [this.t];
+      if (this.visited.includes(next)) continue;
+      this.visited.push(next);
+      this.fallbacks++;
+      const gw = this.gw;
+      if (gw.listening('fallback')) {
+        gw.emit({
+          type: 'fallback',
+          kind: 'gateway',
+          name: gw.name,
+          from: t.name,
+          to: name,
+          reason: cls ?? 'unavailable',
+          depth: this.fallbacks,
+        });
+      }
+      try {
+        return await this.target(next);
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        last = e;
+        cls = this.cls;
+        if (cls === 'client') break;
+      }
+    }
+    throw last;
+  }
+
+  /** One routing pass over `t`'s endpoints (lanes of it under a hedge). */
+  pass(t: TargetState): Promise<GatewayResult> {
+    const p = new Pass(this, t);
+    this.cls = undefined;
+    const h = t.hedge;
+    if (h === undefined) return p.run(undefined);
+    return h
+      .execute((ctx) => p.run(ctx), this.exec)
+      .then(undefined, (error: unknown) => {
+        // Lanes ran concurrently: the class goes with the error the hedge ended on.
+        this.cls = this.classOf(error);
+        throw error;
+      });
+  }
+
+  /** `error`, after telling listeners that the target could not take the call. */
+  unavailable(error: GatewayUnavailableError): GatewayUnavailableError {
+    this.rejected('unavailable', error.retryAfter, error);
+    return error;
+  }
+
+  /** The fallback class of a pass's error (`undefined`: unavailable). */
+  classOf(error: unknown): ErrorClass | undefined {
+    if (!isUnavailable(error)) return this.gw.classify(error);
+    const e = error as GatewayUnavailableError;
+    if (e.cause !== undefined) return this.gw.classify(e.cause);
+    return e.retryAfter === INF ? 'context-length' : undefined;
+  }
+
+  /** Adds a request's usage to its endpoint, target and key; emits `usage`. */
+  account(
+    t: TargetState,
+    ep: EndpointState,
+    usage: TokenUsage | undefined,
+    cost: number,
+    request: boolean,
+    value: unknown,
+  ): void {
+    if (usage !== undefined) settleLease(this.keyTpm, usage.inputTokens + usage.outputTokens);
+    if (request) {
+      ep.totals.add(usage, cost);
+      t.totals.add(usage, cost);
+      this.ks?.totals.add(usage, cost);
+    } else {
+      ep.totals.tokens(usage, cost);
+      t.totals.tokens(usage, cost);
+      this.ks?.totals.tokens(usage, cost);
+    }
+    const gw = this.gw;
+    if (cost > 0 && this.ks !== undefined) this.ks.spend(cost, gw.clock.now());
+    if (usage === undefined || !gw.listening('usage')) return;
+    const m = (value as { model?: unknown } | null | undefined)?.model;
+    gw.emit({
+      type: 'usage',
+      kind: 'gateway',
+      name: gw.name,
+      target: t.name,
+      endpoint: ep.id,
+      key: this.key,
+      model: ep.model ?? (typeof m === 'string' ? m : ep.id),
+      provider: ep.provider,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cost,
+    } satisfies GatewayEvent);
+  }
+}
+
+const isUnavailable = isGatewayUnavailableError;

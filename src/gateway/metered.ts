@@ -1,0 +1,133 @@
+// A stream an endpoint answered with, passed on chunk by chunk while its token usage is read
+// (OpenAI's last chunk, Anthropic's message_start / message_delta): when it ends, the tokens are
+// accounted and the `usage` event emitted. A failure after the first chunk reaches the consumer (it
+// is never failed over) and counts against the endpoint's health.
+import type { RateLimitLease } from '../rate-limit/rate-limit.js';
+import type { Pass } from './call.js';
+import type { EndpointState } from './gateway.js';
+import { priceOf, type TokenUsage } from './usage.js';
+
+const END: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/** @internal */
+export class MeteredStream implements AsyncIterableIterator<unknown> {
+  declare readonly pass: Pass;
+  declare readonly ep: EndpointState;
+  declare readonly i: number;
+  declare readonly epoch: number;
+  /** The attempt's tpm lease on its endpoint, trued up when the stream ends. */
+  declare readonly lease: RateLimitLease | undefined;
+  declare it: AsyncIterator<unknown> | undefined;
+  declare readonly source: AsyncIterable<unknown>;
+  declare input: number;
+  declare output: number;
+  declare seen: boolean;
+  declare done: boolean;
+  declare readonly onChunk: (r: IteratorResult<unknown>) => IteratorResult<unknown>;
+  declare readonly onError: (error: unknown) => never;
+
+  constructor(
+    source: AsyncIterable<unknown>,
+    pass: Pass,
+    ep: EndpointState,
+    i: number,
+    lease: RateLimitLease | undefined,
+  ) {
+    this.lease = lease;
+    this.source = source;
+    this.pass = pass;
+    this.ep = ep;
+    this.i = i;
+    // The endpoint's epoch after the first chunk: a later failure counts only if nothing changed since.
+    this.epoch = pass.t.health.eps[i]?.epoch ?? 0;
+    this.it = undefined;
+    this.input = this.output = 0;
+    this.seen = this.done = false;
+    this.onChunk = (r) => this.chunk(r);
+    this.onError = (e) => this.fail(e);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.done) return Promise.resolve(END);
+    try {
+      this.it ??= this.source[Symbol.asyncIterator]();
+      return Promise.resolve(this.it.next()).then(this.onChunk, this.onError);
+    } catch (error) {
+      return Promise.reject(this.fail(error));
+    }
+  }
+
+  return(): Promise<IteratorResult<unknown>> {
+    if (!this.done) {
+      this.finish();
+      try {
+        // A stream never read is closed too (a hedge discarding a late answer, a consumer that gave up).
+        const it = this.it ?? this.source[Symbol.asyncIterator]();
+        if (it.return !== undefined)
+          return Promise.resolve(it.return()).then(
+            () => END,
+            () => END,
+          );
+      } catch {
+        // Closing is best effort.
+      }
+    }
+    return Promise.resolve(END);
+  }
+
+  chunk(r: IteratorResult<unknown>): IteratorResult<unknown> {
+    if (this.done) return r;
+    if (r.done) {
+      this.finish();
+      return r;
+    }
+    let u: TokenUsage | undefined;
+    try {
+      u = this.pass.t.chunkUsage(r.value);
+    } catch {
+      u = undefined;
+    }
+    if (u !== undefined) {
+      this.seen = true;
+      if (u.inputTokens > this.input) this.input = u.inputTokens;
+      if (u.outputTokens > this.output) this.output = u.outputTokens;
+    }
+    return r;
+  }
+
+  fail(error: unknown): never {
+    if (!this.done) {
+      this.finish();
+      const call = this.pass.call;
+      const gw = call.gw;
+      const t = this.pass.t;
+      const h = t.health.eps[this.i];
+      // The consumer's own abort says nothing about the endpoint.
+      if (!call.signal?.aborted && h !== undefined && h.epoch === this.epoch && h.state === 'healthy') {
+        const cls = gw.classify(error);
+        this.ep.totals.errors++;
+        t.totals.errors++;
+        this.pass.transition(this.i, t.health.end(this.i, this.epoch, cls, gw.clock.now()), cls);
+      }
+    }
+    throw error;
+  }
+
+  /** Accounts the tokens seen. */
+  finish(): void {
+    this.done = true;
+    if (!this.seen) return;
+    const usage: TokenUsage = { inputTokens: this.input, outputTokens: this.output };
+    try {
+      const p = this.lease?.trueUp(this.input + this.output);
+      if (p instanceof Promise) p.then(undefined, () => {});
+    } catch {
+      // Bookkeeping only.
+    }
+    this.pass.call.account(this.pass.t, this.ep, usage, priceOf(usage, this.ep.price), false, undefined);
+  }
+}

@@ -1,0 +1,334 @@
+import type { Clock } from '../core/clock.js';
+import type { Context, ExecuteOptions } from '../core/context.js';
+import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
+import type { Policy } from '../core/policy.js';
+import type { HedgeOptions } from '../hedge/hedge.js';
+import type { StreamTimeoutOptions } from '../stream/stream-timeout.js';
+import type { ErrorClass } from './classify.js';
+import type { EjectionOptions, HealthState } from './health.js';
+import type { Strategy } from './strategy.js';
+import type { TokenCost, TokenUsage, UsageTotals } from './usage.js';
+
+/** Limits of one endpoint. */
+export interface EndpointLimits {
+  /** Requests per minute. @defaultValue no limit */
+  readonly rpm?: number | undefined;
+  /** Tokens per minute (estimated before the call, trued up with the real usage after it). @defaultValue no limit */
+  readonly tpm?: number | undefined;
+  /** Calls in flight at once. @defaultValue no limit */
+  readonly concurrency?: number | undefined;
+}
+
+/** One deployment of a target: a provider, a region, an API key. */
+export interface EndpointOptions<Q = unknown> {
+  /** Unique within the target; names the endpoint in events, results and snapshots. */
+  readonly id: string;
+  /**
+   * Makes one request. `ctx.signal` belongs to this attempt: pass it to the client (`{ signal:
+   * ctx.signal }`). Turn the client's own retries off (`maxRetries: 0` on the `openai` and
+   * `@anthropic-ai/sdk` clients): the gateway fails over itself and counts every attempt.
+   */
+  readonly call: (request: Q, ctx: Context) => unknown;
+  /** Share of traffic under the `'weighted'` strategy. @defaultValue 1 */
+  readonly weight?: number | undefined;
+  /** Requests per minute, tokens per minute and calls in flight this endpoint takes. */
+  readonly limits?: EndpointLimits | undefined;
+  /** Price in USD per million tokens; without it the cost is 0. */
+  readonly cost?: TokenCost | undefined;
+  /** The largest request (estimated tokens, prompt plus `max_tokens`) the endpoint takes. @defaultValue no limit */
+  readonly contextWindow?: number | undefined;
+  /** The model it serves, for usage events and tables. @defaultValue the response's `model`, else the id */
+  readonly model?: string | undefined;
+  /** The provider (`'openai'`, `'anthropic'`), for usage events and telemetry. */
+  readonly provider?: string | undefined;
+}
+
+/**
+ * Where a target's failed calls go next, by the class of the last error: `'context-length'` to a
+ * target with a larger context window, `'content-policy'` to another provider, `default` for
+ * rate limits, overloads, timeouts, server and auth errors (and for those classes when they have no
+ * list of their own). An array is the `default` list. Client errors never fall back.
+ */
+export type Fallbacks =
+  | readonly string[]
+  | ({ readonly default?: readonly string[] | undefined } & {
+      readonly [C in ErrorClass]?: readonly string[] | undefined;
+    });
+
+/** A named target (a model, a service) and its endpoints. */
+export interface TargetOptions<Q = unknown> {
+  /** The deployments that serve it (at least one). */
+  readonly endpoints: readonly EndpointOptions<Q>[];
+  /** How an endpoint is picked. @defaultValue 'weighted' */
+  readonly strategy?: Strategy | undefined;
+  /**
+   * A breakwater policy around each attempt (a per-attempt `timeout`, a `circuitBreaker`). A
+   * `retry` here retries the same endpoint and multiplies attempts: prefer the gateway's failover.
+   * @defaultValue none
+   */
+  readonly policy?: Policy<any> | undefined;
+  /**
+   * Stream limits (`breakwater/stream`) applied to each attempt, innermost: the attempt succeeds
+   * at the first chunk, so failover (and hedging) happen before it only; after it, errors reach
+   * the consumer.
+   * @defaultValue none (a stream counts as answered when its object arrives)
+   */
+  readonly stream?: StreamTimeoutOptions | undefined;
+  /**
+   * Hedged requests across the target's endpoints (`breakwater/hedge`): when the attempt in flight
+   * is still pending after `delay`, another endpoint (one this call has not tried) is called too;
+   * the first answer wins and the others are cancelled. With `stream`, the race is to the first
+   * chunk. Each hedged lane fails over on its own; only the first waits for a recovery. A `handle`
+   * given here narrows which failures start the next lane (a client or content-policy error never does).
+   * @defaultValue none
+   */
+  readonly hedge?: Omit<HedgeOptions, 'clock'> | undefined;
+  /** Targets to try when this one fails. @defaultValue none */
+  readonly fallbacks?: Fallbacks | undefined;
+  /** Reads the tokens a result used. @defaultValue {@link readTokenUsage} (OpenAI and Anthropic shapes) */
+  readonly usage?: ((result: unknown) => TokenUsage | undefined) | undefined;
+  /** Reads the tokens a stream chunk reports. @defaultValue {@link readChunkUsage} */
+  readonly chunkUsage?: ((chunk: unknown) => TokenUsage | undefined) | undefined;
+  /**
+   * Estimates a request's tokens (prompt plus the most it may generate), for context-window
+   * filtering and tpm limits. @defaultValue {@link estimateTokens}
+   */
+  readonly estimate?: ((request: Q) => number) | undefined;
+}
+
+/** What `auth` says about a caller. */
+export interface KeyInfo {
+  /** The caller's key: usage, limits and budget are counted under it. */
+  readonly key: string;
+  /** The key's own limits, across every target. @defaultValue none */
+  readonly limits?: { readonly rpm?: number | undefined; readonly tpm?: number | undefined } | undefined;
+  /**
+   * A spending cap in USD per period (`per` ms, a fixed window from the key's first spend;
+   * `Infinity` for a lifetime cap). A call is refused once the period's spend reaches `usd`; the
+   * call that crosses it completes (its cost is known only after it).
+   * @defaultValue none
+   */
+  readonly budget?: { readonly usd: number; readonly per?: number | undefined } | undefined;
+}
+
+/** Options of one gateway call. */
+export interface GatewayCallOptions extends ExecuteOptions {
+  /**
+   * Clock time by which the call must be done: a wait for an endpoint to recover never ends past
+   * it (pass `ctx.deadline` from an enclosing policy). @defaultValue now + `maxWait`
+   */
+  readonly deadline?: number | undefined;
+}
+
+/** Options for {@link gateway}. */
+export interface GatewayOptions<Q = unknown> {
+  /** The targets, by name. */
+  readonly targets: Readonly<Record<string, TargetOptions<Q>>>;
+  /**
+   * Classifies an endpoint error; return `undefined` to use the built-in {@link classifyError}.
+   * @defaultValue classifyError
+   */
+  readonly classify?: ((error: unknown) => ErrorClass | undefined) | undefined;
+  /** Outlier ejection and 429 cool-down settings. */
+  readonly ejection?: EjectionOptions | undefined;
+  /**
+   * Maps a caller to its key, limits and budget, or throws (the call rejects with
+   * `GatewayAuthError`). Without it, `options.key` is the key (no limits, no budget).
+   */
+  readonly auth?: ((request: Q, options: GatewayCallOptions | undefined) => KeyInfo | PromiseLike<KeyInfo>) | undefined;
+  /** Most fallback targets tried by one call. @defaultValue 3 */
+  readonly maxFallbacks?: number | undefined;
+  /**
+   * Longest wait for an endpoint to recover when a call has no `deadline`, in ms.
+   * @defaultValue 30000
+   */
+  readonly maxWait?: number | undefined;
+  /** Most keys whose usage, limits and budget are kept (least recently used forgotten). @defaultValue 10000 */
+  readonly maxKeys?: number | undefined;
+  /** @defaultValue systemClock */
+  readonly clock?: Clock | undefined;
+  /** Randomness for the weighted strategy, ties and ejection jitter. @defaultValue Math.random */
+  readonly random?: (() => number) | undefined;
+  /** A name carried by every event. */
+  readonly name?: string | undefined;
+}
+
+/** What a gateway call resolves to. */
+export interface GatewayResult<T = unknown> {
+  /** The endpoint's result (for a stream, an async iterable of its chunks, metered as they pass). */
+  readonly value: T;
+  /** The target that answered (the one called, or a fallback). */
+  readonly target: string;
+  /** The endpoint that answered. */
+  readonly endpoint: string;
+  /** Requests made, across endpoints and fallback targets (every invocation of an endpoint's `call`). */
+  readonly attempts: number;
+  /** Fallback targets tried. */
+  readonly fallbacks: number;
+  /** Tokens used (`undefined` for a stream: its `usage` event comes when it ends). */
+  readonly usage: TokenUsage | undefined;
+  /** USD of the answering request (0 for a stream until it ends). */
+  readonly cost: number;
+  /** Ms from the call to the answer (the first chunk, for a stream). */
+  readonly ms: number;
+}
+
+type Base = PolicyEventBase & { readonly kind: 'gateway' };
+
+/** Events a gateway emits. */
+export type GatewayEvent =
+  /** An endpoint was picked for an attempt; `candidates` were available; `probe` when it ends an ejection. */
+  | (Base & {
+      readonly type: 'route';
+      readonly target: string;
+      readonly endpoint: string;
+      readonly strategy: Strategy;
+      readonly candidates: number;
+      readonly probe: boolean;
+    })
+  /** An attempt on an endpoint ended: `'success'`, the error's class, or `'cancelled'` (caller, hedge). */
+  | (Base & {
+      readonly type: 'attempt';
+      readonly target: string;
+      readonly endpoint: string;
+      readonly attempt: number;
+      readonly outcome: 'success' | 'cancelled' | ErrorClass;
+      readonly error: unknown;
+      readonly ms: number;
+    })
+  /**
+   * An endpoint was taken out of rotation until `until` (clock time): ejected after failures
+   * (`ejections` is its multiplier), or cooling down after a 429 (`cooldown: true`).
+   */
+  | (Base & {
+      readonly type: 'eject';
+      readonly target: string;
+      readonly endpoint: string;
+      readonly reason: ErrorClass;
+      readonly until: number;
+      readonly duration: number;
+      readonly ejections: number;
+      readonly cooldown: boolean;
+    })
+  /** An ejected endpoint's probe succeeded: it is back in rotation. */
+  | (Base & { readonly type: 'recover'; readonly target: string; readonly endpoint: string })
+  /** A call moved on to a fallback target because of `reason`; `depth` counts fallbacks so far. */
+  | (Base & {
+      readonly type: 'fallback';
+      readonly from: string;
+      readonly to: string;
+      readonly reason: ErrorClass | 'unavailable';
+      readonly depth: number;
+    })
+  /** A model request finished and used tokens (for a stream: when it ended). Cost in USD. */
+  | (Base & {
+      readonly type: 'usage';
+      readonly target: string;
+      readonly endpoint: string;
+      readonly key: string | undefined;
+      readonly model: string;
+      readonly provider: string | undefined;
+      readonly inputTokens: number;
+      readonly outputTokens: number;
+      readonly cost: number;
+    })
+  /** A call was refused before or instead of reaching an endpoint. */
+  | (Base & {
+      readonly type: 'rejected';
+      readonly target: string;
+      readonly key: string | undefined;
+      readonly reason: 'auth' | 'budget' | 'limit' | 'unavailable';
+      readonly retryAfter: number | undefined;
+      readonly error: unknown;
+    });
+
+/** An endpoint's state in {@link GatewaySnapshot}. */
+export interface EndpointSnapshot {
+  readonly id: string;
+  /** `'cooling'`: healthy but rate limited (a 429) until `cooldownUntil`. */
+  readonly state: HealthState | 'cooling';
+  /** The current (or last, while probing) ejection. */
+  readonly ejection:
+    | { readonly reason: ErrorClass | undefined; readonly until: number; readonly count: number }
+    | undefined;
+  /** When a 429's cool-down ends (clock time), if one is running. */
+  readonly cooldownUntil: number | undefined;
+  readonly consecutiveFailures: number;
+  readonly inflight: number;
+  /** Moving average of latency in ms (`undefined` before the first success). */
+  readonly latency: number | undefined;
+  readonly limits: EndpointLimits | undefined;
+  /** What the rpm and tpm buckets hold now (negative while a true-up charge is paid off). */
+  readonly remaining: { readonly rpm: number | undefined; readonly tpm: number | undefined };
+  readonly usage: UsageTotals;
+}
+
+/** A key's state in {@link GatewaySnapshot}. */
+export interface KeySnapshot {
+  readonly usage: UsageTotals;
+  readonly budget: { readonly usd: number; readonly spent: number; readonly resetsAt: number } | undefined;
+  readonly limits: KeyInfo['limits'];
+}
+
+/** Everything a gateway knows now: endpoint health, ejections, limits and usage. */
+export interface GatewaySnapshot {
+  readonly targets: Readonly<
+    Record<string, { readonly usage: UsageTotals; readonly endpoints: readonly EndpointSnapshot[] }>
+  >;
+  readonly keys: Readonly<Record<string, KeySnapshot>>;
+}
+
+/** A gateway: one entry point for every call to its targets. */
+export interface Gateway<Q = unknown> {
+  /**
+   * Calls `target`: picks an endpoint, fails over to the others and then to the fallback targets.
+   * Rejects with the last error, a `GatewayUnavailableError`, a `GatewayAuthError`, a
+   * `BudgetExceededError`, a rate limiter's `RateLimitedError` (the key's limits), or the caller's
+   * abort reason.
+   */
+  call<T = unknown>(target: string, request: Q, options?: GatewayCallOptions): Promise<GatewayResult<T>>;
+  /** Listens to the gateway's events (and those of the target policies); returns an unsubscribe. */
+  on<K extends GatewayEvent['type'] | '*'>(
+    type: K,
+    listener: Listener<K extends '*' ? GatewayEvent : Extract<GatewayEvent, { type: K }>>,
+  ): Unsubscribe;
+  /** Listens to events of another type: those of the target policies (`retry`, `timeout`, `hedge`, …). */
+  on(type: string, listener: Listener<PolicyEventBase>): Unsubscribe;
+  /** Endpoint health, ejections, limits and usage, now. */
+  snapshot(): GatewaySnapshot;
+  /**
+   * Runs `interceptor` around every call from now on (how `breakwater/otel` traces a gateway);
+   * each invocation of the intercepted `fn` is one endpoint request.
+   */
+  intercept(interceptor: GatewayInterceptor): Unsubscribe;
+  /** The layers of the target policies (for telemetry gauges). */
+  readonly layers: readonly { readonly kind: string; readonly name: string | undefined }[];
+  /** The `name` option. */
+  readonly name: string | undefined;
+}
+
+/** A call as an interceptor sees it (the shape `breakwater/otel` expects). */
+export interface InterceptedGatewayCall {
+  /** The function of one endpoint request. */
+  readonly fn: (ctx: Context) => unknown;
+  /** Runs the call with `fn` in place of {@link InterceptedGatewayCall.fn}; call it once. */
+  proceed(fn: (ctx: Context) => unknown): Promise<unknown>;
+  /** The target called. */
+  readonly name: string;
+  /** The target's policy layers. */
+  readonly layers: readonly { readonly kind: string; readonly name: string | undefined }[];
+  /** A description of the call as a generative-AI operation. */
+  readonly genAi: {
+    /** `'chat'`. */
+    readonly operation: string;
+    /** The target called. */
+    readonly model: string;
+    /** The request's `messages` (or the request). */
+    readonly input: unknown;
+    /** Reads the completion from the call's result (its `value`). */
+    readonly output: (r: unknown) => unknown;
+  };
+}
+
+/** Runs around one gateway call; must call `call.proceed` once and return what it returns. */
+export type GatewayInterceptor = (call: InterceptedGatewayCall) => Promise<unknown>;
