@@ -17,7 +17,7 @@ export default {
   readme: 'README.md',
   projectDocuments: ['docs/*.md'],
   plugin: ['./scripts/typedoc-guides.mjs'],
-  highlightLanguages: ['typescript', 'javascript', 'json', 'bash', 'sh', 'sql', 'text'],
+  highlightLanguages: ['typescript', 'javascript', 'json', 'bash', 'sh', 'sql', 'text', 'python'],
   groupOrder: ['Guides', 'Project', '*'],
   navigation: { includeGroups: true },
   excludePrivate: true,
