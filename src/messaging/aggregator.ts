@@ -1,6 +1,6 @@
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
-import { type CompletedBy, dueAt, type TimedRules, timedCompletion } from './completion.js';
+import { type CompletedBy, checkRules, dueAt, timedCompletion } from './completion.js';
 import { AggregatorClosedError, LateMessageError } from './errors.js';
 
 /** An open group, as `complete.predicate` sees it. */
@@ -124,9 +124,6 @@ class Group<M, K> implements GroupView<M, K> {
 // Timers longer than this overflow the platform's 32-bit delay; they are re-armed when they fire.
 const MAX_DELAY = 2_147_483_647;
 
-const finite = (name: string, v: number | undefined): number | undefined =>
-  v === undefined || checkNumber(name, v, 0, { exclusiveMin: true }) === Number.POSITIVE_INFINITY ? undefined : v;
-
 const unhandled = (error: unknown): void => {
   void Promise.reject(error);
 };
@@ -155,19 +152,7 @@ export function aggregator<M, K, R = readonly M[]>(options: AggregatorOptions<M,
   checkObject('options', options);
   if (options === undefined) throw new TypeError('Expected `options` to be an object, got undefined');
   checkFunction('correlate', options.correlate, false);
-  checkObject('complete', options.complete);
-  const rules = options.complete;
-  if (rules === undefined) throw new TypeError('Expected `complete` to be an object, got undefined');
-  const size = rules.size === undefined ? undefined : checkNumber('complete.size', rules.size, 1, { integer: true });
-  const timed: TimedRules = {
-    timeout: finite('complete.timeout', rules.timeout),
-    deadline: finite('complete.deadline', rules.deadline),
-  };
-  checkFunction('complete.predicate', rules.predicate);
-  const predicate = rules.predicate;
-  if (size === undefined && timed.timeout === undefined && timed.deadline === undefined && predicate === undefined) {
-    throw new TypeError('Expected `complete` to set at least one of `size`, `timeout`, `deadline`, `predicate`');
-  }
+  const { size, timed, predicate } = checkRules(options.complete);
   checkFunction('combine', options.combine);
   checkFunction('onComplete', options.onComplete);
   checkFunction('onError', options.onError);

@@ -1,3 +1,5 @@
+import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
+
 /** How an aggregator group completed. */
 export type CompletedBy = 'size' | 'timeout' | 'deadline' | 'predicate' | 'forced' | 'close';
 
@@ -35,4 +37,44 @@ export function timedCompletion(group: GroupTimes, rules: TimedRules, now: numbe
   if (rules.deadline !== undefined && now >= group.firstAt + rules.deadline) return 'deadline';
   if (rules.timeout !== undefined && now >= group.lastAt + rules.timeout) return 'timeout';
   return undefined;
+}
+
+const finite = (name: string, v: number | undefined): number | undefined =>
+  v === undefined || checkNumber(name, v, 0, { exclusiveMin: true }) === Number.POSITIVE_INFINITY ? undefined : v;
+
+/** An aggregator's `complete` option, validated: what both aggregators run on. @internal */
+export interface CheckedRules<P> {
+  readonly size: number | undefined;
+  readonly timed: TimedRules;
+  readonly predicate: P | undefined;
+}
+
+/**
+ * Validates an aggregator's `complete` option (an object with at least one rule; `size` an integer
+ * ≥ 1, the timed rules > 0 where `Infinity` means unset, `predicate` a function).
+ * @internal
+ */
+export function checkRules<P>(
+  rules:
+    | {
+        readonly size?: number | undefined;
+        readonly timeout?: number | undefined;
+        readonly deadline?: number | undefined;
+        readonly predicate?: P | undefined;
+      }
+    | undefined,
+): CheckedRules<P> {
+  checkObject('complete', rules);
+  if (rules === undefined) throw new TypeError('Expected `complete` to be an object, got undefined');
+  const size = rules.size === undefined ? undefined : checkNumber('complete.size', rules.size, 1, { integer: true });
+  const timed: TimedRules = {
+    timeout: finite('complete.timeout', rules.timeout),
+    deadline: finite('complete.deadline', rules.deadline),
+  };
+  checkFunction('complete.predicate', rules.predicate);
+  const predicate = rules.predicate;
+  if (size === undefined && timed.timeout === undefined && timed.deadline === undefined && predicate === undefined) {
+    throw new TypeError('Expected `complete` to set at least one of `size`, `timeout`, `deadline`, `predicate`');
+  }
+  return { size, timed, predicate };
 }

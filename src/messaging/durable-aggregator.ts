@@ -2,7 +2,7 @@ import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
 import type { Completion, CompletionRules, GroupView, LatePolicy } from './aggregator.js';
 import type { AggregatorStore, GroupUpdate, StoredGroup } from './aggregator-store.js';
-import { type CompletedBy, dueAt, type TimedRules, timedCompletion } from './completion.js';
+import { type CompletedBy, checkRules, dueAt, timedCompletion } from './completion.js';
 import { AggregatorClosedError, LateMessageError } from './errors.js';
 
 /** What a durable aggregator's `combine` and `onComplete` are told about a completed group. */
@@ -118,9 +118,6 @@ const unhandled = (error: unknown): void => {
   void Promise.reject(error);
 };
 
-const finite = (name: string, v: number | undefined): number | undefined =>
-  v === undefined || checkNumber(name, v, 0, { exclusiveMin: true }) === Number.POSITIVE_INFINITY ? undefined : v;
-
 /**
  * Builds an aggregator whose groups live in a store shared by a fleet: one writer per correlation
  * key (a row lock, or a Redis lock with a fencing token), groups survive restarts, a group whose
@@ -155,19 +152,7 @@ export function durableAggregator<M, R = readonly M[], Tx = any>(
   }
   checkFunction('correlate', options.correlate, false);
   checkFunction('id', options.id);
-  checkObject('complete', options.complete);
-  const rules = options.complete;
-  if (rules === undefined) throw new TypeError('Expected `complete` to be an object, got undefined');
-  const size = rules.size === undefined ? undefined : checkNumber('complete.size', rules.size, 1, { integer: true });
-  const timed: TimedRules = {
-    timeout: finite('complete.timeout', rules.timeout),
-    deadline: finite('complete.deadline', rules.deadline),
-  };
-  checkFunction('complete.predicate', rules.predicate);
-  const predicate = rules.predicate;
-  if (size === undefined && timed.timeout === undefined && timed.deadline === undefined && predicate === undefined) {
-    throw new TypeError('Expected `complete` to set at least one of `size`, `timeout`, `deadline`, `predicate`');
-  }
+  const { size, timed, predicate } = checkRules(options.complete);
   checkFunction('combine', options.combine);
   checkFunction('onComplete', options.onComplete);
   checkFunction('onError', options.onError);
