@@ -62,8 +62,11 @@ export interface TargetOptions<Q = unknown> {
   /** How an endpoint is picked. @defaultValue 'weighted' */
   readonly strategy?: Strategy | undefined;
   /**
-   * A breakwater policy around each attempt (a per-attempt `timeout`, a `circuitBreaker`). A
-   * `retry` here retries the same endpoint and multiplies attempts: prefer the gateway's failover.
+   * A breakwater policy around each attempt (a per-attempt `timeout`). It is one instance shared
+   * by every endpoint of the target: a `circuitBreaker` here opens for the whole target (outlier
+   * ejection is the per-endpoint breaker), and its refusals (an open breaker, a full bulkhead, a
+   * rate limiter) count against no endpoint's health. A `retry` here retries the same endpoint and
+   * multiplies attempts: prefer the gateway's failover.
    * @defaultValue none
    */
   readonly policy?: Policy<any> | undefined;
