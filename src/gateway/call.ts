@@ -714,6 +714,7 @@ export class Call {
       target: t.name,
       endpoint: ep.id,
       key: this.key,
+      operation: 'chat',
       model: ep.model ?? (typeof m === 'string' ? m : ep.id),
       provider: ep.provider,
       inputTokens: usage.inputTokens,

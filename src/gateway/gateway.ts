@@ -21,6 +21,7 @@ import type {
   GatewayOptions,
   GatewayResult,
   GatewaySnapshot,
+  InterceptedGatewayCall,
   KeyInfo,
   KeySnapshot,
   TargetOptions,
@@ -294,6 +295,8 @@ export class GatewayImpl<Q> implements Gateway<Q> {
   readonly #keyLimits: Map<string, RateLimit> = new Map();
   /** The unwrapped per-attempt function handed to interceptors. */
   readonly base: (ctx: Context) => unknown;
+  /** Describes the attempt running in a context, for interceptors (its lane is set before `fn` runs). */
+  readonly describe: InterceptedGatewayCall['attempt'];
   readonly #classify: ((error: unknown) => ErrorClass | undefined) | undefined;
 
   constructor(o: GatewayOptions<Q>) {
@@ -330,6 +333,13 @@ export class GatewayImpl<Q> implements Gateway<Q> {
     this.sizes = [...this.targets.values()].some((t) => t.eps.some((e) => e.window < INF || e.tpm !== undefined));
     const lanes = this.lanes;
     this.base = (ctx) => (lanes.get(ctx) as Lane).direct(ctx);
+    this.describe = (ctx) => {
+      const lane = lanes.get(ctx);
+      if (lane === undefined) return undefined;
+      const ep = lane.ep;
+      // The request counts itself when it runs, after the interceptors' attempt wrappers begin.
+      return { attempt: lane.pass.call.attempts + 1, endpoint: ep.id, provider: ep.provider, model: ep.model };
+    };
   }
 
   call<T = unknown>(target: string, request: Q, options?: GatewayCallOptions): Promise<GatewayResult<T>> {
@@ -371,6 +381,7 @@ export class GatewayImpl<Q> implements Gateway<Q> {
         input: Array.isArray(r?.messages) ? r.messages : c.request,
         output: (result) => (result as GatewayResult | undefined)?.value,
       },
+      attempt: this.describe,
     });
   }
 

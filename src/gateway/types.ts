@@ -226,6 +226,8 @@ export type GatewayEvent =
   /** A model request finished and used tokens (for a stream: when it ended). Cost in USD. */
   | (Base & {
       readonly type: 'usage';
+      /** The gen_ai operation (`'chat'`), as the gateway describes its calls to interceptors. */
+      readonly operation: string;
       readonly target: string;
       readonly endpoint: string;
       readonly key: string | undefined;
@@ -331,6 +333,18 @@ export interface InterceptedGatewayCall {
     /** Reads the completion from the call's result (its `value`). */
     readonly output: (r: unknown) => unknown;
   };
+  /**
+   * Describes the endpoint request about to run in `ctx` (call it as the attempt starts, before
+   * `fn`): its number in the call and the endpoint's id, provider and model.
+   */
+  readonly attempt: (ctx: Context) =>
+    | {
+        readonly attempt: number;
+        readonly endpoint: string;
+        readonly provider: string | undefined;
+        readonly model: string | undefined;
+      }
+    | undefined;
 }
 
 /** Runs around one gateway call; must call `call.proceed` once and return what it returns. */
