@@ -1,10 +1,11 @@
 // One gateway call: auth, budget, the routing pass over a target's endpoints, failover, waiting for
 // a recovery, fallbacks across targets, and the accounting of what the answer used.
 import type { Context } from '../core/context.js';
+import { checkNumber, checkObject } from '../core/validate.js';
 import { RateLimitedError } from '../rate-limit/errors.js';
 import type { RateLimitDecision, RateLimitLease } from '../rate-limit/rate-limit.js';
 import { retryAfterHint } from '../retry/retry-after.js';
-import type { ErrorClass } from './classify.js';
+import { type ErrorClass, isRefusal } from './classify.js';
 import {
   BudgetExceededError,
   GatewayAuthError,
@@ -50,11 +51,14 @@ export class Lane {
   /** The current attempt's leases on its endpoint's rpm and tpm buckets. */
   declare rpm: RateLimitLease | undefined;
   declare tpm: RateLimitLease | undefined;
+  /** The current attempt reached its endpoint (the target's policy let it through). */
+  declare sent: boolean;
 
   constructor(pass: Pass) {
     this.pass = pass;
     this.ep = undefined as unknown as EndpointState;
     this.rpm = this.tpm = undefined;
+    this.sent = false;
     this.fn = (ctx) => this.run(ctx);
   }
 
@@ -70,6 +74,7 @@ export class Lane {
   direct(ctx: Context): unknown {
     const call = this.pass.call;
     call.attempts++;
+    this.sent = true;
     return this.ep.call(call.request, ctx);
   }
 }
@@ -189,6 +194,7 @@ export class Pass {
     const epoch = t.health.begin(i, start);
     ep.inflight++;
     lane.ep = ep;
+    lane.sent = false;
     // `route` checked the buckets in this same turn: these succeed (in-memory, synchronous).
     lane.rpm = ep.rpm === undefined ? undefined : (ep.rpm.tryAcquire(ONE) as RateLimitLease | undefined);
     lane.tpm = ep.tpm === undefined ? undefined : (ep.tpm.tryAcquire(call.cost) as RateLimitLease | undefined);
@@ -259,6 +265,18 @@ export class Pass {
       throw signal.reason;
     }
     const cls = gw.classify(error);
+    if (!lane.sent && isRefusal(error)) {
+      // The target's policy, shared by every endpoint (an open breaker, a full bulkhead, a rate
+      // limiter), refused the attempt before it reached the endpoint: nothing about the endpoint,
+      // and not a request. The next endpoint is tried (the same policy decides again).
+      t.health.abandon(i, epoch);
+      settleLease(lane.rpm, undefined);
+      if (gw.listening('attempt')) this.attempted(ep, cls, error, now - start);
+      call.error = error;
+      call.cls = cls;
+      call.errorTarget = t;
+      return undefined;
+    }
     ep.totals.errors++;
     t.totals.errors++;
     if (call.ks !== undefined) call.ks.totals.errors++;
@@ -505,6 +523,17 @@ export class Call {
         return Promise.reject(this.refused(new TypeError('Expected `auth` to return { key: string, … }')));
       this.key = info.key;
       this.exec.key = info.key;
+      const b = info.budget;
+      if (b !== undefined) {
+        // A budget the gateway cannot read would silently never refuse: the caller hears of it.
+        try {
+          checkObject('auth() result budget', b);
+          checkNumber('auth() result budget.usd', b.usd, 0);
+          if (b.per !== undefined) checkNumber('auth() result budget.per', b.per, 0, { exclusiveMin: true });
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
     }
     const t = this.t;
     // The estimate is made only where something reads it: a context window, a tpm limit.
@@ -685,6 +714,7 @@ export class Call {
       target: t.name,
       endpoint: ep.id,
       key: this.key,
+      operation: 'chat',
       model: ep.model ?? (typeof m === 'string' ? m : ep.id),
       provider: ep.provider,
       inputTokens: usage.inputTokens,

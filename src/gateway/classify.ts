@@ -143,6 +143,21 @@ export function classifyError(error: unknown): ErrorClass {
   return 'unknown';
 }
 
+/**
+ * A refusal by one of breakwater's own policies (an open or isolated breaker, a full bulkhead, a
+ * rate limiter): in a target's `policy`, shared by every endpoint, it says nothing about the
+ * endpoint the attempt was meant for. @internal
+ */
+export function isRefusal(error: unknown): boolean {
+  return (
+    isBreakwaterError(error) &&
+    (isBrokenCircuitError(error) ||
+      isIsolatedCircuitError(error) ||
+      isBulkheadRejectedError(error) ||
+      isRateLimitedError(error))
+  );
+}
+
 /** The HTTP status an error carries (`status`, `statusCode`, `response.status`), if any. @internal */
 export function statusOf(e: Shape): number | undefined {
   const s = e.status ?? e.statusCode ?? e.response?.status;

@@ -21,7 +21,9 @@ export class GatewayUnavailableError extends BreakwaterError {
   constructor(target: string, retryAfter: number, options?: BreakwaterErrorOptions) {
     super(
       'ERR_GATEWAY_UNAVAILABLE',
-      `No endpoint of target "${target}" is available; retry after ${Math.ceil(retryAfter)} ms`,
+      retryAfter === Number.POSITIVE_INFINITY
+        ? `No endpoint of target "${target}" can take the request (none has the context window or the tokens per minute for it)`
+        : `No endpoint of target "${target}" is available; retry after ${Math.ceil(retryAfter)} ms`,
       options,
     );
     this.target = target;

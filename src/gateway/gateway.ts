@@ -21,6 +21,7 @@ import type {
   GatewayOptions,
   GatewayResult,
   GatewaySnapshot,
+  InterceptedGatewayCall,
   KeyInfo,
   KeySnapshot,
   TargetOptions,
@@ -138,7 +139,10 @@ export class TargetState {
     if (o.policy !== undefined && !Array.isArray((o.policy as Policy | null)?.layers))
       fail(`${at}.policy`, 'a policy', o.policy);
     checkObject(`${at}.stream`, o.stream);
-    const stream = o.stream === undefined ? undefined : streamTimeout({ ...o.stream, clock: o.stream.clock ?? clock });
+    const stream =
+      o.stream === undefined
+        ? undefined
+        : named(`${at}.stream`, () => streamTimeout({ ...o.stream, clock: o.stream?.clock ?? clock }));
     this.policy =
       stream === undefined
         ? (o.policy ?? Policy.noop)
@@ -159,14 +163,16 @@ export class TargetState {
       checkFunction(`${at}.hedge.handle`, h.handle);
       const user = h.handle;
       // A failure another endpoint cannot fix (the request's fault, a refusal) starts no other lane.
-      this.hedge = hedge({
-        ...h,
-        clock,
-        handle: (error, ctx) => {
-          const cls = gw.classify(error);
-          return cls !== 'client' && cls !== 'content-policy' && (user === undefined || user(error, ctx));
-        },
-      });
+      this.hedge = named(`${at}.hedge`, () =>
+        hedge({
+          ...h,
+          clock,
+          handle: (error, ctx) => {
+            const cls = gw.classify(error);
+            return cls !== 'client' && cls !== 'content-policy' && (user === undefined || user(error, ctx));
+          },
+        }),
+      );
     } else this.hedge = undefined;
   }
 
@@ -205,10 +211,22 @@ export class TargetState {
         this.waiters.delete(done);
         signal?.removeEventListener('abort', abort);
       };
+      signal?.addEventListener('abort', abort, { once: true });
       if (ms < INF) timer = clock.setTimeout(done, Math.max(0, ms));
       this.waiters.add(done);
-      signal?.addEventListener('abort', abort, { once: true });
     });
+  }
+}
+
+/** `make()`, with the option path `at` put in front of the option its validation error names. */
+function named<T>(at: string, make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) {
+      error.message = error.message.replace(/^Expected `/, `Expected \`${at}.`);
+    }
+    throw error;
   }
 }
 
@@ -277,6 +295,8 @@ export class GatewayImpl<Q> implements Gateway<Q> {
   readonly #keyLimits: Map<string, RateLimit> = new Map();
   /** The unwrapped per-attempt function handed to interceptors. */
   readonly base: (ctx: Context) => unknown;
+  /** Describes the attempt running in a context, for interceptors (its lane is set before `fn` runs). */
+  readonly describe: InterceptedGatewayCall['attempt'];
   readonly #classify: ((error: unknown) => ErrorClass | undefined) | undefined;
 
   constructor(o: GatewayOptions<Q>) {
@@ -313,6 +333,13 @@ export class GatewayImpl<Q> implements Gateway<Q> {
     this.sizes = [...this.targets.values()].some((t) => t.eps.some((e) => e.window < INF || e.tpm !== undefined));
     const lanes = this.lanes;
     this.base = (ctx) => (lanes.get(ctx) as Lane).direct(ctx);
+    this.describe = (ctx) => {
+      const lane = lanes.get(ctx);
+      if (lane === undefined) return undefined;
+      const ep = lane.ep;
+      // The request counts itself when it runs, after the interceptors' attempt wrappers begin.
+      return { attempt: lane.pass.call.attempts + 1, endpoint: ep.id, provider: ep.provider, model: ep.model };
+    };
   }
 
   call<T = unknown>(target: string, request: Q, options?: GatewayCallOptions): Promise<GatewayResult<T>> {
@@ -325,7 +352,12 @@ export class GatewayImpl<Q> implements Gateway<Q> {
       );
     }
     const signal = options?.signal;
+    if (signal !== undefined && typeof (signal as AbortSignal | null)?.addEventListener !== 'function')
+      return Promise.reject(new TypeError(`Expected \`signal\` to be an AbortSignal, got ${typeof signal}`));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    const deadline = options?.deadline;
+    if (deadline != null && (typeof deadline !== 'number' || Number.isNaN(deadline)))
+      return Promise.reject(new TypeError(`Expected \`deadline\` to be a number, got ${JSON.stringify(deadline)}`));
     const c = new Call(this as GatewayImpl<unknown>, t, request, options);
     return (this.interceptors.length === 0 ? c.start() : this.#through(0, c)) as Promise<GatewayResult<T>>;
   }
@@ -349,6 +381,7 @@ export class GatewayImpl<Q> implements Gateway<Q> {
         input: Array.isArray(r?.messages) ? r.messages : c.request,
         output: (result) => (result as GatewayResult | undefined)?.value,
       },
+      attempt: this.describe,
     });
   }
 

@@ -9,6 +9,14 @@ import { priceOf, type TokenUsage } from './usage.js';
 
 const END: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
+/** The model a chunk names: OpenAI's `model`, Anthropic's `message.model`, OpenAI Responses' `response.model`. */
+function modelOf(chunk: unknown): string | undefined {
+  if (typeof chunk !== 'object' || chunk === null) return undefined;
+  const c = chunk as { model?: unknown; message?: { model?: unknown } | null; response?: { model?: unknown } | null };
+  const m = c.model ?? c.message?.model ?? c.response?.model;
+  return typeof m === 'string' ? m : undefined;
+}
+
 /** @internal */
 export class MeteredStream implements AsyncIterableIterator<unknown> {
   declare readonly pass: Pass;
@@ -23,6 +31,8 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   declare output: number;
   declare seen: boolean;
   declare done: boolean;
+  /** The model that answered, from the chunks (OpenAI's `model`, Anthropic's `message_start`). */
+  declare model: string | undefined;
   declare readonly onChunk: (r: IteratorResult<unknown>) => IteratorResult<unknown>;
   declare readonly onError: (error: unknown) => never;
 
@@ -43,6 +53,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     this.it = undefined;
     this.input = this.output = 0;
     this.seen = this.done = false;
+    this.model = undefined;
     this.onChunk = (r) => this.chunk(r);
     this.onError = (e) => this.fail(e);
   }
@@ -85,6 +96,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
       this.finish();
       return r;
     }
+    if (this.model === undefined) this.model = modelOf(r.value);
     let u: TokenUsage | undefined;
     try {
       u = this.pass.t.chunkUsage(r.value);
@@ -128,6 +140,14 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     } catch {
       // Bookkeeping only.
     }
-    this.pass.call.account(this.pass.t, this.ep, usage, priceOf(usage, this.ep.price), false, undefined);
+    const model = this.model;
+    this.pass.call.account(
+      this.pass.t,
+      this.ep,
+      usage,
+      priceOf(usage, this.ep.price),
+      false,
+      model === undefined ? undefined : { model },
+    );
   }
 }

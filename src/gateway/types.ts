@@ -62,8 +62,11 @@ export interface TargetOptions<Q = unknown> {
   /** How an endpoint is picked. @defaultValue 'weighted' */
   readonly strategy?: Strategy | undefined;
   /**
-   * A breakwater policy around each attempt (a per-attempt `timeout`, a `circuitBreaker`). A
-   * `retry` here retries the same endpoint and multiplies attempts: prefer the gateway's failover.
+   * A breakwater policy around each attempt (a per-attempt `timeout`). It is one instance shared
+   * by every endpoint of the target: a `circuitBreaker` here opens for the whole target (outlier
+   * ejection is the per-endpoint breaker), and its refusals (an open breaker, a full bulkhead, a
+   * rate limiter) count against no endpoint's health. A `retry` here retries the same endpoint and
+   * multiplies attempts: prefer the gateway's failover.
    * @defaultValue none
    */
   readonly policy?: Policy<any> | undefined;
@@ -223,6 +226,8 @@ export type GatewayEvent =
   /** A model request finished and used tokens (for a stream: when it ended). Cost in USD. */
   | (Base & {
       readonly type: 'usage';
+      /** The gen_ai operation (`'chat'`), as the gateway describes its calls to interceptors. */
+      readonly operation: string;
       readonly target: string;
       readonly endpoint: string;
       readonly key: string | undefined;
@@ -328,6 +333,18 @@ export interface InterceptedGatewayCall {
     /** Reads the completion from the call's result (its `value`). */
     readonly output: (r: unknown) => unknown;
   };
+  /**
+   * Describes the endpoint request about to run in `ctx` (call it as the attempt starts, before
+   * `fn`): its number in the call and the endpoint's id, provider and model.
+   */
+  readonly attempt: (ctx: Context) =>
+    | {
+        readonly attempt: number;
+        readonly endpoint: string;
+        readonly provider: string | undefined;
+        readonly model: string | undefined;
+      }
+    | undefined;
 }
 
 /** Runs around one gateway call; must call `call.proceed` once and return what it returns. */

@@ -13,7 +13,7 @@ import type { Context } from '../core/context.js';
 import { isTimeoutError } from '../core/errors.js';
 import type { Instruments } from './metrics.js';
 import * as N from './names.js';
-import type { GenAiCall, InterceptedCall, LayerInfo, Usage } from './types.js';
+import type { AttemptInfo, GenAiCall, InterceptedCall, LayerInfo, Usage } from './types.js';
 
 /** A function a policy runs. */
 export type Task = (ctx: Context) => unknown;
@@ -102,6 +102,8 @@ export class Call {
    */
   readonly wrapped: Task;
   readonly recording: boolean;
+  /** Describes each attempt (a gateway's endpoint), from the intercepted call. */
+  readonly describe: ((ctx: Context) => AttemptInfo | undefined) | undefined;
   attempts = 0;
   /** The delay of the last `retry` event, for the attempt that follows it. */
   delay: number | undefined = undefined;
@@ -121,6 +123,7 @@ export class Call {
     this.gen = gen;
     this.label = info?.name ?? t.label;
     this.provider = this.gen?.provider;
+    this.describe = typeof info?.attempt === 'function' ? info.attempt : undefined;
     const parent = context.active();
     const attributes: Attributes = { [N.TARGET]: this.label, [N.PATH]: info?.layers ? pathOf(info.layers) : t.path };
     let name = info?.name === undefined ? t.spanName : `breakwater ${this.label}`;
@@ -157,6 +160,15 @@ export class Call {
   attempt(ctx: Context): unknown {
     const n = ++this.attempts;
     const attributes: Attributes = { [N.ATTEMPT]: typeof ctx?.attempt === 'number' ? ctx.attempt : n };
+    if (this.describe !== undefined) {
+      const d = read(this.describe as (ctx: unknown) => unknown, ctx) as AttemptInfo | undefined;
+      if (typeof d === 'object' && d !== null) {
+        if (typeof d.attempt === 'number') attributes[N.ATTEMPT] = d.attempt;
+        if (typeof d.endpoint === 'string') attributes[N.ENDPOINT] = d.endpoint;
+        if (typeof d.provider === 'string') attributes[N.GEN_AI_PROVIDER] = d.provider;
+        if (typeof d.model === 'string') attributes[N.GEN_AI_REQUEST_MODEL] = d.model;
+      }
+    }
     if (this.delay !== undefined) {
       attributes[N.ATTEMPT_DELAY] = this.delay;
       this.delay = undefined;

@@ -22,6 +22,7 @@
 export { instrument } from './instrument.js';
 export { EVENT_TYPES } from './names.js';
 export type {
+  AttemptInfo,
   GenAiCall,
   Instrumentable,
   InstrumentOptions,

@@ -28,6 +28,9 @@ export const STREAM_PHASE = 'breakwater.stream.phase';
 export const STREAM_OUTCOME = 'breakwater.stream.outcome';
 export const HEDGE_TRIGGER = 'breakwater.hedge.trigger';
 export const CHAOS_INJECTION = 'breakwater.chaos.injection';
+/** The endpoint of a gateway attempt; the gateway's span events put their fields under `breakwater.gateway.*`. */
+export const GATEWAY = 'breakwater.gateway.';
+export const ENDPOINT = 'breakwater.gateway.endpoint';
 
 export const GEN_AI_OPERATION = 'gen_ai.operation.name';
 export const GEN_AI_PROVIDER = 'gen_ai.provider.name';

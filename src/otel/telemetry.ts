@@ -16,6 +16,16 @@ import type { GenAiCall, InterceptedCall, LayerInfo, UsageEvent } from './types.
 /** `execute` or `proceed`: runs a call with the (wrapped) function. */
 type Runner = (this: unknown, fn: Task, options?: ExecuteOptions) => Promise<unknown>;
 
+/** The scalar fields of a gateway event as `breakwater.gateway.<field>` (snake case) span event attributes. */
+function gatewayFields(ev: Record<string, unknown>, attrs: Attributes): void {
+  for (const k of Object.keys(ev)) {
+    if (k === 'type' || k === 'kind' || k === 'name' || k === 'error') continue;
+    const v = ev[k];
+    if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))
+      attrs[N.GATEWAY + k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  }
+}
+
 /**
  * One instrumentation of one target: the tracer, the instruments, and the event listener that
  * turns the target's events into span events and metrics.
@@ -115,6 +125,8 @@ export class Telemetry {
     const metric: Attributes = { ...attrs, [N.TARGET]: call?.label ?? this.label };
     const ev = e as PolicyEventBase & Record<string, unknown>;
     if ('error' in ev && ev.error !== undefined) attrs[N.ERROR_TYPE] = metric[N.ERROR_TYPE] = N.errorType(ev.error);
+    // A gateway's events say which endpoint and why: their fields go on the span event (never on a metric).
+    if (e.kind === 'gateway' && call !== undefined) gatewayFields(ev, attrs);
     switch (e.type) {
       case 'retry':
         m.retries.add(1, metric);

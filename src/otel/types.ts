@@ -66,6 +66,23 @@ export interface InterceptedCall<T> {
   readonly layers?: readonly LayerInfo[] | undefined;
   /** Set for a generative-AI call (a gateway's): the span follows the `gen_ai` conventions. */
   readonly genAi?: GenAiCall | undefined;
+  /**
+   * Describes the attempt about to run in `ctx` (a gateway: the endpoint it goes to), for its
+   * attempt span. Called as each attempt starts, before `fn` runs.
+   */
+  readonly attempt?: ((ctx: Context) => AttemptInfo | undefined) | undefined;
+}
+
+/** One attempt of an intercepted call, as its target describes it (a gateway: the endpoint's request). */
+export interface AttemptInfo {
+  /** Its number within the call (`breakwater.attempt`; 1 for the first). @defaultValue `ctx.attempt` */
+  readonly attempt?: number | undefined;
+  /** The endpoint it goes to (`breakwater.gateway.endpoint`). */
+  readonly endpoint?: string | undefined;
+  /** `gen_ai.provider.name` of that endpoint. */
+  readonly provider?: string | undefined;
+  /** `gen_ai.request.model`: the model asked of that endpoint. */
+  readonly model?: string | undefined;
 }
 
 /** What a generative-AI call is, for its `gen_ai.*` span and metric attributes. */

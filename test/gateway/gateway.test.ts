@@ -571,6 +571,7 @@ describe('auth, budgets, usage', () => {
       target: 'chat',
       endpoint: 'a',
       key: 'team-a',
+      operation: 'chat',
       model: 'm-a',
       provider: 'p',
       inputTokens: 40,

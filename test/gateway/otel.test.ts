@@ -72,3 +72,76 @@ it('a call span per gateway call, an attempt span per endpoint request, usage an
   await again;
   expect(o.spans()).toHaveLength(spans.length);
 });
+
+it('each attempt span names the endpoint it went to and its number in the call; gateway span events carry their fields', async () => {
+  const o = sdk();
+  const gw = gateway({
+    targets: {
+      'gpt-4o': {
+        strategy: 'round-robin',
+        endpoints: [
+          endpoint('east', [http(500)], { provider: 'azure', model: 'gpt-4o-east' }),
+          endpoint('west', [ok(12, 5)], { provider: 'openai', model: 'gpt-4o-west' }),
+        ],
+      },
+    },
+  });
+  const off = instrument(gw, { tracerProvider: o.tracerProvider, meterProvider: o.meterProvider });
+  await gw.call('gpt-4o', { messages: [{ role: 'user', content: 'hi' }] });
+  off();
+  const spans = o.spans();
+  const call = only(spans, 'chat gpt-4o');
+  const attempts = childrenOf(spans, call).map((s) => s.attributes);
+  expect(attempts).toMatchObject([
+    {
+      'breakwater.attempt': 1,
+      'breakwater.gateway.endpoint': 'east',
+      'gen_ai.provider.name': 'azure',
+      'gen_ai.request.model': 'gpt-4o-east',
+      'breakwater.attempt.outcome': 'error',
+    },
+    {
+      'breakwater.attempt': 2,
+      'breakwater.gateway.endpoint': 'west',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4o-west',
+      'breakwater.attempt.outcome': 'success',
+    },
+  ]);
+  const ev = call.events.map((e) => [e.name, e.attributes]);
+  expect(ev).toContainEqual([
+    'breakwater.route',
+    expect.objectContaining({ 'breakwater.gateway.endpoint': 'east', 'breakwater.gateway.candidates': 2 }),
+  ]);
+  expect(ev).toContainEqual([
+    'breakwater.attempt',
+    expect.objectContaining({ 'breakwater.gateway.endpoint': 'east', 'breakwater.gateway.outcome': 'unknown' }),
+  ]);
+});
+
+it('token metrics of a stream that ends after its call span carry gen_ai.operation.name (a required attribute)', async () => {
+  const o = sdk();
+  async function* chunks() {
+    yield { model: 'gpt-4o-2024', choices: [{ delta: { content: 'hi' } }] };
+    yield { model: 'gpt-4o-2024', choices: [], usage: { prompt_tokens: 7, completion_tokens: 1 } };
+  }
+  const gw = gateway({ targets: { chat: { endpoints: [endpoint('e', [() => chunks()], { provider: 'openai' })] } } });
+  const off = instrument(gw, { tracerProvider: o.tracerProvider, meterProvider: o.meterProvider });
+  const r = await gw.call('chat', { messages: [] });
+  for await (const _ of r.value as AsyncIterable<unknown>) {
+    // drain: the usage arrives with the last chunk, after the call span ended
+  }
+  off();
+  const m = await o.metrics();
+  const usage = m.get('gen_ai.client.token.usage');
+  expect(usage?.dataPoints.map((p) => p.attributes)).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.response.model': 'gpt-4o-2024',
+        'gen_ai.token.type': 'input',
+      }),
+    ]),
+  );
+});

@@ -327,6 +327,28 @@ describe('streams with the real SDKs', () => {
   });
 });
 
+describe('stream usage with the real SDKs', () => {
+  it("a stream's usage event names the model that answered (read from its chunks), not the endpoint id", async () => {
+    const gw = gateway<Req>({
+      targets: {
+        o: { stream: { firstChunk: 5_000 }, endpoints: [viaOpenAI('oa-endpoint', () => openai, 'gpt-4o-2024-08-06')] },
+        a: { stream: { firstChunk: 5_000 }, endpoints: [viaAnthropic('an-endpoint', 'claude-sonnet-4-5')] },
+      },
+    });
+    const ev = events(gw);
+    for (const t of ['o', 'a']) {
+      const r = await gw.call(t, { ...ask, stream: true });
+      for await (const _ of r.value as AsyncIterable<unknown>) {
+        // drain
+      }
+    }
+    expect(ev.filter((e) => e.type === 'usage').map((e) => (e as { model: string }).model)).toEqual([
+      'gpt-4o-2024-08-06',
+      'claude-sonnet-4-5',
+    ]);
+  });
+});
+
 describe('abort and listeners with the real SDKs', () => {
   it("the caller's abort rejects with its reason and closes the request in flight", async () => {
     const gw = gateway<Req>({
