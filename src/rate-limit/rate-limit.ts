@@ -532,8 +532,19 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
     }
     if (d instanceof Promise) {
       return d.then(
-        (d) => this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass),
-        (error: unknown) => this.#storeFailed(error, key, cost, pass),
+        (d) => {
+          // The caller left (or an enclosing timeout fired) during the round trip: give back what
+          // the store took and do not run the call.
+          if (signal?.aborted) {
+            if (d.ok && ahead < 0) this.#quiet(this.#store.adjust(key, -cost, d.at, this.#limits), key);
+            throw signal.reason;
+          }
+          return this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass);
+        },
+        (error: unknown) => {
+          if (signal?.aborted) throw signal.reason;
+          return this.#storeFailed(error, key, cost, pass);
+        },
       );
     }
     return this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass);
