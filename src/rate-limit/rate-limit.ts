@@ -168,7 +168,8 @@ export interface RateLimit extends Policy<RateLimitEvent> {
   check(request?: RateLimitRequest): Awaitable<RateLimitDecision>;
   /**
    * Takes `cost` for `key` as a call through the policy would: waits in `mode: 'wait'`, rejects
-   * with {@link RateLimitedError} otherwise; in shadow mode always resolves.
+   * with {@link RateLimitedError} otherwise; in shadow mode always resolves. Rejects with a
+   * `TypeError` / `RangeError` naming a bad `key`, `cost`, `signal` or `deadline`.
    */
   acquire(options?: RateLimitAcquireOptions): Promise<RateLimitLease>;
   /** Takes `cost` for `key` if it fits now (and nobody is waiting for it); `undefined` otherwise. */
@@ -906,6 +907,10 @@ class RateLimitPolicy extends Pipeline<RateLimitEvent> implements RateLimit {
       keyOf(options);
       costOf(options);
       checkObject('options', options);
+      const signal = options?.signal as Partial<AbortSignal> | null | undefined;
+      if (signal !== undefined && typeof signal?.addEventListener !== 'function')
+        fail('signal', 'an AbortSignal', signal);
+      if (options?.deadline !== undefined) checkNumber('deadline', options.deadline, Number.NEGATIVE_INFINITY);
     } catch (error) {
       return Promise.reject(error);
     }

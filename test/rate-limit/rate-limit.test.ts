@@ -412,6 +412,20 @@ describe('rateLimit: the low-level limiter', () => {
     await expect(rejecting.acquire({ cost: -1 })).rejects.toThrow(/`cost`/);
   });
 
+  it('acquire with a signal or deadline that is not one is a TypeError naming it, and the key keeps working', async () => {
+    const clock = virtualClock();
+    const rl = rateLimit({ limit: 1, per: 1000, mode: 'wait', clock });
+    await rl.acquire();
+    await expect(rl.acquire({ signal: 'stop' as never })).rejects.toThrow(/`signal` to be an AbortSignal/);
+    await expect(rl.acquire({ signal: {} as never })).rejects.toThrow(/`signal` to be an AbortSignal/);
+    await expect(rl.acquire({ deadline: 'soon' as never })).rejects.toThrow(/`deadline` to be a number/);
+    // No waiter was left behind in the queue: the next one is admitted when the token is there.
+    expect((await rl.snapshot()).waiting).toBe(0);
+    const next = rl.acquire();
+    await clock.advance(1000);
+    expect((await next).cost).toBe(1);
+  });
+
   it('drain, setRemaining and observe adjust a key; snapshot reports it', () => {
     const clock = virtualClock();
     const rl = rateLimit({ limit: 10, per: 1000, clock });
