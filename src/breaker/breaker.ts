@@ -345,14 +345,13 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
       const granted = await store.lease(this.#cfg.probes);
       // The caller left (or an enclosing timeout fired) while the fleet was asked: no probe runs
       // for nobody, and a slot it was given goes back.
-      const s = ctx.scope;
-      const aborted = s !== undefined ? s.aborted : ctx.callerSignal?.aborted === true;
-      if (!granted || aborted) {
+      const s = ctx.scope ?? ctx.callerSignal;
+      if (!granted || s?.aborted) {
         if (gen === this.#gen) {
           this.#t.inFlight--;
           if (granted) store.done(false);
         }
-        if (aborted) throw s !== undefined ? s.reason : ctx.callerSignal?.reason;
+        if (s?.aborted) throw s.reason;
         return this.#reject(this.#admit(this.#clock.now()) ?? this.#busy());
       }
     }
