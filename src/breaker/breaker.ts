@@ -341,9 +341,19 @@ class BreakerLayer extends BaseLayer<BreakerEvent> {
     const store = this.#trip?.store;
     // A shared store hands out the fleet's probe slots: without one, the call is rejected as if
     // every local slot were taken (or as the state the store brought meanwhile says).
-    if (probe && store !== undefined && !(await store.lease(this.#cfg.probes))) {
-      if (gen === this.#gen) this.#t.inFlight--;
-      return this.#reject(this.#admit(this.#clock.now()) ?? this.#busy());
+    if (probe && store !== undefined) {
+      const granted = await store.lease(this.#cfg.probes);
+      // The caller left (or an enclosing timeout fired) while the fleet was asked: no probe runs
+      // for nobody, and a slot it was given goes back.
+      const s = ctx.scope ?? ctx.callerSignal;
+      if (!granted || s?.aborted) {
+        if (gen === this.#gen) {
+          this.#t.inFlight--;
+          if (granted) store.done(false);
+        }
+        if (s?.aborted) throw s.reason;
+        return this.#reject(this.#admit(this.#clock.now()) ?? this.#busy());
+      }
     }
     let scope: AbortScope | undefined;
     let expired = false; // a probe past its timeout was already counted as failed

@@ -168,7 +168,8 @@ export interface RateLimit extends Policy<RateLimitEvent> {
   check(request?: RateLimitRequest): Awaitable<RateLimitDecision>;
   /**
    * Takes `cost` for `key` as a call through the policy would: waits in `mode: 'wait'`, rejects
-   * with {@link RateLimitedError} otherwise; in shadow mode always resolves.
+   * with {@link RateLimitedError} otherwise; in shadow mode always resolves. Rejects with a
+   * `TypeError` / `RangeError` naming a bad `key`, `cost`, `signal` or `deadline`.
    */
   acquire(options?: RateLimitAcquireOptions): Promise<RateLimitLease>;
   /** Takes `cost` for `key` if it fits now (and nobody is waiting for it); `undefined` otherwise. */
@@ -532,8 +533,19 @@ class RateLimitLayer extends BaseLayer<RateLimitEvent> {
     }
     if (d instanceof Promise) {
       return d.then(
-        (d) => this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass),
-        (error: unknown) => this.#storeFailed(error, key, cost, pass),
+        (d) => {
+          // The caller left (or an enclosing timeout fired) during the round trip: give back what
+          // the store took and do not run the call.
+          if (signal?.aborted) {
+            if (d.ok && ahead < 0) this.#quiet(this.#store.adjust(key, -cost, d.at, this.#limits), key);
+            throw signal.reason;
+          }
+          return this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass);
+        },
+        (error: unknown) => {
+          if (signal?.aborted) throw signal.reason;
+          return this.#storeFailed(error, key, cost, pass);
+        },
       );
     }
     return this.#admitted(d, ahead, key, cost, signal, deadline, lease, pass);
@@ -895,6 +907,10 @@ class RateLimitPolicy extends Pipeline<RateLimitEvent> implements RateLimit {
       keyOf(options);
       costOf(options);
       checkObject('options', options);
+      const signal = options?.signal as Partial<AbortSignal> | null | undefined;
+      if (signal !== undefined && typeof signal?.addEventListener !== 'function')
+        fail('signal', 'an AbortSignal', signal);
+      if (options?.deadline !== undefined) checkNumber('deadline', options.deadline, Number.NEGATIVE_INFINITY);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
   type BreakerEvent,
+  type BreakerStore,
   BrokenCircuitError,
   type CircuitBreaker,
   circuitBreaker,
@@ -740,5 +741,90 @@ describe('circuitBreaker: clock reads on the closed path', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('circuitBreaker with a shared store: a caller abort while the probe lease is asked', () => {
+  // A store whose probe leases are granted by hand (as a Redis round trip would, later).
+  function handStore() {
+    const leases: ReturnType<typeof deferred<boolean>>[] = [];
+    const done: boolean[] = [];
+    const store: BreakerStore = {
+      attach: () => {},
+      changed: () => {},
+      lease: () => {
+        const d = deferred<boolean>();
+        leases.push(d);
+        return d.promise;
+      },
+      done: (ok) => void done.push(ok),
+    };
+    return { store, leases, done };
+  }
+
+  async function halfOpen(store: BreakerStore, clock: ReturnType<typeof virtualClock>) {
+    const b = circuitBreaker({ strategy: consecutive(1), breakDuration: 1000, store, clock });
+    await fail(b);
+    await clock.advance(1000);
+    expect(b.state).toBe('half-open');
+    return b;
+  }
+
+  it('rejects with the caller’s reason, never runs the probe, and frees the fleet slot it was given', async () => {
+    const clock = virtualClock();
+    const { store, leases, done } = handStore();
+    const b = await halfOpen(store, clock);
+    const ac = new AbortController();
+    let ran = false;
+    const p = b.execute(
+      () => {
+        ran = true;
+        return 'ran';
+      },
+      { signal: ac.signal },
+    );
+    await clock.flush();
+    const reason = new Error('caller left');
+    ac.abort(reason);
+    leases[0]?.resolve(true);
+    await expect(p).rejects.toBe(reason);
+    expect(ran).toBe(false);
+    expect(done).toEqual([false]); // the slot goes back to the fleet: no success reported, nothing closed
+    expect(b.state).toBe('half-open');
+    // The local slot is free too: the next caller probes.
+    const next = b.execute(() => 'probe');
+    await clock.flush();
+    leases[1]?.resolve(true);
+    expect(await next).toBe('probe');
+    expect(b.state).toBe('closed');
+  });
+
+  it('an enclosing timeout that fires meanwhile: its TimeoutError, and the probe does not run', async () => {
+    const clock = virtualClock();
+    const { store, leases, done } = handStore();
+    const b = await halfOpen(store, clock);
+    let ran = false;
+    const p = Policy.wrap(timeout({ after: 100, clock }), b).execute(() => {
+      ran = true;
+      return 'ran';
+    });
+    await clock.advance(100);
+    leases[0]?.resolve(true);
+    await expect(p).rejects.toBeInstanceOf(TimeoutError);
+    expect(ran).toBe(false);
+    expect(done).toEqual([false]);
+  });
+
+  it('a lease refused while the caller left: the caller’s reason, not BrokenCircuitError', async () => {
+    const clock = virtualClock();
+    const { store, leases, done } = handStore();
+    const b = await halfOpen(store, clock);
+    const ac = new AbortController();
+    const p = b.execute(() => 'ran', { signal: ac.signal });
+    await clock.flush();
+    ac.abort('bye');
+    leases[0]?.resolve(false);
+    await expect(p).rejects.toBe('bye');
+    expect(done).toEqual([]);
   });
 });

@@ -6,12 +6,15 @@ import {
   type RateLimitEvent,
   RateLimitedError,
   type RateLimitLease,
+  type RateLimitStore,
   RateLimitStoreError,
   rateLimit,
+  type StoreDecision,
 } from '../../src/rate-limit/index.js';
 import { constant, retry } from '../../src/retry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { timeout } from '../../src/timeout/index.js';
+import { deferred } from '../support/deferred.js';
 
 const limited = (e: unknown) => (isRateLimitedError(e) ? { reason: e.reason, retryAfter: e.retryAfter } : e);
 
@@ -409,6 +412,20 @@ describe('rateLimit: the low-level limiter', () => {
     await expect(rejecting.acquire({ cost: -1 })).rejects.toThrow(/`cost`/);
   });
 
+  it('acquire with a signal or deadline that is not one is a TypeError naming it, and the key keeps working', async () => {
+    const clock = virtualClock();
+    const rl = rateLimit({ limit: 1, per: 1000, mode: 'wait', clock });
+    await rl.acquire();
+    await expect(rl.acquire({ signal: 'stop' as never })).rejects.toThrow(/`signal` to be an AbortSignal/);
+    await expect(rl.acquire({ signal: {} as never })).rejects.toThrow(/`signal` to be an AbortSignal/);
+    await expect(rl.acquire({ deadline: 'soon' as never })).rejects.toThrow(/`deadline` to be a number/);
+    // No waiter was left behind in the queue: the next one is admitted when the token is there.
+    expect((await rl.snapshot()).waiting).toBe(0);
+    const next = rl.acquire();
+    await clock.advance(1000);
+    expect((await next).cost).toBe(1);
+  });
+
   it('drain, setRemaining and observe adjust a key; snapshot reports it', () => {
     const clock = virtualClock();
     const rl = rateLimit({ limit: 10, per: 1000, clock });
@@ -460,6 +477,86 @@ describe('rateLimit: options', () => {
 
   it('no options at all', () => {
     expect(() => rateLimit(undefined as never)).toThrow(/`options` to be an object, got undefined/);
+  });
+});
+
+describe('rateLimit: a caller abort while a shared store answers', () => {
+  // A store whose every answer is settled by hand, recording the costs given back.
+  function pending() {
+    const answers: ReturnType<typeof deferred<StoreDecision>>[] = [];
+    const refunds: number[] = [];
+    const store: RateLimitStore = {
+      acquire: () => {
+        const d = deferred<StoreDecision>();
+        answers.push(d);
+        return d.promise;
+      },
+      adjust: (_key, delta) => {
+        refunds.push(delta);
+        return Promise.resolve();
+      },
+      block: () => Promise.resolve(),
+      cap: () => Promise.resolve(),
+    };
+    const admit = () =>
+      (answers.shift() as ReturnType<typeof deferred<StoreDecision>>).resolve({
+        ok: true,
+        wait: 0,
+        remaining: 9,
+        at: 123,
+        blockedFor: 0,
+      });
+    return { store, admit, refunds };
+  }
+
+  it.each(['reject', 'wait'] as const)(
+    '%s mode: rejects with the caller’s reason, never runs fn, and gives the cost taken back',
+    async (mode) => {
+      const { store, admit, refunds } = pending();
+      const rl = rateLimit({ limit: 10, per: 1000, cost: 3, store, mode });
+      const ac = new AbortController();
+      let ran = false;
+      const p = rl.execute(
+        () => {
+          ran = true;
+          return 'ran';
+        },
+        { signal: ac.signal },
+      );
+      const reason = new Error('caller left');
+      ac.abort(reason);
+      admit(); // the store took the cost for a caller who is gone
+      await expect(p).rejects.toBe(reason);
+      expect(ran).toBe(false);
+      expect(refunds).toEqual([-3]);
+    },
+  );
+
+  it('an enclosing timeout that fires during the round trip: fn does not run after it', async () => {
+    const { store, admit, refunds } = pending();
+    const clock = virtualClock();
+    const policy = Policy.wrap(timeout({ after: 100, clock }), rateLimit({ limit: 10, per: 1000, store }));
+    let ran = false;
+    const p = policy.execute(() => {
+      ran = true;
+      return 'ran';
+    });
+    await clock.advance(100);
+    admit();
+    await expect(p).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect(ran).toBe(false);
+    expect(refunds).toEqual([-1]);
+  });
+
+  it('the low-level acquire with a signal does the same', async () => {
+    const { store, admit, refunds } = pending();
+    const rl = rateLimit({ limit: 10, per: 1000, store });
+    const ac = new AbortController();
+    const p = rl.acquire({ cost: 2, signal: ac.signal });
+    ac.abort('bye');
+    admit();
+    await expect(p).rejects.toBe('bye');
+    expect(refunds).toEqual([-2]);
   });
 });
 

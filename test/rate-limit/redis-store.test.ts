@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
   isRateLimitedError,
   isRateLimitStoreError,
@@ -276,5 +276,35 @@ describe.skipIf(!HAS.redis)('redisRateLimitStore: a private redis-server restart
     stop = true;
     await hammer;
     expect(failed.every((e) => isRateLimitStoreError(e))).toBe(true);
+  });
+});
+
+describe('redisRateLimitStore: timeout', () => {
+  // A client that answers the script after `delay.ms` (on whatever timers are installed).
+  const slowClient = (delay: { ms: number }) => {
+    const answer = () =>
+      new Promise<unknown>((resolve) => setTimeout(() => resolve([1, '0', '9', '1000', '0']), delay.ms));
+    return { evalsha: answer, eval: answer };
+  };
+
+  it('a long timeout waits that long: it is not cut to 1 ms by the timer ceiling (2^31 − 1 ms)', async () => {
+    const delay = { ms: 0 };
+    const rl = rateLimit({ limit: 10, per: 1000, store: redisRateLimitStore(slowClient(delay), { timeout: 2 ** 31 }) });
+    await rl.execute(() => 'warm'); // the script's hash is computed once, off the fake timers
+    vi.useFakeTimers();
+    try {
+      delay.ms = 50;
+      const p = rl.executeOutcome(() => 'ran');
+      await vi.advanceTimersByTimeAsync(50);
+      expect(await p).toEqual({ ok: true, value: 'ran' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a timeout that is not a finite number is refused, naming the option', () => {
+    expect(() => redisRateLimitStore(slowClient({ ms: 0 }), { timeout: Number.POSITIVE_INFINITY })).toThrow(
+      /`timeout` to be a finite number/,
+    );
   });
 });

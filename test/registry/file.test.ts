@@ -92,9 +92,23 @@ describe('registryFromFile', () => {
     ]);
   });
 
+  test('a file saved with a UTF-8 byte order mark (Windows editors) loads, and reloads', async () => {
+    write(`\uFEFF${JSON.stringify(config(2))}`);
+    const r = await load();
+    expect(maxRetries(r)).toBe(2);
+    const ev = events(r);
+    write(`\uFEFF${JSON.stringify(config(3))}`);
+    expect(await ev.next()).toMatchObject({ type: 'config-applied', version: 2 });
+    expect(maxRetries(r)).toBe(3);
+  });
+
   test('bad options are TypeErrors', async () => {
     await expect(registryFromFile('')).rejects.toThrow(TypeError);
     await expect(registryFromFile(file, { debounce: -1 })).rejects.toThrow(RangeError);
+    await expect(registryFromFile(file, { debounce: Number.POSITIVE_INFINITY })).rejects.toThrow(
+      /`debounce` to be a finite number/,
+    );
+    await expect(registryFromFile(file, { watch: 'yes' as never })).rejects.toThrow(/`watch` to be a boolean/);
   });
 
   test('with watch: a change is applied, with the file as the source', async () => {

@@ -93,7 +93,8 @@ class RedisStore implements RateLimitStore {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new RateLimitStoreError(`Redis did not answer within ${this.#timeout} ms`)),
-        this.#timeout,
+        // Platforms fire a delay above 2^31 − 1 ms after 1 ms.
+        Math.min(this.#timeout, 2_147_483_647),
       );
       pending.then(
         (v) => {
@@ -116,7 +117,7 @@ class RedisStore implements RateLimitStore {
  * bucket would be full (or their window empty) again. A failure or a slow answer is a
  * `RateLimitStoreError`; the limiter's `onStoreError` decides what a call does then.
  *
- * @throws TypeError when `client` is not an ioredis client or an option is invalid.
+ * @throws TypeError / RangeError when `client` is not an ioredis client or an option is invalid (`timeout` not a finite number > 0, …).
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
@@ -142,5 +143,6 @@ export function redisRateLimitStore(client: RedisLike, options?: RedisRateLimitS
   if (typeof timeout !== 'number' || !(timeout > 0)) {
     throw new RangeError(`Expected \`timeout\` to be a number > 0, got ${String(timeout)}`);
   }
+  if (!Number.isFinite(timeout)) throw new RangeError(`Expected \`timeout\` to be a finite number, got ${timeout}`);
   return new RedisStore(client, prefix, timeout);
 }

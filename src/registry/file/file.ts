@@ -111,7 +111,8 @@ type Parsed =
 
 function parse(text: string, path: string): Parsed {
   try {
-    return { ok: true, config: JSON.parse(text) as RegistryConfig };
+    // A UTF-8 byte order mark (Windows editors write one) is not part of the JSON.
+    return { ok: true, config: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as RegistryConfig };
   } catch (error) {
     return { ok: false, errors: [{ path: '', message: `${path} is not valid JSON: ${(error as Error).message}` }] };
   }
@@ -125,6 +126,7 @@ function parse(text: string, path: string): Parsed {
  *
  * @throws RegistryConfigError when the file is not valid JSON or not a valid config.
  * @throws Error (the file system's) when the file cannot be read.
+ * @throws TypeError / RangeError when an option is invalid (`debounce` not a finite number ≥ 0, `watch` not a boolean).
  * @example
  * ```ts
  * const mesh = await registryFromFile('resilience.json', { watch: true, functions: { cached } });
@@ -135,7 +137,11 @@ function parse(text: string, path: string): Parsed {
 export async function registryFromFile(path: string, options?: FileRegistryOptions): Promise<FileRegistry> {
   if (typeof path !== 'string' || path === '') fail('path', 'a file path', path);
   checkObject('options', options);
-  if (options?.debounce !== undefined) checkNumber('debounce', options.debounce, 0);
+  if (options?.debounce !== undefined) {
+    checkNumber('debounce', options.debounce, 0);
+    if (!Number.isFinite(options.debounce)) fail('debounce', 'a finite number', options.debounce, RangeError);
+  }
+  if (options?.watch !== undefined && typeof options.watch !== 'boolean') fail('watch', 'a boolean', options.watch);
   const abs = resolve(path);
   const text = await readFile(abs, 'utf8');
   const parsed = parse(text, abs);
