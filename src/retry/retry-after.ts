@@ -4,7 +4,8 @@ import { type HeaderBag, retryAfterHeader } from '../core/headers.js';
 /**
  * The delay (ms) a failure asks for: `retryAfter` on the error, or the `retry-after-ms` /
  * `Retry-After` header (seconds or an HTTP date) of `error.headers` or `error.response.headers`
- * (a `Headers` instance or a plain object, any case). `undefined` when there is none.
+ * (a `Headers` instance or a plain object, any case). `undefined` when there is none; `Infinity`
+ * when the error says no retry can succeed.
  * @example
  * ```ts
  * retryAfterHint({ status: 429, headers: { 'retry-after-ms': '150' } }, Date.now()); // 150
@@ -15,6 +16,7 @@ export function retryAfterHint(error: unknown, now: number): number | undefined 
   const e = error as { retryAfter?: unknown; headers?: HeaderBag; response?: { headers?: HeaderBag } | null } | null;
   if (typeof e !== 'object' || e === null) return undefined;
   const ra = e.retryAfter;
-  if (typeof ra === 'number' && ra >= 0 && ra < Number.POSITIVE_INFINITY) return ra;
+  // `Infinity` is a hint too: no retry can succeed (a rate limiter's `capacity` rejection).
+  if (typeof ra === 'number' && ra >= 0) return ra;
   return retryAfterHeader(e.headers, now) ?? retryAfterHeader(e.response?.headers, now);
 }

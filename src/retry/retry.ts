@@ -31,7 +31,8 @@ export type RetryEvent =
       readonly type: 'give-up';
       readonly attempt: number;
       /** Why no further attempt is made. */
-      readonly reason: 'max-retries' | 'budget' | 'deadline';
+      /** `'retry-after'`: the failure said no retry can succeed (`retryAfter: Infinity`). */
+      readonly reason: 'max-retries' | 'budget' | 'deadline' | 'retry-after';
       readonly error?: unknown;
       readonly result?: unknown;
     })
@@ -149,7 +150,7 @@ class RetryLayer extends BaseLayer<RetryEvent> {
         throwIfAborted(ctx);
         if ('error' in outcome && this.#handle !== undefined && !this.#handle(outcome.error, ctx)) throw outcome.error;
         let delay = 0;
-        let reason: 'max-retries' | 'deadline' | 'budget' | undefined = 'max-retries';
+        let reason: 'max-retries' | 'deadline' | 'budget' | 'retry-after' | undefined = 'max-retries';
         if (attempt <= this.#max) {
           delay = this.#delay(attempt, outcome, state);
           if (!(delay >= 0)) delay = 0;
@@ -159,11 +160,13 @@ class RetryLayer extends BaseLayer<RetryEvent> {
           }
           const deadline = ctx.deadline;
           reason =
-            deadline !== undefined && this.#clock.now() + delay >= deadline
-              ? 'deadline'
-              : this.#budget !== undefined && !this.#budget.tryRetry()
-                ? 'budget'
-                : undefined;
+            delay === Number.POSITIVE_INFINITY
+              ? 'retry-after'
+              : deadline !== undefined && this.#clock.now() + delay >= deadline
+                ? 'deadline'
+                : this.#budget !== undefined && !this.#budget.tryRetry()
+                  ? 'budget'
+                  : undefined;
         }
         if (reason !== undefined) {
           if (this.listening('give-up')) this.#emit('give-up', attempt, { reason, ...outcome });

@@ -350,6 +350,18 @@ describe('retry: server hints', () => {
     await expect(p).rejects.toBe(err);
     expect(fn).toHaveBeenCalledOnce();
   });
+
+  it("retryAfter: Infinity (a rate limiter's capacity rejection) gives up at once, with reason retry-after", async () => {
+    const clock = virtualClock();
+    const err = { retryAfter: Number.POSITIVE_INFINITY };
+    const fn = vi.fn().mockRejectedValue(err);
+    const policy = retry({ maxRetries: 3, backoff: constant(10), clock });
+    const reasons: string[] = [];
+    policy.on('give-up', (e) => reasons.push(e.reason));
+    await expect(policy.execute(fn)).rejects.toBe(err);
+    expect(fn).toHaveBeenCalledOnce();
+    expect(reasons).toEqual(['retry-after']);
+  });
 });
 
 describe('retry: events', () => {
