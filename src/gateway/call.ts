@@ -1,5 +1,6 @@
 // One gateway call: auth, budget, the routing pass over a target's endpoints, failover, waiting for
 // a recovery, fallbacks across targets, and the accounting of what the answer used.
+import type { Clock } from '../core/clock.js';
 import type { Context } from '../core/context.js';
 import { checkNumber, checkObject } from '../core/validate.js';
 import { RateLimitedError } from '../rate-limit/errors.js';
@@ -93,24 +94,35 @@ export class Pass {
   declare next: number;
   /** Endpoints whose tpm bucket can never hold the request. */
   declare tooBig: number;
+  /** Endpoints not tried yet that may take the call later (set by `scan`). */
+  declare later: number;
+  /** Every one of those is held back by a rate limit (set by `scan`). */
+  declare limited: boolean;
+  /** The pass is in its call's list of passes to resume after a recovery. */
+  declare parked: boolean;
 
   constructor(call: Call, t: TargetState) {
     this.call = call;
     this.t = t;
     this.tried = new Uint8Array(t.eps.length);
     this.minWindow = -1;
-    this.tooSmall = this.tooBig = 0;
+    this.tooSmall = this.tooBig = this.later = 0;
     this.next = INF;
+    this.limited = this.parked = false;
   }
 
   /**
    * Runs one lane: attempts on endpoints not tried yet until one answers; rejects with the last
    * error or `GatewayUnavailableError`. `ctx` is the hedge attempt's context when the target
-   * hedges: a hedged lane (attempt > 1) never waits for a recovery.
+   * hedges: a hedged lane (attempt > 1) never waits for a recovery. When no endpoint can take the
+   * call now but one may later, the pass waits for it only when the call has nowhere else to go
+   * (the target called, without fallbacks); otherwise it is parked ({@link Call.park}) and the
+   * call tries its fallbacks first, waiting only when none of them can take it now either.
    */
   async run(ctx: Context | undefined): Promise<GatewayResult> {
     const lane = new Lane(this);
-    const signal = ctx === undefined ? this.call.signal : ctx.signal;
+    const call = this.call;
+    const signal = ctx === undefined ? call.signal : ctx.signal;
     for (;;) {
       const i = this.route();
       if (i >= 0) {
@@ -118,23 +130,31 @@ export class Pass {
         if (r !== undefined) return r;
       } else if (i === NONE || (ctx !== undefined && ctx.attempt > 1)) {
         const e = this.exhausted();
-        throw isUnavailable(e) ? this.call.unavailable(e as GatewayUnavailableError) : e;
-      } else await this.wait(signal);
+        throw isUnavailable(e) ? call.unavailable(e as GatewayUnavailableError) : e;
+      } else if (this.t === call.t && !this.t.hasFallbacks) await call.recover([this], signal);
+      else {
+        call.park(this);
+        throw this.unavailableNow();
+      }
     }
   }
 
-  /** Picks an endpoint not tried yet that can take the call now, or says when one may. */
-  route(): number {
+  /**
+   * Counts the endpoints not tried yet that can take the call now (their indices go to the
+   * target's scratch array); sets `next` (the earliest time one of the others may), `later` (how
+   * many may) and `limited` (all of those are held back by a rate limit: a 429's cool-down, an
+   * rpm or tpm bucket).
+   */
+  scan(now: number): number {
     const t = this.t;
     const call = this.call;
-    const gw = call.gw;
-    const now = gw.clock.now();
     const eps = t.eps;
     const h = t.health;
     const cand = t.scratch;
     const tokens = call.tokens;
     let count = 0;
     let later = 0;
+    let slow = 0;
     let next = INF;
     this.tooSmall = this.tooBig = 0;
     for (let i = 0; i < eps.length; i++) {
@@ -145,10 +165,15 @@ export class Pass {
         continue;
       }
       let at = h.availableAt(i, now);
+      // Held back by a rate limit (a 429's cool-down on a healthy endpoint, a bucket), not by its health or load.
+      let rated = at > now && h.eps[i]?.state === 'healthy';
       if (at <= now && ep.inflight >= ep.concurrency) at = INF; // a slot frees when an attempt ends
       if (at <= now && ep.rpm !== undefined) {
         const d = ep.rpm.check(ONE) as RateLimitDecision;
-        if (!d.allowed) at = now + d.retryAfter;
+        if (!d.allowed) {
+          at = now + d.retryAfter;
+          rated = true;
+        }
       }
       if (at <= now && ep.tpm !== undefined) {
         const d = ep.tpm.check(call.cost) as RateLimitDecision;
@@ -156,17 +181,32 @@ export class Pass {
           this.tooBig++; // more tokens than a minute of this endpoint holds
           continue;
         }
-        if (!d.allowed) at = now + d.retryAfter;
+        if (!d.allowed) {
+          at = now + d.retryAfter;
+          rated = true;
+        }
       }
       if (at <= now) cand[count++] = i;
       else {
         later++;
+        if (!rated) slow++;
         if (at < next) next = at;
       }
     }
     this.next = next;
-    if (count === 0) return later === 0 ? NONE : LATER;
-    const i = pick(t.strategy, cand, count, eps, t.rr, gw.random);
+    this.later = later;
+    this.limited = later > 0 && slow === 0;
+    return count;
+  }
+
+  /** Picks an endpoint not tried yet that can take the call now, or says when one may. */
+  route(): number {
+    const t = this.t;
+    const gw = this.call.gw;
+    const count = this.scan(gw.clock.now());
+    if (count === 0) return this.later === 0 ? NONE : LATER;
+    const eps = t.eps;
+    const i = pick(t.strategy, t.scratch, count, eps, t.rr, gw.random);
     this.tried[i] = 1;
     t.rr = i + 1 < eps.length ? i + 1 : 0;
     if (gw.listening('route')) {
@@ -178,7 +218,7 @@ export class Pass {
         endpoint: (eps[i] as EndpointState).id,
         strategy: t.strategy,
         candidates: count,
-        probe: h.eps[i]?.state === 'probing',
+        probe: t.health.eps[i]?.state === 'probing',
       });
     }
     return i;
@@ -317,26 +357,29 @@ export class Pass {
     return this.next < INF ? Math.max(0, this.next - now) : this.call.gw.ejection.cooldown;
   }
 
-  /** Waits for an endpoint to come back, or throws `GatewayUnavailableError` when that is past the deadline. */
-  async wait(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * The pass found no endpoint free now but one may be later: the error its pass ends with for
+   * now, with `cls` set to the class whose fallbacks the call tries meanwhile ({@link parkedClass}).
+   */
+  unavailableNow(): GatewayUnavailableError {
     const call = this.call;
-    const gw = call.gw;
-    const now = gw.clock.now();
-    const limit = call.deadline;
-    // A known recovery past the deadline fails now; an unknown one (a probe or a concurrency slot
-    // pending) is waited for until the deadline.
-    if ((this.next < INF && this.next > limit) || now >= limit) {
-      const last = call.errorTarget === this.t ? call.error : undefined;
-      if (last === undefined) call.cls = undefined;
-      throw call.unavailable(
-        new GatewayUnavailableError(
-          this.t.name,
-          this.retryAfter(now),
-          last === undefined ? undefined : { cause: last },
-        ),
-      );
-    }
-    await this.t.waitFor(gw.clock, Math.min(this.next, limit) - now, signal);
+    const last = call.errorTarget === this.t ? call.error : undefined;
+    call.cls = this.parkedClass();
+    return new GatewayUnavailableError(
+      this.t.name,
+      this.retryAfter(call.gw.clock.now()),
+      last === undefined ? undefined : { cause: last },
+    );
+  }
+
+  /**
+   * The fallback class of a pass that can take the call only later: `'context-length'` when one
+   * of its endpoints overflowed (only larger ones were left), `'rate-limited'` when every endpoint
+   * left is held back by a rate limit (cooling after a 429, over its rpm or tpm), else `undefined`
+   * (unavailable: ejected, probing, at capacity), which takes the `default` list.
+   */
+  parkedClass(): ErrorClass | undefined {
+    return this.minWindow >= 0 ? 'context-length' : this.limited ? 'rate-limited' : undefined;
   }
 
   transition(i: number, tr: Transition, reason?: ErrorClass): void {
@@ -450,6 +493,10 @@ export class Call {
   /** The interceptors' per-attempt function, when one wraps it. */
   declare wrapped: ((ctx: Context) => unknown) | undefined;
   declare visited: TargetState[] | undefined;
+  /** Passes that found no endpoint free yet but may later, in the order they ran (see {@link Call.park}). */
+  declare parked: Pass[] | undefined;
+  /** The call is resuming its parked passes after a wait (their fallbacks do not wait again). */
+  declare resuming: boolean;
   /** The options handed to the target policy (made once per call, unless a hedge gives lanes their own signals). */
   declare exec: { signal: AbortSignal | undefined; key: string | undefined; data: Record<string, unknown> | undefined };
 
@@ -468,7 +515,8 @@ export class Call {
     this.key = options?.key;
     this.ks = undefined;
     this.attempts = this.fallbacks = 0;
-    this.error = this.cls = this.errorTarget = this.wrapped = this.visited = undefined;
+    this.error = this.cls = this.errorTarget = this.wrapped = this.visited = this.parked = undefined;
+    this.resuming = false;
     this.exec = { signal: this.signal, key: this.key, data: options?.data };
   }
 
@@ -610,13 +658,17 @@ export class Call {
     return e;
   }
 
-  /** Runs target `t`'s routing pass, then its fallbacks (depth-first, each target at most once). */
-  target(t: TargetState): Promise<GatewayResult> {
-    const p = this.pass(t);
-    return t.hasFallbacks ? p.then(undefined, (error: unknown) => this.fallback(t, error)) : p;
+  /** Runs target `t`'s routing pass (`p`, when one is resumed), then its fallbacks (depth-first, each target at most once). */
+  target(t: TargetState, p?: Pass): Promise<GatewayResult> {
+    const r = this.pass(t, p);
+    return t.hasFallbacks ? r.then(undefined, (error: unknown) => this.fallback(t, error)) : r;
   }
 
-  /** `t`'s pass failed with `error`: its fallbacks for the error's class, in order. */
+  /**
+   * `t`'s pass failed with `error`: its fallbacks for the error's class, in order. At the end of
+   * the target called, when some pass of the chain found no endpoint free yet, the call waits for
+   * the earliest recovery and resumes those passes ({@link Call.resume}).
+   */
   async fallback(t: TargetState, error: unknown): Promise<GatewayResult> {
     const signal = this.signal;
     if (signal?.aborted) throw signal.reason;
@@ -649,15 +701,79 @@ export class Call {
         if (signal?.aborted) throw signal.reason;
         last = e;
         cls = this.cls;
-        if (cls === 'client') break;
+        if (cls === 'client') throw e; // the request's fault: nothing else is tried, nothing waited for
       }
     }
+    if (t === this.t && this.parked !== undefined && !this.resuming) return this.resume(last);
     throw last;
   }
 
+  /** Parks pass `p`: it found no endpoint free now, but one may be later. */
+  park(p: Pass): void {
+    if (p.parked) return;
+    p.parked = true;
+    if (this.parked === undefined) this.parked = [p];
+    else this.parked.push(p);
+  }
+
+  /**
+   * Every target of the chain was tried and none could take the call now: waits for the earliest
+   * recovery among the parked passes (within the deadline), then resumes them in chain order
+   * (the target called first), each with its fallbacks not tried yet; until one answers, every
+   * pass left ends with a final error, or the deadline is past (`GatewayUnavailableError`).
+   */
+  async resume(error: unknown): Promise<GatewayResult> {
+    const signal = this.signal;
+    let last = error;
+    this.resuming = true;
+    for (;;) {
+      const passes = this.parked as Pass[];
+      await this.recover(passes, signal);
+      this.parked = undefined;
+      for (const p of passes) {
+        p.parked = false;
+        try {
+          return await this.target(p.t, p);
+        } catch (e) {
+          if (signal?.aborted) throw signal.reason;
+          last = e;
+          if (this.cls === 'client') throw e;
+        }
+      }
+      if (this.parked === undefined) throw last;
+    }
+  }
+
+  /**
+   * Waits until the earliest recovery among `passes` (an ejection or a cool-down ending, a bucket
+   * refilling), an attempt on one of their targets ends (a concurrency slot or a probe), or
+   * `signal` aborts; throws `GatewayUnavailableError` at once when the earliest known recovery is
+   * past the call's deadline.
+   */
+  async recover(passes: readonly Pass[], signal: AbortSignal | undefined): Promise<void> {
+    const gw = this.gw;
+    const now = gw.clock.now();
+    let next = INF;
+    for (const p of passes) if (p.next < next) next = p.next;
+    const limit = this.deadline;
+    // A known recovery past the deadline fails now; an unknown one (a probe or a concurrency slot
+    // pending) is waited for until the deadline.
+    if ((next < INF && next > limit) || now >= limit) {
+      const last = this.error;
+      throw this.unavailable(
+        new GatewayUnavailableError(
+          this.t.name,
+          next < INF ? Math.max(0, next - now) : gw.ejection.cooldown,
+          last === undefined ? undefined : { cause: last },
+        ),
+      );
+    }
+    if (next <= now) return; // recovered while the other targets were tried
+    await waitAny(passes, gw.clock, Math.min(next, limit) - now, signal);
+  }
+
   /** One routing pass over `t`'s endpoints (lanes of it under a hedge). */
-  pass(t: TargetState): Promise<GatewayResult> {
-    const p = new Pass(this, t);
+  pass(t: TargetState, p: Pass = new Pass(this, t)): Promise<GatewayResult> {
     this.cls = undefined;
     const h = t.hedge;
     if (h === undefined) return p.run(undefined);
@@ -665,7 +781,7 @@ export class Call {
       .execute((ctx) => p.run(ctx), this.exec)
       .then(undefined, (error: unknown) => {
         // Lanes ran concurrently: the class goes with the error the hedge ended on.
-        this.cls = this.classOf(error);
+        this.cls = p.parked && isUnavailable(error) ? p.parkedClass() : this.classOf(error);
         throw error;
       });
   }
@@ -725,3 +841,31 @@ export class Call {
 }
 
 const isUnavailable = isGatewayUnavailableError;
+
+/**
+ * Waits until `ms` pass, an attempt on a target of `passes` ends (waking every call waiting on it),
+ * or `signal` aborts (rejecting with its reason). The slow path: a call only gets here when no
+ * endpoint of its chain can take it now.
+ */
+function waitAny(passes: readonly Pass[], clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    let timer: unknown;
+    const done = (): void => {
+      cleanup();
+      resolve();
+    };
+    const abort = (): void => {
+      cleanup();
+      reject((signal as AbortSignal).reason);
+    };
+    const cleanup = (): void => {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      for (const p of passes) p.t.waiters.delete(done);
+      signal?.removeEventListener('abort', abort);
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+    if (ms < INF) timer = clock.setTimeout(done, Math.max(0, ms));
+    for (const p of passes) p.t.waiters.add(done);
+  });
+}

@@ -189,33 +189,6 @@ export class TargetState {
   wake(): void {
     for (const w of [...this.waiters]) w();
   }
-
-  /**
-   * Waits until `ms` pass, an attempt on this target ends, or `signal` aborts (rejecting with its
-   * reason). The slow path: a call only gets here when no endpoint can take it now.
-   */
-  waitFor(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      let timer: unknown;
-      const done = (): void => {
-        cleanup();
-        resolve();
-      };
-      const abort = (): void => {
-        cleanup();
-        reject((signal as AbortSignal).reason);
-      };
-      const cleanup = (): void => {
-        if (timer !== undefined) clock.clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', abort);
-      };
-      signal?.addEventListener('abort', abort, { once: true });
-      if (ms < INF) timer = clock.setTimeout(done, Math.max(0, ms));
-      this.waiters.add(done);
-    });
-  }
 }
 
 /** `make()`, with the option path `at` put in front of the option its validation error names. */

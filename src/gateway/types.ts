@@ -48,6 +48,11 @@ export interface EndpointOptions<Q = unknown> {
  * target with a larger context window, `'content-policy'` to another provider, `default` for
  * rate limits, overloads, timeouts, server and auth errors (and for those classes when they have no
  * list of their own). An array is the `default` list. Client errors never fall back.
+ *
+ * A target that cannot take the call now (every endpoint ejected, cooling down, at capacity or over
+ * its limits) goes to its fallbacks at once, before any wait for its recovery: `'rate-limited'`
+ * when every endpoint left is held back by a rate limit (a 429's cool-down, an rpm or tpm bucket),
+ * else `default`.
  */
 export type Fallbacks =
   | readonly string[]
@@ -142,7 +147,8 @@ export interface GatewayOptions<Q = unknown> {
   /** Most fallback targets tried by one call. @defaultValue 3 */
   readonly maxFallbacks?: number | undefined;
   /**
-   * Longest wait for an endpoint to recover when a call has no `deadline`, in ms.
+   * Longest wait for an endpoint to recover when a call has no `deadline`, in ms. A call waits only
+   * when no target of its chain (the target called and its fallbacks) can take it now.
    * @defaultValue 30000
    */
   readonly maxWait?: number | undefined;
@@ -287,9 +293,10 @@ export interface GatewaySnapshot {
 export interface Gateway<Q = unknown> {
   /**
    * Calls `target`: picks an endpoint, fails over to the others and then to the fallback targets.
-   * Rejects with the last error, a `GatewayUnavailableError`, a `GatewayAuthError`, a
-   * `BudgetExceededError`, a rate limiter's `RateLimitedError` (the key's limits), or the caller's
-   * abort reason.
+   * When no target of that chain can take the call now, waits for the earliest recovery among them
+   * within the deadline. Rejects with the last error, a `GatewayUnavailableError`, a
+   * `GatewayAuthError`, a `BudgetExceededError`, a rate limiter's `RateLimitedError` (the key's
+   * limits), or the caller's abort reason.
    */
   call<T = unknown>(target: string, request: Q, options?: GatewayCallOptions): Promise<GatewayResult<T>>;
   /** Listens to the gateway's events (and those of the target policies); returns an unsubscribe. */

@@ -444,7 +444,179 @@ describe('all endpoints unavailable', () => {
     expect(await gw.call('chat', msg)).toMatchObject({ target: 'spare', fallbacks: 1, attempts: 2 });
     const events = record(gw);
     expect(await gw.call('chat', msg)).toMatchObject({ target: 'spare', fallbacks: 1, attempts: 1 });
-    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ reason: 'unavailable' });
+    // Every endpoint cooling after a 429: the class is 'rate-limited' (its own list, else the default one).
+    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ reason: 'rate-limited' });
+  });
+});
+
+describe('a target that cannot take the call now, with fallbacks that can', () => {
+  /** Makes `target`'s endpoints answer their scripted 429 / 500 once, without waiting. */
+  const prime = (gw: { call(t: string, r: unknown, o?: { deadline?: number }): Promise<unknown> }, target: string) =>
+    gw.call(target, msg, { deadline: 0 }).catch(() => {});
+
+  it('goes to the fallback at once instead of waiting for its own recovery (one ejected, one cooling)', async () => {
+    const clock = virtualClock();
+    const a1 = endpoint('a1', [http(500)]);
+    const a2 = endpoint('a2', [http(429, { 'retry-after-ms': '8000' }), ok()]);
+    const b1 = endpoint('b1', [ok()]);
+    const gw = gateway({
+      clock,
+      maxWait: 30_000,
+      ejection: { consecutiveFailures: 1, base: 10_000, jitter: 0 },
+      targets: {
+        a: { strategy: 'round-robin', endpoints: [a1, a2], fallbacks: ['b'] },
+        b: { endpoints: [b1] },
+      },
+    });
+    await prime(gw, 'a'); // a1 ejected for 10 s, a2 cooling for 8 s
+    expect(gw.snapshot().targets.a?.endpoints.map((e) => e.state)).toEqual(['ejected', 'cooling']);
+    const events = record(gw);
+    const r = await gw.call('a', msg);
+    expect(r).toMatchObject({ target: 'b', endpoint: 'b1', ms: 0, attempts: 1, fallbacks: 1 });
+    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ from: 'a', to: 'b', reason: 'unavailable' });
+    expect(a2.seen).toHaveLength(1); // not called again
+    expect(clock.pending).toBe(0);
+  });
+
+  it("the fallback list follows the reason: every endpoint rate limited (429, rpm) → fallbacks['rate-limited'], else the default list", async () => {
+    const clock = virtualClock();
+    const gw = gateway({
+      clock,
+      ejection: { consecutiveFailures: 1, jitter: 0 },
+      targets: {
+        cooling: {
+          endpoints: [endpoint('c', [http(429, { 'retry-after-ms': '5000' })])],
+          fallbacks: { default: ['other'], 'rate-limited': ['cheap'] },
+        },
+        limited: {
+          endpoints: [endpoint('l', [ok()], { limits: { rpm: 1 } })],
+          fallbacks: { default: ['other'], 'rate-limited': ['cheap'] },
+        },
+        ejected: {
+          strategy: 'round-robin',
+          endpoints: [endpoint('e1', [http(500)]), endpoint('e2', [http(429, { 'retry-after-ms': '5000' })])],
+          fallbacks: { default: ['other'], 'rate-limited': ['cheap'] },
+        },
+        cheap: { endpoints: [endpoint('cheap', [ok()])] },
+        other: { endpoints: [endpoint('other', [ok()])] },
+      },
+    });
+    await prime(gw, 'cooling');
+    await gw.call('limited', msg);
+    await prime(gw, 'ejected');
+    const events = record(gw);
+    expect((await gw.call('cooling', msg)).target).toBe('cheap');
+    expect((await gw.call('limited', msg)).target).toBe('cheap');
+    expect((await gw.call('ejected', msg)).target).toBe('other'); // one ejected, one cooling: unavailable
+    expect(events.filter((e) => e.type === 'fallback').map((e) => (e as { reason: string }).reason)).toEqual([
+      'rate-limited',
+      'rate-limited',
+      'unavailable',
+    ]);
+  });
+
+  it('when no target of the chain can take the call now, it waits for the earliest recovery among all of them', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' }), ok()]);
+    const b = endpoint('b', [http(429, { 'retry-after-ms': '1000' }), ok()]);
+    const gw = gateway({
+      clock,
+      targets: { primary: { endpoints: [a], fallbacks: ['spare'] }, spare: { endpoints: [b] } },
+    });
+    await prime(gw, 'spare');
+    await prime(gw, 'primary');
+    const p = gw.call('primary', msg);
+    let done = false;
+    p.then(() => {
+      done = true;
+    });
+    await clock.advance(999);
+    expect(done).toBe(false);
+    await clock.advance(1);
+    expect(await p).toMatchObject({ target: 'spare', endpoint: 'b', ms: 1000, fallbacks: 1, attempts: 1 });
+    // The target called comes first when it recovers first.
+    await clock.advance(2000); // a is back at 3000
+    const q = gw.call('primary', msg);
+    expect(await q).toMatchObject({ target: 'primary', endpoint: 'a', ms: 0 });
+  });
+
+  it('the primary recovers first: it answers after the wait, not the fallback', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '1000' }), ok()]);
+    const b = endpoint('b', [http(429, { 'retry-after-ms': '3000' }), ok()]);
+    const gw = gateway({
+      clock,
+      targets: { primary: { endpoints: [a], fallbacks: ['spare'] }, spare: { endpoints: [b] } },
+    });
+    await prime(gw, 'spare');
+    await prime(gw, 'primary');
+    const p = gw.call('primary', msg);
+    await clock.advance(1000);
+    expect(await p).toMatchObject({ target: 'primary', endpoint: 'a', ms: 1000, fallbacks: 1 });
+  });
+
+  it('a fallback that fails hard while the primary cools: the call waits for the primary', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '2000' }), ok(), http(429, { 'retry-after-ms': '2000' })]);
+    const b = endpoint('b', [http(500)]);
+    const gw = gateway({
+      clock,
+      targets: { primary: { endpoints: [a], fallbacks: ['spare'] }, spare: { endpoints: [b] } },
+    });
+    await prime(gw, 'primary');
+    const p = gw.call('primary', msg);
+    await clock.advance(2000);
+    expect(await p).toMatchObject({ target: 'primary', ms: 2000, attempts: 2 });
+    // Past the deadline: GatewayUnavailableError for the target called, the last endpoint error as cause.
+    await prime(gw, 'primary');
+    const events = record(gw);
+    const e = await gw.call('primary', msg, { deadline: clock.now() + 500 }).catch((x: unknown) => x);
+    expect(isGatewayUnavailableError(e)).toBe(true);
+    expect(e).toMatchObject({ target: 'primary', retryAfter: 2000 });
+    expect((e as Error).cause).toMatchObject({ status: 500 });
+    expect(events.filter((x) => x.type === 'rejected')).toHaveLength(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a hedged target whose every endpoint is cooling goes to its fallback at once too', async () => {
+    const clock = virtualClock();
+    const gw = gateway({
+      clock,
+      targets: {
+        primary: {
+          hedge: { delay: 100 },
+          endpoints: [
+            endpoint('a1', [http(429, { 'retry-after-ms': '5000' })]),
+            endpoint('a2', [http(429, { 'retry-after-ms': '5000' })]),
+          ],
+          fallbacks: ['spare'],
+        },
+        spare: { endpoints: [endpoint('b', [ok()])] },
+      },
+    });
+    await prime(gw, 'primary');
+    expect(await gw.call('primary', msg)).toMatchObject({ target: 'spare', ms: 0, attempts: 1 });
+  });
+
+  it("the caller's abort ends a wait across targets with its reason and leaves nothing behind", async () => {
+    const clock = virtualClock();
+    const gw = gateway({
+      clock,
+      targets: {
+        primary: { endpoints: [endpoint('a', [http(429, { 'retry-after-ms': '3000' })])], fallbacks: ['spare'] },
+        spare: { endpoints: [endpoint('b', [http(429, { 'retry-after-ms': '3000' })])] },
+      },
+    });
+    await prime(gw, 'spare');
+    await prime(gw, 'primary');
+    const ac = new AbortController();
+    const p = gw.call('primary', msg, { signal: ac.signal });
+    await clock.advance(10);
+    const reason = new Error('user left');
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(clock.pending).toBe(0);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
 
