@@ -26,6 +26,8 @@ const INF = Number.POSITIVE_INFINITY;
 const LATER = -1;
 /** `Pass.route`: every endpoint that could take the call was tried (or none fits it). */
 const NONE = -2;
+/** `Pass.tried`: answered 429 and cooling down; it may be tried again once that ends. */
+const RETRY = 2;
 /** The cost of one request, for the rpm limiters. */
 const ONE = { cost: 1 } as const;
 
@@ -84,7 +86,7 @@ export class Lane {
 export class Pass {
   declare readonly call: Call;
   declare readonly t: TargetState;
-  /** Endpoints this pass has picked. */
+  /** Endpoints this pass has picked: 1, or {@link RETRY} for one that may be picked again after its cool-down. */
   declare readonly tried: Uint8Array;
   /** After a context-length error: only endpoints with a larger window than this remain. */
   declare minWindow: number;
@@ -326,6 +328,9 @@ export class Pass {
     ep.rpm?.observe(error);
     ep.tpm?.observe(error);
     this.transition(i, t.health.end(i, epoch, cls, now, hint), cls);
+    // A 429 that cooled the endpoint down: this pass may try it once more when the cool-down ends
+    // (once per recovery), like an endpoint that was cooling when the call began.
+    if (cls === 'rate-limited' && (t.health.eps[i]?.cooling ?? 0) > now) this.tried[i] = RETRY;
     if (gw.listening('attempt')) this.attempted(ep, cls, error, now - start);
     call.error = error;
     call.cls = cls;

@@ -29,7 +29,12 @@ export interface EjectionOptions {
    * @defaultValue 50
    */
   readonly maxEjectedPercent?: number | undefined;
-  /** How long a 429 without Retry-After (or `retry-after-ms`) cools an endpoint down, in ms. @defaultValue 1000 */
+  /**
+   * How long a 429 without Retry-After (or `retry-after-ms`) cools an endpoint down, in ms. A call
+   * whose every endpoint answered 429 waits for the earliest cool-down (within its deadline) and
+   * tries again; a 429 that cools nothing (0) is not retried within the call.
+   * @defaultValue 1000
+   */
   readonly cooldown?: number | undefined;
 }
 

@@ -373,7 +373,9 @@ describe('all endpoints unavailable', () => {
     const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' }), ok()]);
     const b = endpoint('b', [http(429, { 'retry-after-ms': '1000' }), ok()]);
     const gw = gateway({ clock, targets: { chat: { strategy: 'round-robin', endpoints: [a, b] } } });
-    await expect(gw.call('chat', msg)).rejects.toMatchObject({ status: 429 }); // both tried once
+    // Both tried once, both cooling: past this deadline, GatewayUnavailableError with the last 429.
+    const e = await gw.call('chat', msg, { deadline: 0 }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_GATEWAY_UNAVAILABLE', retryAfter: 1000, cause: { status: 429 } });
     const p = gw.call('chat', msg, { deadline: 5000 });
     let done = false;
     p.then(() => {
@@ -389,8 +391,8 @@ describe('all endpoints unavailable', () => {
     const clock = virtualClock();
     const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' })]);
     const gw = gateway({ clock, maxWait: 2000, targets: { chat: { endpoints: [a] } } });
-    const events = record(gw);
     await gw.call('chat', msg).catch(() => {});
+    const events = record(gw);
     const e = await gw.call('chat', msg).catch((x: unknown) => x);
     expect(isGatewayUnavailableError(e)).toBe(true);
     expect(e).toMatchObject({ code: 'ERR_GATEWAY_UNAVAILABLE', retryAfter: 3000, target: 'chat' });
@@ -421,7 +423,7 @@ describe('all endpoints unavailable', () => {
       clock,
       targets: { chat: { endpoints: [endpoint('a', [http(429, { 'retry-after-ms': '3000' })])] } },
     });
-    await gw.call('chat', msg).catch(() => {});
+    await gw.call('chat', msg, { deadline: 0 }).catch(() => {});
     const ac = new AbortController();
     const p = gw.call('chat', msg, { signal: ac.signal });
     const reason = new Error('user left');
@@ -446,6 +448,69 @@ describe('all endpoints unavailable', () => {
     expect(await gw.call('chat', msg)).toMatchObject({ target: 'spare', fallbacks: 1, attempts: 1 });
     // Every endpoint cooling after a 429: the class is 'rate-limited' (its own list, else the default one).
     expect(events.find((e) => e.type === 'fallback')).toMatchObject({ reason: 'rate-limited' });
+  });
+});
+
+describe('every endpoint answers 429 within the call', () => {
+  it('one endpoint, retry-after-ms 200: the call waits for the cool-down and tries it again (every attempt counted)', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '200' }), ok()]);
+    const gw = gateway({ clock, targets: { chat: { endpoints: [a] } } });
+    const events = record(gw);
+    const p = gw.call('chat', msg);
+    let done = false;
+    p.then(() => {
+      done = true;
+    });
+    await clock.advance(199);
+    expect(done).toBe(false);
+    await clock.advance(1);
+    expect(await p).toMatchObject({ endpoint: 'a', attempts: 2, ms: 200 });
+    expect(events.filter((e) => e.type === 'attempt').map((e) => (e as { outcome: string }).outcome)).toEqual([
+      'rate-limited',
+      'success',
+    ]);
+  });
+
+  it('several endpoints: the earliest to cool down is tried again; each endpoint once per recovery', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' }), ok()]);
+    const b = endpoint('b', [http(429, { 'retry-after-ms': '1000' }), ok()]);
+    const gw = gateway({ clock, targets: { chat: { strategy: 'round-robin', endpoints: [a, b] } } });
+    const p = gw.call('chat', msg);
+    await clock.advance(1000);
+    expect(await p).toMatchObject({ endpoint: 'b', attempts: 3, ms: 1000 });
+    expect([a.seen.length, b.seen.length]).toEqual([1, 2]);
+    // An endpoint that keeps answering 429 is tried once per cool-down until the deadline.
+    const c = endpoint('c', [http(429, { 'retry-after-ms': '100' })]);
+    const gw2 = gateway({ clock, targets: { chat: { endpoints: [c] } } });
+    const q = gw2.call('chat', msg, { deadline: clock.now() + 350 }).catch((x: unknown) => x);
+    await clock.advance(400);
+    const e = await q;
+    expect(isGatewayUnavailableError(e)).toBe(true);
+    expect(e).toMatchObject({ retryAfter: 100, cause: { status: 429 } }); // rejected at 300 ms: the next is past 350
+    expect(c.seen).toHaveLength(4); // at 0, 100, 200 and 300 ms
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a cool-down past the deadline (or maxWait) rejects at once with GatewayUnavailableError, the 429 as cause', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '5000' })]);
+    const gw = gateway({ clock, maxWait: 2000, targets: { chat: { endpoints: [a] } } });
+    const e = await gw.call('chat', msg).catch((x: unknown) => x);
+    expect(isGatewayUnavailableError(e)).toBe(true);
+    expect(e).toMatchObject({ target: 'chat', retryAfter: 5000, cause: { status: 429 } });
+    expect(clock.now()).toBe(0);
+    expect(clock.pending).toBe(0);
+    expect(a.seen).toHaveLength(1);
+  });
+
+  it('a 429 that sets no cool-down (retry-after-ms: 0) is not retried within the call: no request loop', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '0' })]);
+    const gw = gateway({ clock, targets: { chat: { endpoints: [a] } } });
+    await expect(gw.call('chat', msg)).rejects.toMatchObject({ status: 429 });
+    expect(a.seen).toHaveLength(1);
   });
 });
 

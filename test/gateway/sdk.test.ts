@@ -135,6 +135,22 @@ describe('error classes from the real SDKs', () => {
     });
   });
 
+  it('every endpoint 429 (OpenAI, retry-after-ms 1500): the call waits for the cool-down and tries again instead of rejecting', async () => {
+    const clock = virtualClock({ start: 0 });
+    const gw = gateway<Req>({ clock, targets: { chat: { endpoints: [viaOpenAI('openai', () => openai)] } } });
+    const ev = events(gw);
+    oa.script('429', 'ok');
+    let settled = false;
+    const p = gw.call('chat', ask).finally(() => {
+      settled = true;
+    });
+    while (clock.pending === 0 && !settled) await new Promise((r) => setTimeout(r, 5)); // the 429 arrived: waiting
+    expect(oa.requests).toHaveLength(1);
+    await clock.advance(1500);
+    expect(await p).toMatchObject({ endpoint: 'openai', attempts: 2, ms: 1500 });
+    expect(outcomes(ev)).toEqual(['openai:rate-limited', 'openai:success']);
+  });
+
   it('Anthropic 529 overloaded and OpenAI 500 try elsewhere; an Anthropic 429 cools for its Retry-After', async () => {
     const clock = virtualClock({ start: 0 });
     const gw = gateway<Req>({
