@@ -1,7 +1,7 @@
 // One gateway call: auth, budget, the routing pass over a target's endpoints, failover, waiting for
 // a recovery, fallbacks across targets, and the accounting of what the answer used.
 import type { Clock } from '../core/clock.js';
-import type { Context } from '../core/context.js';
+import type { AbortScope, CallContext, Context } from '../core/context.js';
 import { checkNumber, checkObject } from '../core/validate.js';
 import { RateLimitedError } from '../rate-limit/errors.js';
 import type { RateLimitDecision, RateLimitLease } from '../rate-limit/rate-limit.js';
@@ -56,11 +56,17 @@ export class Lane {
   declare tpm: RateLimitLease | undefined;
   /** The current attempt reached its endpoint (the target's policy let it through). */
   declare sent: boolean;
+  /**
+   * The context the current attempt's endpoint was called with, and its scope then: whose signal
+   * the endpoint saw. A stream it answers with keeps it linked to the caller's abort (see `MeteredStream`).
+   */
+  declare ctx: CallContext | undefined;
+  declare scope: AbortScope | undefined;
 
   constructor(pass: Pass) {
     this.pass = pass;
     this.ep = undefined as unknown as EndpointState;
-    this.rpm = this.tpm = undefined;
+    this.rpm = this.tpm = this.ctx = this.scope = undefined;
     this.sent = false;
     this.fn = (ctx) => this.run(ctx);
   }
@@ -78,6 +84,8 @@ export class Lane {
     const call = this.pass.call;
     call.attempts++;
     this.sent = true;
+    this.ctx = ctx as CallContext;
+    this.scope = (ctx as CallContext).scope;
     return this.ep.call(call.request, ctx);
   }
 }
@@ -268,7 +276,16 @@ export class Pass {
     if (ep.rpm !== undefined) ep.rpm.observe(value);
     if (isStream(value)) {
       call.account(t, ep, undefined, 0, true, undefined);
-      value = new MeteredStream(value as AsyncIterable<unknown>, this, ep, i, lane.tpm);
+      // Without the target's `stream` option (whose streamTimeout owns the stream's signal), the
+      // caller's abort is linked to the attempt's signal here, for as long as the stream lives.
+      value = new MeteredStream(
+        value as AsyncIterable<unknown>,
+        this,
+        ep,
+        i,
+        lane.tpm,
+        t.streamed || call.signal === undefined ? undefined : lane,
+      );
     } else {
       try {
         usage = t.usage(value);

@@ -108,6 +108,8 @@ export class TargetState {
   readonly fallbacks: Partial<Record<ErrorClass | 'default', readonly string[]>>;
   /** Whether any error class has a fallback list. */
   readonly hasFallbacks: boolean;
+  /** The `stream` option is set: its streamTimeout owns each stream's signal until the stream ends. */
+  readonly streamed: boolean;
   /** Hedging across endpoints, if asked for: each hedged attempt is a lane of the routing pass. */
   readonly hedge: Policy<any> | undefined;
   /** The round-robin position: the index after the last pick. */
@@ -143,6 +145,7 @@ export class TargetState {
       o.stream === undefined
         ? undefined
         : named(`${at}.stream`, () => streamTimeout({ ...o.stream, clock: o.stream?.clock ?? clock }));
+    this.streamed = stream !== undefined;
     this.policy =
       stream === undefined
         ? (o.policy ?? Policy.noop)

@@ -1,13 +1,19 @@
 // A stream an endpoint answered with, passed on chunk by chunk while its token usage is read
 // (OpenAI's last chunk, Anthropic's message_start / message_delta): when it ends, the tokens are
 // accounted and the `usage` event emitted. A failure after the first chunk reaches the consumer (it
-// is never failed over) and counts against the endpoint's health.
+// is never failed over) and counts against the endpoint's health. Without the target's `stream`
+// option, it also keeps the caller's abort linked to the attempt's signal until the stream ends,
+// as `breakwater/stream` does: the attempt (and its policy) settled when the stream object arrived,
+// which released the attempt's signal from the caller's.
+import type { AbortScope, CallContext } from '../core/context.js';
 import type { RateLimitLease } from '../rate-limit/rate-limit.js';
-import type { Pass } from './call.js';
+import type { Lane, Pass } from './call.js';
 import type { EndpointState } from './gateway.js';
 import { priceOf, type TokenUsage } from './usage.js';
 
 const END: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+const NONE: unique symbol = Symbol();
+const noop = (): void => {};
 
 /** The model a chunk names: OpenAI's `model`, Anthropic's `message.model`, OpenAI Responses' `response.model`. */
 function modelOf(chunk: unknown): string | undefined {
@@ -35,6 +41,16 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   declare model: string | undefined;
   declare readonly onChunk: (r: IteratorResult<unknown>) => IteratorResult<unknown>;
   declare readonly onError: (error: unknown) => never;
+  /** The caller's signal, while the stream is linked to it. */
+  declare caller: AbortSignal | undefined;
+  /** The attempt's context and scope: whose signal the endpoint saw (aborted with the caller's reason). */
+  declare readonly ctx: CallContext | undefined;
+  declare readonly scope: AbortScope | undefined;
+  /** The caller's abort reason once it aborted the stream (`NONE` before). */
+  declare reason: unknown;
+  /** Rejects with the caller's reason when it aborts: raced against each pending `next()`. */
+  declare aborted: Promise<never> | undefined;
+  declare rejectAborted: ((reason: unknown) => void) | undefined;
 
   constructor(
     source: AsyncIterable<unknown>,
@@ -42,6 +58,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     ep: EndpointState,
     i: number,
     lease: RateLimitLease | undefined,
+    link: Lane | undefined,
   ) {
     this.lease = lease;
     this.source = source;
@@ -56,6 +73,46 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     this.model = undefined;
     this.onChunk = (r) => this.chunk(r);
     this.onError = (e) => this.fail(e);
+    this.reason = NONE;
+    this.ctx = link?.ctx;
+    this.scope = link?.scope;
+    this.caller = this.aborted = this.rejectAborted = undefined;
+    const caller = link === undefined ? undefined : pass.call.signal;
+    if (caller !== undefined) {
+      this.caller = caller;
+      this.aborted = new Promise<never>((_, reject) => {
+        this.rejectAborted = reject;
+      });
+      this.aborted.then(undefined, noop);
+      if (caller.aborted) this.abort(caller.reason);
+      else caller.addEventListener('abort', this, { once: true });
+    }
+  }
+
+  /** The caller's signal aborted. @internal */
+  handleEvent(): void {
+    this.abort(this.caller?.reason);
+  }
+
+  /**
+   * The caller aborted while the stream lives: the attempt's signal is aborted with its reason (the
+   * client closes the request), the source is closed, and the pending `next()` (and every later one)
+   * rejects with that reason, never relabelled.
+   */
+  abort(reason: unknown): void {
+    if (this.done) return;
+    this.reason = reason;
+    this.finish();
+    this.scope?.abort(reason);
+    const c = this.ctx;
+    if (c !== undefined) (c.o ?? c).r?.abort(reason);
+    this.rejectAborted?.(reason);
+    try {
+      const it = this.it ?? this.source[Symbol.asyncIterator]();
+      if (it.return !== undefined) Promise.resolve(it.return()).then(undefined, noop);
+    } catch {
+      // Closing is best effort: the request's signal is aborted.
+    }
   }
 
   [Symbol.asyncIterator](): this {
@@ -63,10 +120,12 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   }
 
   next(): Promise<IteratorResult<unknown>> {
-    if (this.done) return Promise.resolve(END);
+    if (this.done) return this.reason === NONE ? Promise.resolve(END) : Promise.reject(this.reason);
     try {
       this.it ??= this.source[Symbol.asyncIterator]();
-      return Promise.resolve(this.it.next()).then(this.onChunk, this.onError);
+      const p = Promise.resolve(this.it.next()).then(this.onChunk, this.onError);
+      const aborted = this.aborted;
+      return aborted === undefined ? p : Promise.race([p, aborted]);
     } catch (error) {
       return Promise.reject(this.fail(error));
     }
@@ -129,9 +188,14 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     throw error;
   }
 
-  /** Accounts the tokens seen. */
+  /** Unlinks the caller's signal and accounts the tokens seen. */
   finish(): void {
     this.done = true;
+    const caller = this.caller;
+    if (caller !== undefined) {
+      this.caller = undefined;
+      caller.removeEventListener('abort', this);
+    }
     if (!this.seen) return;
     const usage: TokenUsage = { inputTokens: this.input, outputTokens: this.output };
     try {

@@ -78,7 +78,8 @@ export interface TargetOptions<Q = unknown> {
   /**
    * Stream limits (`breakwater/stream`) applied to each attempt, innermost: the attempt succeeds
    * at the first chunk, so failover (and hedging) happen before it only; after it, errors reach
-   * the consumer.
+   * the consumer. With or without it, the caller's abort reaches a stream until it ends (its
+   * pending `next()` rejects with the caller's reason and the request is aborted).
    * @defaultValue none (a stream counts as answered when its object arrives)
    */
   readonly stream?: StreamTimeoutOptions | undefined;
@@ -164,7 +165,10 @@ export interface GatewayOptions<Q = unknown> {
 
 /** What a gateway call resolves to. */
 export interface GatewayResult<T = unknown> {
-  /** The endpoint's result (for a stream, an async iterable of its chunks, metered as they pass). */
+  /**
+   * The endpoint's result (for a stream, an async iterable of its chunks, metered as they pass, and
+   * linked to the caller's abort until it ends: iterate it to the end or close it with `break`).
+   */
   readonly value: T;
   /** The target that answered (the one called, or a fallback). */
   readonly target: string;

@@ -380,6 +380,28 @@ describe('abort and listeners with the real SDKs', () => {
     expect(await seen.closed).toBe(true);
   });
 
+  it.each(['openai', 'anthropic'] as const)(
+    "without the `stream` option, the caller's abort mid-stream reaches the %s stream: the consumer gets its reason, the request closes",
+    async (wire) => {
+      const gw = gateway<Req>({
+        targets: { chat: { endpoints: [wire === 'openai' ? viaOpenAI('o', () => openai) : viaAnthropic('a')] } },
+      });
+      const server = wire === 'openai' ? oa : an;
+      server.script('stall-mid');
+      const ac = new AbortController();
+      const r = await gw.call('chat', { ...ask, stream: true }, { signal: ac.signal });
+      const seen = await server.next();
+      const it = (r.value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      await it.next();
+      const pending = it.next().then(() => it.next());
+      const reason = new Error('tab closed');
+      ac.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+      expect(await seen.closed).toBe(true);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    },
+  );
+
   it('a long-lived caller signal keeps no listener after 30 calls through the openai client (each attempt has its own signal)', async () => {
     const gw = gateway<Req>({
       targets: {
