@@ -19,7 +19,7 @@ import type { Transition } from './health.js';
 import { MeteredStream } from './metered.js';
 import { ewma, pick } from './strategy.js';
 import type { GatewayCallOptions, GatewayEvent, GatewayResult, KeyInfo } from './types.js';
-import { priceOf, type TokenUsage } from './usage.js';
+import { maxOutputTokens, priceOf, type TokenUsage } from './usage.js';
 
 const INF = Number.POSITIVE_INFINITY;
 /** `Pass.route`: no endpoint can take the call now, but one may later. */
@@ -293,6 +293,7 @@ export class Pass {
         usage = undefined; // a reader's failure never fails the call
       }
       cost = priceOf(usage, ep.price);
+      call.release(); // the budget reservation gives way to the real cost
       if (ep.tpm !== undefined) {
         ep.tpm.observe(value);
         if (usage !== undefined) settleLease(lane.tpm, usage.inputTokens + usage.outputTokens);
@@ -504,6 +505,10 @@ export class Call {
   declare cost: { readonly cost: number };
   /** The key's tpm lease, trued up with the tokens the answer used. */
   declare keyTpm: RateLimitLease | undefined;
+  /** `tokens` holds the request's estimate (something needed it at admission). */
+  declare sized: boolean;
+  /** USD reserved on the key's budget until the call's real cost is known. */
+  declare reserved: number;
   declare key: string | undefined;
   declare ks: KeyState | undefined;
   declare attempts: number;
@@ -534,6 +539,8 @@ export class Call {
     this.tokens = 0;
     this.cost = ONE;
     this.keyTpm = undefined;
+    this.sized = false;
+    this.reserved = 0;
     this.key = options?.key;
     this.ks = undefined;
     this.attempts = this.fallbacks = 0;
@@ -606,14 +613,15 @@ export class Call {
       }
     }
     const t = this.t;
-    // The estimate is made only where something reads it: a context window, a tpm limit.
-    if (gw.sizes || info?.limits?.tpm !== undefined) {
+    // The estimate is made only where something reads it: a context window, a tpm limit, a budget.
+    if (gw.sizes || info?.limits?.tpm !== undefined || info?.budget !== undefined) {
       try {
         const tokens = t.estimate(this.request);
         if (typeof tokens !== 'number' || !(tokens >= 0))
           throw new TypeError(`Expected \`estimate\` to return a number ≥ 0, got ${String(tokens)}`);
         this.tokens = tokens;
         this.cost = { cost: tokens };
+        this.sized = true;
       } catch (error) {
         return Promise.reject(error);
       }
@@ -625,7 +633,8 @@ export class Call {
       const budget = ks.info?.budget;
       if (budget !== undefined) {
         const now = gw.clock.now();
-        const spent = ks.spentAt(now);
+        // The calls in flight count with their estimated cost: N concurrent calls cannot all pass.
+        const spent = ks.spentAt(now) + ks.reserved;
         if (spent >= budget.usd) {
           const retryAfter = Number.isNaN(ks.periodStart) ? INF : ks.periodStart + (budget.per ?? INF) - now;
           const e = new BudgetExceededError(this.key, budget.usd, spent, retryAfter);
@@ -634,18 +643,54 @@ export class Call {
         }
       }
     }
-    const limits = this.ks?.info?.limits;
+    const ks = this.ks;
+    const limits = ks?.info?.limits;
     if (limits !== undefined) {
       const refused = this.limit(limits);
       if (refused !== undefined) return Promise.reject(refused);
-      if (this.keyTpm !== undefined) {
-        return this.target(t).then(undefined, (error: unknown) => {
-          settleLease(this.keyTpm, undefined); // nothing answered: the tokens go back
-          throw error;
-        });
+    }
+    if (ks?.info?.budget !== undefined && this.sized) {
+      const out = Math.min(maxOutputTokens(this.request), this.tokens);
+      const usd = (this.tokens - out) * t.priceIn + out * t.priceOut;
+      if (usd > 0) {
+        this.reserved = usd;
+        ks.reserve(usd);
       }
     }
+    if (this.keyTpm !== undefined || this.reserved > 0) {
+      return this.target(t).then(undefined, (error: unknown) => {
+        settleLease(this.keyTpm, undefined); // nothing answered: the tokens go back
+        this.release();
+        throw error;
+      });
+    }
     return this.target(t);
+  }
+
+  /** Gives the call's budget reservation back (its real cost is known, or it failed). */
+  release(): void {
+    const usd = this.reserved;
+    if (usd > 0) {
+      this.reserved = 0;
+      this.ks?.release(usd);
+    }
+  }
+
+  /**
+   * The request's estimated prompt tokens (its `estimate` less its `max_tokens`), for a stream that
+   * ended without reporting its usage.
+   */
+  inputEstimate(t: TargetState): number {
+    let tokens = this.tokens;
+    if (!this.sized) {
+      try {
+        const n = t.estimate(this.request);
+        tokens = typeof n === 'number' && n >= 0 ? n : 0;
+      } catch {
+        tokens = 0; // an estimate that fails never fails the stream
+      }
+    }
+    return Math.max(0, tokens - maxOutputTokens(this.request));
   }
 
   /** Takes the call from the key's rpm and tpm buckets; the `RateLimitedError` when they refuse it. */
@@ -830,6 +875,7 @@ export class Call {
     cost: number,
     request: boolean,
     value: unknown,
+    estimated = false,
   ): void {
     if (usage !== undefined) settleLease(this.keyTpm, usage.inputTokens + usage.outputTokens);
     if (request) {
@@ -858,6 +904,7 @@ export class Call {
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       cost,
+      estimated,
     } satisfies GatewayEvent);
   }
 }

@@ -73,8 +73,9 @@ export const isGatewayAuthError: (error: unknown) => error is GatewayAuthError =
   /*#__PURE__*/ errorGuard<GatewayAuthError>('ERR_GATEWAY_AUTH');
 
 /**
- * Thrown by a gateway's `call` when the caller's key has spent its budget for the current period.
- * `retryAfter` is the time (ms) until the period ends and the budget is whole again.
+ * Thrown by a gateway's `call` when the caller's key has spent its budget for the current period,
+ * counting the estimated cost its calls in flight reserved. `retryAfter` is the time (ms) until the
+ * period ends and the budget is whole again.
  *
  * @example
  * ```ts
@@ -86,7 +87,7 @@ export class BudgetExceededError extends BreakwaterError {
   readonly key: string;
   /** The budget, in USD per period. */
   readonly budget: number;
-  /** What the key spent in the current period, in USD. */
+  /** What the key spent in the current period, in USD, with the reservations of its calls in flight. */
   readonly spent: number;
   /** Ms until the period ends. */
   readonly retryAfter: number;

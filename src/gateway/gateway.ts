@@ -108,6 +108,9 @@ export class TargetState {
   readonly fallbacks: Partial<Record<ErrorClass | 'default', readonly string[]>>;
   /** Whether any error class has a fallback list. */
   readonly hasFallbacks: boolean;
+  /** The highest input and output prices (USD per token) among the endpoints: a call's budget reservation. */
+  readonly priceIn: number;
+  readonly priceOut: number;
   /** The `stream` option is set: its streamTimeout owns each stream's signal until the stream ends. */
   readonly streamed: boolean;
   /** Hedging across endpoints, if asked for: each hedged attempt is a lane of the routing pass. */
@@ -134,6 +137,8 @@ export class TargetState {
       fail(`${at}.endpoints`, 'a non-empty array', o?.endpoints);
     this.name = name;
     this.eps = o.endpoints.map((e, i) => new EndpointState(e, `${at}.endpoints[${i}]`, clock));
+    this.priceIn = Math.max(0, ...this.eps.map((e) => (e.price?.input ?? 0) / 1e6));
+    this.priceOut = Math.max(0, ...this.eps.map((e) => (e.price?.output ?? 0) / 1e6));
     const ids = new Set(this.eps.map((e) => e.id));
     if (ids.size !== this.eps.length) fail(`${at}.endpoints`, 'endpoints with unique ids', o.endpoints);
     this.health = new Health(this.eps.length, ejection, random);
@@ -231,6 +236,21 @@ export class KeyState {
   spent = 0;
   /** Start of the current budget period (NaN: none yet; it starts at the first spend). */
   periodStart: number = Number.NaN;
+  /** USD reserved by the key's calls in flight (their estimated cost), and how many hold a reservation. */
+  reserved = 0;
+  holds = 0;
+
+  reserve(usd: number): void {
+    this.reserved += usd;
+    this.holds++;
+  }
+
+  /** Gives a reservation back (once the call's real cost is known, or it failed). */
+  release(usd: number): void {
+    // The last one out resets the sum: no floating-point residue keeps a budget "reserved".
+    this.reserved = --this.holds <= 0 ? 0 : Math.max(0, this.reserved - usd);
+    if (this.holds < 0) this.holds = 0;
+  }
 
   /** Spend in the current period (a period that has ended is reset first). */
   spentAt(now: number): number {
@@ -473,7 +493,12 @@ export class GatewayImpl<Q> implements Gateway<Q> {
         budget:
           b === undefined
             ? undefined
-            : { usd: b.usd, spent, resetsAt: Number.isNaN(k.periodStart) ? INF : k.periodStart + (b.per ?? INF) },
+            : {
+                usd: b.usd,
+                spent,
+                reserved: k.reserved,
+                resetsAt: Number.isNaN(k.periodStart) ? INF : k.periodStart + (b.per ?? INF),
+              },
         limits: k.info?.limits,
       };
     }

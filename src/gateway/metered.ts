@@ -37,6 +37,9 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   declare output: number;
   declare seen: boolean;
   declare done: boolean;
+  /** Chunks received, and whether the source reached its end (its last chunk carries OpenAI's usage). */
+  declare chunks: number;
+  declare complete: boolean;
   /** The model that answered, from the chunks (OpenAI's `model`, Anthropic's `message_start`). */
   declare model: string | undefined;
   declare readonly onChunk: (r: IteratorResult<unknown>) => IteratorResult<unknown>;
@@ -69,7 +72,8 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     this.epoch = pass.t.health.eps[i]?.epoch ?? 0;
     this.it = undefined;
     this.input = this.output = 0;
-    this.seen = this.done = false;
+    this.seen = this.done = this.complete = false;
+    this.chunks = 0;
     this.model = undefined;
     this.onChunk = (r) => this.chunk(r);
     this.onError = (e) => this.fail(e);
@@ -152,9 +156,11 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   chunk(r: IteratorResult<unknown>): IteratorResult<unknown> {
     if (this.done) return r;
     if (r.done) {
+      this.complete = true;
       this.finish();
       return r;
     }
+    this.chunks++;
     if (this.model === undefined) this.model = modelOf(r.value);
     let u: TokenUsage | undefined;
     try {
@@ -188,7 +194,11 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     throw error;
   }
 
-  /** Unlinks the caller's signal and accounts the tokens seen. */
+  /**
+   * Unlinks the caller's signal and accounts the tokens: those the chunks reported, else (a stream
+   * that ended without its usage: closed early, or OpenAI without `include_usage`) the estimate —
+   * the request's estimated prompt tokens and one output token per chunk received.
+   */
   finish(): void {
     this.done = true;
     const caller = this.caller;
@@ -196,22 +206,35 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
       this.caller = undefined;
       caller.removeEventListener('abort', this);
     }
-    if (!this.seen) return;
-    const usage: TokenUsage = { inputTokens: this.input, outputTokens: this.output };
+    const call = this.pass.call;
+    call.release(); // the budget reservation gives way to the cost accounted here
+    let input = this.input;
+    let output = this.output;
+    let estimated = false;
+    if (!this.seen) {
+      input = call.inputEstimate(this.pass.t);
+      output = this.chunks;
+      estimated = true;
+    } else if (!this.complete && this.chunks > output) {
+      output = this.chunks; // the final output count never came
+      estimated = true;
+    }
+    const usage: TokenUsage = { inputTokens: input, outputTokens: output };
     try {
-      const p = this.lease?.trueUp(this.input + this.output);
+      const p = this.lease?.trueUp(input + output);
       if (p instanceof Promise) p.then(undefined, () => {});
     } catch {
       // Bookkeeping only.
     }
     const model = this.model;
-    this.pass.call.account(
+    call.account(
       this.pass.t,
       this.ep,
       usage,
       priceOf(usage, this.ep.price),
       false,
       model === undefined ? undefined : { model },
+      estimated,
     );
   }
 }

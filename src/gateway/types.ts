@@ -113,8 +113,12 @@ export interface KeyInfo {
   readonly limits?: { readonly rpm?: number | undefined; readonly tpm?: number | undefined } | undefined;
   /**
    * A spending cap in USD per period (`per` ms, a fixed window from the key's first spend;
-   * `Infinity` for a lifetime cap). A call is refused once the period's spend reaches `usd`; the
-   * call that crosses it completes (its cost is known only after it).
+   * `Infinity` for a lifetime cap). Each call reserves its estimated cost when it is admitted (the
+   * request's estimated tokens at the target's highest endpoint prices: prompt tokens at the input
+   * price, `max_tokens` at the output price), trued up to the real cost when it answers (a stream:
+   * when it ends) and given back when it fails. A call is refused once the period's spend plus the
+   * reservations of the key's calls in flight reaches `usd`, so concurrent calls cannot all pass a
+   * nearly spent budget; the call that crosses it completes (its real cost is known only after it).
    * @defaultValue none
    */
   readonly budget?: { readonly usd: number; readonly per?: number | undefined } | undefined;
@@ -178,7 +182,10 @@ export interface GatewayResult<T = unknown> {
   readonly attempts: number;
   /** Fallback targets tried. */
   readonly fallbacks: number;
-  /** Tokens used (`undefined` for a stream: its `usage` event comes when it ends). */
+  /**
+   * Tokens used (`undefined` for a stream: its `usage` event comes when it ends, with an estimate
+   * when the stream ends without reporting them).
+   */
   readonly usage: TokenUsage | undefined;
   /** USD of the answering request (0 for a stream until it ends). */
   readonly cost: number;
@@ -233,7 +240,11 @@ export type GatewayEvent =
       readonly reason: ErrorClass | 'unavailable';
       readonly depth: number;
     })
-  /** A model request finished and used tokens (for a stream: when it ended). Cost in USD. */
+  /**
+   * A model request finished and used tokens (for a stream: when it ended). Cost in USD.
+   * `estimated`: the tokens are the gateway's estimate, because a stream ended without reporting
+   * its usage (closed before its last chunk, or OpenAI without `stream_options.include_usage`).
+   */
   | (Base & {
       readonly type: 'usage';
       /** The gen_ai operation (`'chat'`), as the gateway describes its calls to interceptors. */
@@ -246,6 +257,7 @@ export type GatewayEvent =
       readonly inputTokens: number;
       readonly outputTokens: number;
       readonly cost: number;
+      readonly estimated: boolean;
     })
   /** A call was refused before or instead of reaching an endpoint. */
   | (Base & {
@@ -281,7 +293,10 @@ export interface EndpointSnapshot {
 /** A key's state in {@link GatewaySnapshot}. */
 export interface KeySnapshot {
   readonly usage: UsageTotals;
-  readonly budget: { readonly usd: number; readonly spent: number; readonly resetsAt: number } | undefined;
+  /** `reserved`: the estimated cost of the key's calls in flight, counted against the budget until they end. */
+  readonly budget:
+    | { readonly usd: number; readonly spent: number; readonly reserved: number; readonly resetsAt: number }
+    | undefined;
   readonly limits: KeyInfo['limits'];
 }
 

@@ -814,6 +814,7 @@ describe('auth, budgets, usage', () => {
       inputTokens: 40,
       outputTokens: 10,
       cost: r.cost,
+      estimated: false,
     });
     await clock.advance(1000);
     await gw.call('chat', msg, { key: 'sk-1' }); // 120 µ$ ≥ 100 µ$
@@ -852,6 +853,143 @@ describe('auth, budgets, usage', () => {
     const gw = gateway({ maxKeys: 2, targets: { chat: { endpoints: [endpoint('a', [ok()])] } } });
     for (const key of ['x', 'y', 'x', 'z']) await gw.call('chat', msg, { key });
     expect(Object.keys(gw.snapshot().keys).sort()).toEqual(['x', 'z']);
+  });
+});
+
+describe('budgets: reservations at admission, estimates for streams without usage', () => {
+  /** A request whose estimate is `tokens` (a custom estimate), with an optional max_tokens. */
+  const sized = (tokens: number, max_tokens?: number) => ({
+    tokens,
+    ...(max_tokens === undefined ? {} : { max_tokens }),
+  });
+  const estimate = (r: unknown) => (r as { tokens: number }).tokens;
+  const oneDollar = () => ({ key: 'k', budget: { usd: 1 } });
+
+  it('concurrent calls against a nearly spent budget: only as many are admitted as their estimated cost fits', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [ok(990_000, 0), delayed(clock.sleep, 100, ok(100_000, 0))], {
+      cost: { input: 1, output: 1 },
+    });
+    const gw = gateway({ clock, auth: oneDollar, targets: { chat: { estimate, endpoints: [a] } } });
+    await gw.call('chat', sized(10)); // $0.99 spent
+    const calls = Array.from({ length: 5 }, () =>
+      gw.call('chat', sized(500_000)).then(
+        () => 'ok',
+        (e: unknown) => (isBudgetExceededError(e) ? 'refused' : e),
+      ),
+    );
+    await clock.advance(0);
+    expect(gw.snapshot().keys.k?.budget).toMatchObject({ spent: 0.99, reserved: 0.5 });
+    await clock.advance(100);
+    expect(await Promise.all(calls)).toEqual(['ok', 'refused', 'refused', 'refused', 'refused']);
+    expect(a.seen).toHaveLength(2);
+    // Trued up: the reservation gave way to the real cost ($0.10, not the $0.50 estimate).
+    const b = gw.snapshot().keys.k?.budget;
+    expect(b?.spent).toBeCloseTo(1.09, 9);
+    expect(b?.reserved).toBe(0);
+  });
+
+  it('the reservation prices prompt tokens at the input price and max_tokens at the output price; a failed call gives it back', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [delayed(clock.sleep, 100, http(500)), ok(1, 1)], { cost: { input: 1, output: 10 } });
+    const b = endpoint('b', [ok()], { cost: { input: 2, output: 5 }, weight: 0 });
+    const gw = gateway({
+      clock,
+      auth: oneDollar,
+      ejection: { consecutiveFailures: 99 },
+      targets: {
+        chat: { estimate, endpoints: [a] },
+        pricey: {
+          estimate,
+          endpoints: [endpoint('c', [delayed(clock.sleep, 100)], { cost: { input: 1, output: 10 } }), b],
+        },
+      },
+    });
+    const p = gw.call('chat', sized(100_000, 10_000)).catch((e: unknown) => e);
+    await clock.advance(0);
+    // 90 000 prompt tokens × $1/M + 10 000 × $10/M
+    expect(gw.snapshot().keys.k?.budget?.reserved).toBeCloseTo(0.19, 9);
+    await clock.advance(100);
+    expect(await p).toMatchObject({ status: 500 });
+    expect(gw.snapshot().keys.k?.budget).toMatchObject({ spent: 0, reserved: 0 });
+    // The target's highest prices, whichever endpoint answers: 90 000 × $2/M + 10 000 × $10/M.
+    const q = gw.call('pricey', sized(100_000, 10_000));
+    await clock.advance(0);
+    expect(gw.snapshot().keys.k?.budget?.reserved).toBeCloseTo(0.28, 9);
+    await clock.advance(100);
+    await q;
+    expect(gw.snapshot().keys.k?.budget?.reserved).toBe(0);
+  });
+
+  const chunk = (content: string) => ({ model: 'm', choices: [{ delta: { content } }] });
+  async function* openaiStream(usage: boolean) {
+    yield chunk('a');
+    yield chunk('b');
+    yield chunk('c');
+    if (usage) yield { model: 'm', choices: [], usage: { prompt_tokens: 1000, completion_tokens: 3 } };
+  }
+  const ask = { messages: [{ role: 'user', content: 'x'.repeat(400) }], max_tokens: 50 }; // ~100 prompt tokens
+
+  it('an OpenAI stream broken before its usage chunk is charged the estimate, not $0', async () => {
+    const gw = gateway({
+      auth: oneDollar,
+      targets: { chat: { endpoints: [{ id: 'e', cost: { input: 1, output: 2 }, call: () => openaiStream(true) }] } },
+    });
+    const events = record(gw);
+    for (let i = 0; i < 3; i++) {
+      const r = await gw.call('chat', ask);
+      for await (const _ of r.value as AsyncIterable<unknown>) break;
+    }
+    // 100 prompt tokens (estimate less max_tokens) × $1/M + 1 chunk seen × $2/M, three times.
+    expect(gw.snapshot().keys.k?.budget?.spent).toBeCloseTo((3 * (100 + 2)) / 1e6, 12);
+    expect(gw.snapshot().keys.k?.usage).toMatchObject({ requests: 3, inputTokens: 300, outputTokens: 3 });
+    expect(events.find((e) => e.type === 'usage')).toMatchObject({
+      inputTokens: 100,
+      outputTokens: 1,
+      estimated: true,
+    });
+  });
+
+  it('a stream read to its end: its own usage when it reports one, else the estimate (input) and the chunks (output)', async () => {
+    const gw = gateway({
+      targets: {
+        usage: { endpoints: [{ id: 'u', call: () => openaiStream(true) }] },
+        none: { endpoints: [{ id: 'n', call: () => openaiStream(false) }] },
+      },
+    });
+    const events = record(gw);
+    for (const t of ['usage', 'none']) {
+      const r = await gw.call(t, ask);
+      for await (const _ of r.value as AsyncIterable<unknown>) {
+        // drain
+      }
+    }
+    expect(
+      events
+        .filter((e) => e.type === 'usage')
+        .map((e) => {
+          const u = e as { inputTokens: number; outputTokens: number; estimated: boolean };
+          return [u.inputTokens, u.outputTokens, u.estimated];
+        }),
+    ).toEqual([
+      [1000, 3, false],
+      [100, 3, true],
+    ]);
+  });
+
+  it('an Anthropic stream closed after message_start keeps its exact input and counts the chunks as output', async () => {
+    async function* anthropic() {
+      yield { type: 'message_start', message: { model: 'claude', usage: { input_tokens: 14, output_tokens: 1 } } };
+      yield { type: 'content_block_start', index: 0 };
+      yield { type: 'content_block_delta', delta: { type: 'text_delta', text: 'Par' } };
+      yield { type: 'content_block_delta', delta: { type: 'text_delta', text: 'is' } };
+    }
+    const gw = gateway({ targets: { chat: { endpoints: [{ id: 'a', call: () => anthropic() }] } } });
+    const events = record(gw);
+    const r = await gw.call('chat', ask);
+    let n = 0;
+    for await (const _ of r.value as AsyncIterable<unknown>) if (++n === 3) break;
+    expect(events.find((e) => e.type === 'usage')).toMatchObject({ inputTokens: 14, outputTokens: 3, estimated: true });
   });
 });
 

@@ -365,6 +365,36 @@ describe('stream usage with the real SDKs', () => {
   });
 });
 
+describe('budgets with the real SDKs', () => {
+  it('an OpenAI stream the consumer breaks before its usage chunk is charged the estimate; one read to the end, its usage', async () => {
+    const gw = gateway<Req>({
+      auth: () => ({ key: 'k', budget: { usd: 1 } }),
+      targets: { chat: { endpoints: [viaOpenAI('o', () => openai)] } },
+    });
+    const ev = events(gw);
+    oa.script('stream', 'stream');
+    const broken = await gw.call('chat', { ...ask, stream: true });
+    for await (const _ of broken.value as AsyncIterable<unknown>) break;
+    // 'Capital of France?' is ~5 prompt tokens (estimate 55 less max_tokens 50), 1 chunk seen.
+    expect(ev.filter((e) => e.type === 'usage').at(-1)).toMatchObject({
+      inputTokens: 5,
+      outputTokens: 1,
+      estimated: true,
+    });
+    expect(gw.snapshot().keys.k?.budget?.spent).toBeCloseTo((5 * 2.5 + 1 * 10) / 1e6, 12);
+    const whole = await gw.call('chat', { ...ask, stream: true });
+    for await (const _ of whole.value as AsyncIterable<unknown>) {
+      // drain
+    }
+    expect(ev.filter((e) => e.type === 'usage').at(-1)).toMatchObject({
+      inputTokens: 12,
+      outputTokens: 2,
+      estimated: false,
+    });
+    expect(gw.snapshot().keys.k?.budget).toMatchObject({ reserved: 0 });
+  });
+});
+
 describe('abort and listeners with the real SDKs', () => {
   it("the caller's abort rejects with its reason and closes the request in flight", async () => {
     const gw = gateway<Req>({
