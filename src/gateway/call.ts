@@ -2,7 +2,7 @@
 // a recovery, fallbacks across targets, and the accounting of what the answer used.
 import type { Clock } from '../core/clock.js';
 import type { AbortScope, CallContext, Context } from '../core/context.js';
-import { checkNumber, checkObject } from '../core/validate.js';
+import { checkKeys, checkNumber, checkObject } from '../core/validate.js';
 import { RateLimitedError } from '../rate-limit/errors.js';
 import type { RateLimitDecision, RateLimitLease } from '../rate-limit/rate-limit.js';
 import { retryAfterHint } from '../retry/retry-after.js';
@@ -28,6 +28,8 @@ const LATER = -1;
 const NONE = -2;
 /** `Pass.tried`: answered 429 and cooling down; it may be tried again once that ends. */
 const RETRY = 2;
+const BUDGET_KEYS = ['usd', 'per'];
+const KEY_LIMIT_KEYS = ['rpm', 'tpm'];
 /** The cost of one request, for the rpm limiters. */
 const ONE = { cost: 1 } as const;
 
@@ -605,6 +607,7 @@ export class Call {
         // A budget the gateway cannot read would silently never refuse: the caller hears of it.
         try {
           checkObject('auth() result budget', b);
+          checkKeys('auth() result budget', b, BUDGET_KEYS);
           checkNumber('auth() result budget.usd', b.usd, 0);
           if (b.per !== undefined) checkNumber('auth() result budget.per', b.per, 0, { exclusiveMin: true });
         } catch (error) {
@@ -699,6 +702,7 @@ export class Call {
     const key = this.key as string;
     let rpm: RateLimitLease | undefined;
     try {
+      checkKeys('auth() result limits', limits, KEY_LIMIT_KEYS);
       const r = limits.rpm === undefined ? undefined : gw.keyLimiter('rpm', limits.rpm);
       if (r !== undefined) {
         rpm = r.tryAcquire({ key, cost: 1 }) as RateLimitLease | undefined;

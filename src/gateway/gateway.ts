@@ -2,7 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { Context } from '../core/context.js';
 import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from '../core/events.js';
 import { Policy } from '../core/policy.js';
-import { checkFunction, checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
+import { checkFunction, checkKeys, checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
 import { hedge } from '../hedge/hedge.js';
 import { type RateLimit, type RateLimitSnapshot, rateLimit } from '../rate-limit/rate-limit.js';
 import { streamTimeout } from '../stream/stream-timeout.js';
@@ -29,6 +29,33 @@ import type {
 import { estimateTokens, readChunkUsage, readTokenUsage, type TokenCost, type TokenUsage, Totals } from './usage.js';
 
 const STRATEGIES: readonly Strategy[] = ['weighted', 'round-robin', 'least-busy', 'latency'];
+// The keys each options object takes: any other is a typo that would be silently ignored.
+const GATEWAY_KEYS = [
+  'targets',
+  'classify',
+  'ejection',
+  'auth',
+  'maxFallbacks',
+  'maxWait',
+  'maxKeys',
+  'clock',
+  'random',
+  'name',
+];
+const TARGET_KEYS = [
+  'endpoints',
+  'strategy',
+  'policy',
+  'stream',
+  'hedge',
+  'fallbacks',
+  'usage',
+  'chunkUsage',
+  'estimate',
+];
+const ENDPOINT_KEYS = ['id', 'call', 'weight', 'limits', 'cost', 'contextWindow', 'model', 'provider'];
+const LIMIT_KEYS = ['rpm', 'tpm', 'concurrency'];
+const COST_KEYS = ['input', 'output'];
 const INF = Number.POSITIVE_INFINITY;
 
 /**
@@ -70,6 +97,7 @@ export class EndpointState {
 
   constructor(o: EndpointOptions<unknown>, at: string, clock: Clock) {
     checkObject(at, o);
+    checkKeys(at, o, ENDPOINT_KEYS);
     if (typeof o?.id !== 'string' || o.id === '') fail(`${at}.id`, 'a non-empty string', o?.id);
     checkFunction(`${at}.call`, o.call, false);
     this.opts = o;
@@ -77,11 +105,13 @@ export class EndpointState {
     this.call = o.call;
     this.weight = checkNumber(`${at}.weight`, o.weight ?? 1, 0);
     checkObject(`${at}.limits`, o.limits);
+    checkKeys(`${at}.limits`, o.limits, LIMIT_KEYS);
     this.concurrency = checkNumber(`${at}.limits.concurrency`, o.limits?.concurrency ?? INF, 1, { integer: true });
     this.rpm = perMinute(`${at}.limits.rpm`, o.limits?.rpm, 'requests', clock);
     this.tpm = perMinute(`${at}.limits.tpm`, o.limits?.tpm, 'tokens', clock);
     this.window = checkNumber(`${at}.contextWindow`, o.contextWindow ?? INF, 1);
     checkObject(`${at}.cost`, o.cost);
+    checkKeys(`${at}.cost`, o.cost, COST_KEYS);
     if (o.cost !== undefined) {
       checkNumber(`${at}.cost.input`, o.cost.input, 0);
       checkNumber(`${at}.cost.output`, o.cost.output, 0);
@@ -133,6 +163,7 @@ export class TargetState {
   ) {
     const at = `targets.${name}`;
     checkObject(at, o);
+    checkKeys(at, o, TARGET_KEYS);
     if (!Array.isArray(o?.endpoints) || o.endpoints.length === 0)
       fail(`${at}.endpoints`, 'a non-empty array', o?.endpoints);
     this.name = name;
@@ -219,11 +250,10 @@ function fallbacksOf(f: Fallbacks | undefined, at: string): Partial<Record<Error
   };
   if (Array.isArray(f)) return { default: list(f, at) };
   checkObject(at, f);
+  checkKeys(at, f, ['default', ...ERROR_CLASSES]);
   const out: Partial<Record<ErrorClass | 'default', readonly string[]>> = {};
   for (const [k, v] of Object.entries(f)) {
-    if (v === undefined) continue;
-    if (k !== 'default') checkOneOf(`${at} key`, k, ERROR_CLASSES);
-    out[k as ErrorClass] = list(v, `${at}.${k}`);
+    if (v !== undefined) out[k as ErrorClass] = list(v, `${at}.${k}`);
   }
   return out;
 }
@@ -297,6 +327,7 @@ export class GatewayImpl<Q> implements Gateway<Q> {
 
   constructor(o: GatewayOptions<Q>) {
     checkObject('options', o);
+    checkKeys('', o, GATEWAY_KEYS);
     checkObject('targets', o?.targets);
     if (o?.targets === undefined || Object.keys(o.targets).length === 0)
       fail('targets', 'an object with at least one target', o?.targets);
@@ -512,7 +543,9 @@ export class GatewayImpl<Q> implements Gateway<Q> {
  * class, limits, budgets, usage and cost accounting, and one event stream.
  *
  * @throws TypeError / RangeError when an option is invalid (naming it), e.g. a target without
- *   endpoints, a duplicate endpoint id, or a fallback to an unknown target.
+ *   endpoints, a duplicate endpoint id, a fallback to an unknown target, or an unknown key in the
+ *   options, a target or an endpoint (a typo such as `limits: { rps }`: the message names its path
+ *   and the key it most likely meant).
  * @example
  * ```ts
  * import OpenAI from 'openai';

@@ -105,7 +105,10 @@ export interface TargetOptions<Q = unknown> {
   readonly estimate?: ((request: Q) => number) | undefined;
 }
 
-/** What `auth` says about a caller. */
+/**
+ * What `auth` says about a caller. Other keys of this object are yours (it may be your key record);
+ * an unknown key in `limits` or `budget` refuses the call with a `TypeError` naming it.
+ */
 export interface KeyInfo {
   /** The caller's key: usage, limits and budget are counted under it. */
   readonly key: string;
