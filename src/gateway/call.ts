@@ -106,9 +106,9 @@ export class Pass {
   declare next: number;
   /** Endpoints whose tpm bucket can never hold the request. */
   declare tooBig: number;
-  /** Endpoints not tried yet that may take the call later (set by `scan`). */
+  /** Endpoints not tried yet that may take the call later (set by `route` when none can now). */
   declare later: number;
-  /** Every one of those is held back by a rate limit (set by `scan`). */
+  /** Every one of those is held back by a rate limit (set by `route` when none can now). */
   declare limited: boolean;
   /** The pass is in its call's list of passes to resume after a recovery. */
   declare parked: boolean;
@@ -152,14 +152,15 @@ export class Pass {
   }
 
   /**
-   * Counts the endpoints not tried yet that can take the call now (their indices go to the
-   * target's scratch array); sets `next` (the earliest time one of the others may), `later` (how
-   * many may) and `limited` (all of those are held back by a rate limit: a 429's cool-down, an
-   * rpm or tpm bucket).
+   * Picks an endpoint not tried yet that can take the call now, or says when one may: sets `next`
+   * (the earliest time one of the others may), `later` (how many may) and `limited` (all of those
+   * are held back by a rate limit: a 429's cool-down, an rpm or tpm bucket).
    */
-  scan(now: number): number {
+  route(): number {
     const t = this.t;
     const call = this.call;
+    const gw = call.gw;
+    const now = gw.clock.now();
     const eps = t.eps;
     const h = t.health;
     const cand = t.scratch;
@@ -206,19 +207,12 @@ export class Pass {
       }
     }
     this.next = next;
-    this.later = later;
-    this.limited = later > 0 && slow === 0;
-    return count;
-  }
-
-  /** Picks an endpoint not tried yet that can take the call now, or says when one may. */
-  route(): number {
-    const t = this.t;
-    const gw = this.call.gw;
-    const count = this.scan(gw.clock.now());
-    if (count === 0) return this.later === 0 ? NONE : LATER;
-    const eps = t.eps;
-    const i = pick(t.strategy, t.scratch, count, eps, t.rr, gw.random);
+    if (count === 0) {
+      this.later = later;
+      this.limited = later > 0 && slow === 0;
+      return later === 0 ? NONE : LATER;
+    }
+    const i = pick(t.strategy, cand, count, eps, t.rr, gw.random);
     this.tried[i] = 1;
     t.rr = i + 1 < eps.length ? i + 1 : 0;
     if (gw.listening('route')) {
@@ -230,7 +224,7 @@ export class Pass {
         endpoint: (eps[i] as EndpointState).id,
         strategy: t.strategy,
         candidates: count,
-        probe: t.health.eps[i]?.state === 'probing',
+        probe: h.eps[i]?.state === 'probing',
       });
     }
     return i;
