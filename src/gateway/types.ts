@@ -100,7 +100,8 @@ export interface TargetOptions<Q = unknown> {
   readonly chunkUsage?: ((chunk: unknown) => TokenUsage | undefined) | undefined;
   /**
    * Estimates a request's tokens (prompt plus the most it may generate), for context-window
-   * filtering and tpm limits. @defaultValue {@link estimateTokens}
+   * filtering, tpm limits, a budget's reservation and the prompt tokens of a stream that reports
+   * no usage (the estimate less the request's `max_tokens`). @defaultValue {@link estimateTokens}
    */
   readonly estimate?: ((request: Q) => number) | undefined;
 }
