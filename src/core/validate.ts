@@ -52,3 +52,58 @@ export function checkObject(name: string, value: unknown): void {
   if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
     fail(name, 'an object', value);
 }
+
+/** Edit distance with adjacent transpositions ("rmp" is one edit from "rpm"), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row: number[] = [i];
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) row.push(j);
+      else {
+        const up = d[i - 1] as number[];
+        let v = Math.min(
+          (up[j] as number) + 1,
+          (row[j - 1] as number) + 1,
+          (up[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+          v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
+        row.push(v);
+      }
+    }
+    d.push(row);
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/**
+ * Throws a `TypeError` when the object `value` has an own key that is not one of `known`, naming
+ * it with its path (`name.key`) and the known key it most likely meant (a case slip or a typo:
+ * within a third of its length in edits), else listing the known keys. Anything but an object
+ * passes (its type is checked elsewhere).
+ */
+export function checkKeys(name: string, value: unknown, known: readonly string[]): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const lower = key.toLowerCase();
+    let best: string | undefined;
+    let bestD = Number.POSITIVE_INFINITY;
+    for (const k of known) {
+      const d = distance(lower, k.toLowerCase());
+      if (d < bestD) {
+        bestD = d;
+        best = k;
+      }
+    }
+    const limit = key.length < 3 ? 0 : Math.max(1, Math.floor(key.length / 3));
+    throw new TypeError(
+      `Unknown option \`${name === '' ? key : `${name}.${key}`}\`${
+        best !== undefined && bestD <= limit
+          ? `; did you mean \`${best}\`?`
+          : ` (expected one of ${known.map((k) => `\`${k}\``).join(', ')})`
+      }`,
+    );
+  }
+}

@@ -1,7 +1,8 @@
 // One gateway call: auth, budget, the routing pass over a target's endpoints, failover, waiting for
 // a recovery, fallbacks across targets, and the accounting of what the answer used.
-import type { Context } from '../core/context.js';
-import { checkNumber, checkObject } from '../core/validate.js';
+import type { Clock } from '../core/clock.js';
+import type { AbortScope, CallContext, Context } from '../core/context.js';
+import { checkKeys, checkNumber, checkObject } from '../core/validate.js';
 import { RateLimitedError } from '../rate-limit/errors.js';
 import type { RateLimitDecision, RateLimitLease } from '../rate-limit/rate-limit.js';
 import { retryAfterHint } from '../retry/retry-after.js';
@@ -18,13 +19,17 @@ import type { Transition } from './health.js';
 import { MeteredStream } from './metered.js';
 import { ewma, pick } from './strategy.js';
 import type { GatewayCallOptions, GatewayEvent, GatewayResult, KeyInfo } from './types.js';
-import { priceOf, type TokenUsage } from './usage.js';
+import { maxOutputTokens, priceOf, type TokenUsage } from './usage.js';
 
 const INF = Number.POSITIVE_INFINITY;
 /** `Pass.route`: no endpoint can take the call now, but one may later. */
 const LATER = -1;
 /** `Pass.route`: every endpoint that could take the call was tried (or none fits it). */
 const NONE = -2;
+/** `Pass.tried`: answered 429 and cooling down; it may be tried again once that ends. */
+const RETRY = 2;
+const BUDGET_KEYS = ['usd', 'per'];
+const KEY_LIMIT_KEYS = ['rpm', 'tpm'];
 /** The cost of one request, for the rpm limiters. */
 const ONE = { cost: 1 } as const;
 
@@ -53,11 +58,17 @@ export class Lane {
   declare tpm: RateLimitLease | undefined;
   /** The current attempt reached its endpoint (the target's policy let it through). */
   declare sent: boolean;
+  /**
+   * The context the current attempt's endpoint was called with, and its scope then: whose signal
+   * the endpoint saw. A stream it answers with keeps it linked to the caller's abort (see `MeteredStream`).
+   */
+  declare ctx: CallContext | undefined;
+  declare scope: AbortScope | undefined;
 
   constructor(pass: Pass) {
     this.pass = pass;
     this.ep = undefined as unknown as EndpointState;
-    this.rpm = this.tpm = undefined;
+    this.rpm = this.tpm = this.ctx = this.scope = undefined;
     this.sent = false;
     this.fn = (ctx) => this.run(ctx);
   }
@@ -75,6 +86,8 @@ export class Lane {
     const call = this.pass.call;
     call.attempts++;
     this.sent = true;
+    this.ctx = ctx as CallContext;
+    this.scope = (ctx as CallContext).scope;
     return this.ep.call(call.request, ctx);
   }
 }
@@ -83,7 +96,7 @@ export class Lane {
 export class Pass {
   declare readonly call: Call;
   declare readonly t: TargetState;
-  /** Endpoints this pass has picked. */
+  /** Endpoints this pass has picked: 1, or {@link RETRY} for one that may be picked again after its cool-down. */
   declare readonly tried: Uint8Array;
   /** After a context-length error: only endpoints with a larger window than this remain. */
   declare minWindow: number;
@@ -93,24 +106,35 @@ export class Pass {
   declare next: number;
   /** Endpoints whose tpm bucket can never hold the request. */
   declare tooBig: number;
+  /** Endpoints not tried yet that may take the call later (set by `route` when none can now). */
+  declare later: number;
+  /** Every one of those is held back by a rate limit (set by `route` when none can now). */
+  declare limited: boolean;
+  /** The pass is in its call's list of passes to resume after a recovery. */
+  declare parked: boolean;
 
   constructor(call: Call, t: TargetState) {
     this.call = call;
     this.t = t;
     this.tried = new Uint8Array(t.eps.length);
     this.minWindow = -1;
-    this.tooSmall = this.tooBig = 0;
+    this.tooSmall = this.tooBig = this.later = 0;
     this.next = INF;
+    this.limited = this.parked = false;
   }
 
   /**
    * Runs one lane: attempts on endpoints not tried yet until one answers; rejects with the last
    * error or `GatewayUnavailableError`. `ctx` is the hedge attempt's context when the target
-   * hedges: a hedged lane (attempt > 1) never waits for a recovery.
+   * hedges: a hedged lane (attempt > 1) never waits for a recovery. When no endpoint can take the
+   * call now but one may later, the pass waits for it only when the call has nowhere else to go
+   * (the target called, without fallbacks); otherwise it is parked ({@link Call.park}) and the
+   * call tries its fallbacks first, waiting only when none of them can take it now either.
    */
   async run(ctx: Context | undefined): Promise<GatewayResult> {
     const lane = new Lane(this);
-    const signal = ctx === undefined ? this.call.signal : ctx.signal;
+    const call = this.call;
+    const signal = ctx === undefined ? call.signal : ctx.signal;
     for (;;) {
       const i = this.route();
       if (i >= 0) {
@@ -118,12 +142,20 @@ export class Pass {
         if (r !== undefined) return r;
       } else if (i === NONE || (ctx !== undefined && ctx.attempt > 1)) {
         const e = this.exhausted();
-        throw isUnavailable(e) ? this.call.unavailable(e as GatewayUnavailableError) : e;
-      } else await this.wait(signal);
+        throw isUnavailable(e) ? call.unavailable(e as GatewayUnavailableError) : e;
+      } else if (this.t === call.t && !this.t.hasFallbacks) await call.recover([this], signal);
+      else {
+        call.park(this);
+        throw this.unavailableNow();
+      }
     }
   }
 
-  /** Picks an endpoint not tried yet that can take the call now, or says when one may. */
+  /**
+   * Picks an endpoint not tried yet that can take the call now, or says when one may: sets `next`
+   * (the earliest time one of the others may), `later` (how many may) and `limited` (all of those
+   * are held back by a rate limit: a 429's cool-down, an rpm or tpm bucket).
+   */
   route(): number {
     const t = this.t;
     const call = this.call;
@@ -135,6 +167,7 @@ export class Pass {
     const tokens = call.tokens;
     let count = 0;
     let later = 0;
+    let slow = 0;
     let next = INF;
     this.tooSmall = this.tooBig = 0;
     for (let i = 0; i < eps.length; i++) {
@@ -145,10 +178,15 @@ export class Pass {
         continue;
       }
       let at = h.availableAt(i, now);
+      // Held back by a rate limit (a 429's cool-down on a healthy endpoint, a bucket), not by its health or load.
+      let rated = at > now && h.eps[i]?.state === 'healthy';
       if (at <= now && ep.inflight >= ep.concurrency) at = INF; // a slot frees when an attempt ends
       if (at <= now && ep.rpm !== undefined) {
         const d = ep.rpm.check(ONE) as RateLimitDecision;
-        if (!d.allowed) at = now + d.retryAfter;
+        if (!d.allowed) {
+          at = now + d.retryAfter;
+          rated = true;
+        }
       }
       if (at <= now && ep.tpm !== undefined) {
         const d = ep.tpm.check(call.cost) as RateLimitDecision;
@@ -156,16 +194,24 @@ export class Pass {
           this.tooBig++; // more tokens than a minute of this endpoint holds
           continue;
         }
-        if (!d.allowed) at = now + d.retryAfter;
+        if (!d.allowed) {
+          at = now + d.retryAfter;
+          rated = true;
+        }
       }
       if (at <= now) cand[count++] = i;
       else {
         later++;
+        if (!rated) slow++;
         if (at < next) next = at;
       }
     }
     this.next = next;
-    if (count === 0) return later === 0 ? NONE : LATER;
+    if (count === 0) {
+      this.later = later;
+      this.limited = later > 0 && slow === 0;
+      return later === 0 ? NONE : LATER;
+    }
     const i = pick(t.strategy, cand, count, eps, t.rr, gw.random);
     this.tried[i] = 1;
     t.rr = i + 1 < eps.length ? i + 1 : 0;
@@ -226,7 +272,16 @@ export class Pass {
     if (ep.rpm !== undefined) ep.rpm.observe(value);
     if (isStream(value)) {
       call.account(t, ep, undefined, 0, true, undefined);
-      value = new MeteredStream(value as AsyncIterable<unknown>, this, ep, i, lane.tpm);
+      // Without the target's `stream` option (whose streamTimeout owns the stream's signal), the
+      // caller's abort is linked to the attempt's signal here, for as long as the stream lives.
+      value = new MeteredStream(
+        value as AsyncIterable<unknown>,
+        this,
+        ep,
+        i,
+        lane.tpm,
+        t.streamed || call.signal === undefined ? undefined : lane,
+      );
     } else {
       try {
         usage = t.usage(value);
@@ -234,6 +289,7 @@ export class Pass {
         usage = undefined; // a reader's failure never fails the call
       }
       cost = priceOf(usage, ep.price);
+      call.release(); // the budget reservation gives way to the real cost
       if (ep.tpm !== undefined) {
         ep.tpm.observe(value);
         if (usage !== undefined) settleLease(lane.tpm, usage.inputTokens + usage.outputTokens);
@@ -286,6 +342,9 @@ export class Pass {
     ep.rpm?.observe(error);
     ep.tpm?.observe(error);
     this.transition(i, t.health.end(i, epoch, cls, now, hint), cls);
+    // A 429 that cooled the endpoint down: this pass may try it once more when the cool-down ends
+    // (once per recovery), like an endpoint that was cooling when the call began.
+    if (cls === 'rate-limited' && (t.health.eps[i]?.cooling ?? 0) > now) this.tried[i] = RETRY;
     if (gw.listening('attempt')) this.attempted(ep, cls, error, now - start);
     call.error = error;
     call.cls = cls;
@@ -317,26 +376,29 @@ export class Pass {
     return this.next < INF ? Math.max(0, this.next - now) : this.call.gw.ejection.cooldown;
   }
 
-  /** Waits for an endpoint to come back, or throws `GatewayUnavailableError` when that is past the deadline. */
-  async wait(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * The pass found no endpoint free now but one may be later: the error its pass ends with for
+   * now, with `cls` set to the class whose fallbacks the call tries meanwhile ({@link parkedClass}).
+   */
+  unavailableNow(): GatewayUnavailableError {
     const call = this.call;
-    const gw = call.gw;
-    const now = gw.clock.now();
-    const limit = call.deadline;
-    // A known recovery past the deadline fails now; an unknown one (a probe or a concurrency slot
-    // pending) is waited for until the deadline.
-    if ((this.next < INF && this.next > limit) || now >= limit) {
-      const last = call.errorTarget === this.t ? call.error : undefined;
-      if (last === undefined) call.cls = undefined;
-      throw call.unavailable(
-        new GatewayUnavailableError(
-          this.t.name,
-          this.retryAfter(now),
-          last === undefined ? undefined : { cause: last },
-        ),
-      );
-    }
-    await this.t.waitFor(gw.clock, Math.min(this.next, limit) - now, signal);
+    const last = call.errorTarget === this.t ? call.error : undefined;
+    call.cls = this.parkedClass();
+    return new GatewayUnavailableError(
+      this.t.name,
+      this.retryAfter(call.gw.clock.now()),
+      last === undefined ? undefined : { cause: last },
+    );
+  }
+
+  /**
+   * The fallback class of a pass that can take the call only later: `'context-length'` when one
+   * of its endpoints overflowed (only larger ones were left), `'rate-limited'` when every endpoint
+   * left is held back by a rate limit (cooling after a 429, over its rpm or tpm), else `undefined`
+   * (unavailable: ejected, probing, at capacity), which takes the `default` list.
+   */
+  parkedClass(): ErrorClass | undefined {
+    return this.minWindow >= 0 ? 'context-length' : this.limited ? 'rate-limited' : undefined;
   }
 
   transition(i: number, tr: Transition, reason?: ErrorClass): void {
@@ -439,6 +501,10 @@ export class Call {
   declare cost: { readonly cost: number };
   /** The key's tpm lease, trued up with the tokens the answer used. */
   declare keyTpm: RateLimitLease | undefined;
+  /** `tokens` holds the request's estimate (something needed it at admission). */
+  declare sized: boolean;
+  /** USD reserved on the key's budget until the call's real cost is known. */
+  declare reserved: number;
   declare key: string | undefined;
   declare ks: KeyState | undefined;
   declare attempts: number;
@@ -450,6 +516,10 @@ export class Call {
   /** The interceptors' per-attempt function, when one wraps it. */
   declare wrapped: ((ctx: Context) => unknown) | undefined;
   declare visited: TargetState[] | undefined;
+  /** Passes that found no endpoint free yet but may later, in the order they ran (see {@link Call.park}). */
+  declare parked: Pass[] | undefined;
+  /** The call is resuming its parked passes after a wait (their fallbacks do not wait again). */
+  declare resuming: boolean;
   /** The options handed to the target policy (made once per call, unless a hedge gives lanes their own signals). */
   declare exec: { signal: AbortSignal | undefined; key: string | undefined; data: Record<string, unknown> | undefined };
 
@@ -465,10 +535,13 @@ export class Call {
     this.tokens = 0;
     this.cost = ONE;
     this.keyTpm = undefined;
+    this.sized = false;
+    this.reserved = 0;
     this.key = options?.key;
     this.ks = undefined;
     this.attempts = this.fallbacks = 0;
-    this.error = this.cls = this.errorTarget = this.wrapped = this.visited = undefined;
+    this.error = this.cls = this.errorTarget = this.wrapped = this.visited = this.parked = undefined;
+    this.resuming = false;
     this.exec = { signal: this.signal, key: this.key, data: options?.data };
   }
 
@@ -528,6 +601,7 @@ export class Call {
         // A budget the gateway cannot read would silently never refuse: the caller hears of it.
         try {
           checkObject('auth() result budget', b);
+          checkKeys('auth() result budget', b, BUDGET_KEYS);
           checkNumber('auth() result budget.usd', b.usd, 0);
           if (b.per !== undefined) checkNumber('auth() result budget.per', b.per, 0, { exclusiveMin: true });
         } catch (error) {
@@ -536,14 +610,15 @@ export class Call {
       }
     }
     const t = this.t;
-    // The estimate is made only where something reads it: a context window, a tpm limit.
-    if (gw.sizes || info?.limits?.tpm !== undefined) {
+    // The estimate is made only where something reads it: a context window, a tpm limit, a budget.
+    if (gw.sizes || info?.limits?.tpm !== undefined || info?.budget !== undefined) {
       try {
         const tokens = t.estimate(this.request);
         if (typeof tokens !== 'number' || !(tokens >= 0))
           throw new TypeError(`Expected \`estimate\` to return a number ≥ 0, got ${String(tokens)}`);
         this.tokens = tokens;
         this.cost = { cost: tokens };
+        this.sized = true;
       } catch (error) {
         return Promise.reject(error);
       }
@@ -555,7 +630,8 @@ export class Call {
       const budget = ks.info?.budget;
       if (budget !== undefined) {
         const now = gw.clock.now();
-        const spent = ks.spentAt(now);
+        // The calls in flight count with their estimated cost: N concurrent calls cannot all pass.
+        const spent = ks.spentAt(now) + ks.reserved;
         if (spent >= budget.usd) {
           const retryAfter = Number.isNaN(ks.periodStart) ? INF : ks.periodStart + (budget.per ?? INF) - now;
           const e = new BudgetExceededError(this.key, budget.usd, spent, retryAfter);
@@ -564,18 +640,54 @@ export class Call {
         }
       }
     }
-    const limits = this.ks?.info?.limits;
+    const ks = this.ks;
+    const limits = ks?.info?.limits;
     if (limits !== undefined) {
       const refused = this.limit(limits);
       if (refused !== undefined) return Promise.reject(refused);
-      if (this.keyTpm !== undefined) {
-        return this.target(t).then(undefined, (error: unknown) => {
-          settleLease(this.keyTpm, undefined); // nothing answered: the tokens go back
-          throw error;
-        });
+    }
+    if (ks?.info?.budget !== undefined && this.sized) {
+      const out = Math.min(maxOutputTokens(this.request), this.tokens);
+      const usd = (this.tokens - out) * t.priceIn + out * t.priceOut;
+      if (usd > 0) {
+        this.reserved = usd;
+        ks.reserve(usd);
       }
     }
+    if (this.keyTpm !== undefined || this.reserved > 0) {
+      return this.target(t).then(undefined, (error: unknown) => {
+        settleLease(this.keyTpm, undefined); // nothing answered: the tokens go back
+        this.release();
+        throw error;
+      });
+    }
     return this.target(t);
+  }
+
+  /** Gives the call's budget reservation back (its real cost is known, or it failed). */
+  release(): void {
+    const usd = this.reserved;
+    if (usd > 0) {
+      this.reserved = 0;
+      this.ks?.release(usd);
+    }
+  }
+
+  /**
+   * The request's estimated prompt tokens (its `estimate` less its `max_tokens`), for a stream that
+   * ended without reporting its usage.
+   */
+  inputEstimate(t: TargetState): number {
+    let tokens = this.tokens;
+    if (!this.sized) {
+      try {
+        const n = t.estimate(this.request);
+        tokens = typeof n === 'number' && n >= 0 ? n : 0;
+      } catch {
+        tokens = 0; // an estimate that fails never fails the stream
+      }
+    }
+    return Math.max(0, tokens - maxOutputTokens(this.request));
   }
 
   /** Takes the call from the key's rpm and tpm buckets; the `RateLimitedError` when they refuse it. */
@@ -584,6 +696,7 @@ export class Call {
     const key = this.key as string;
     let rpm: RateLimitLease | undefined;
     try {
+      checkKeys('auth() result limits', limits, KEY_LIMIT_KEYS);
       const r = limits.rpm === undefined ? undefined : gw.keyLimiter('rpm', limits.rpm);
       if (r !== undefined) {
         rpm = r.tryAcquire({ key, cost: 1 }) as RateLimitLease | undefined;
@@ -610,13 +723,17 @@ export class Call {
     return e;
   }
 
-  /** Runs target `t`'s routing pass, then its fallbacks (depth-first, each target at most once). */
-  target(t: TargetState): Promise<GatewayResult> {
-    const p = this.pass(t);
-    return t.hasFallbacks ? p.then(undefined, (error: unknown) => this.fallback(t, error)) : p;
+  /** Runs target `t`'s routing pass (`p`, when one is resumed), then its fallbacks (depth-first, each target at most once). */
+  target(t: TargetState, p?: Pass): Promise<GatewayResult> {
+    const r = this.pass(t, p);
+    return t.hasFallbacks ? r.then(undefined, (error: unknown) => this.fallback(t, error)) : r;
   }
 
-  /** `t`'s pass failed with `error`: its fallbacks for the error's class, in order. */
+  /**
+   * `t`'s pass failed with `error`: its fallbacks for the error's class, in order. At the end of
+   * the target called, when some pass of the chain found no endpoint free yet, the call waits for
+   * the earliest recovery and resumes those passes ({@link Call.resume}).
+   */
   async fallback(t: TargetState, error: unknown): Promise<GatewayResult> {
     const signal = this.signal;
     if (signal?.aborted) throw signal.reason;
@@ -649,15 +766,79 @@ export class Call {
         if (signal?.aborted) throw signal.reason;
         last = e;
         cls = this.cls;
-        if (cls === 'client') break;
+        if (cls === 'client') throw e; // the request's fault: nothing else is tried, nothing waited for
       }
     }
+    if (t === this.t && this.parked !== undefined && !this.resuming) return this.resume(last);
     throw last;
   }
 
+  /** Parks pass `p`: it found no endpoint free now, but one may be later. */
+  park(p: Pass): void {
+    if (p.parked) return;
+    p.parked = true;
+    if (this.parked === undefined) this.parked = [p];
+    else this.parked.push(p);
+  }
+
+  /**
+   * Every target of the chain was tried and none could take the call now: waits for the earliest
+   * recovery among the parked passes (within the deadline), then resumes them in chain order
+   * (the target called first), each with its fallbacks not tried yet; until one answers, every
+   * pass left ends with a final error, or the deadline is past (`GatewayUnavailableError`).
+   */
+  async resume(error: unknown): Promise<GatewayResult> {
+    const signal = this.signal;
+    let last = error;
+    this.resuming = true;
+    for (;;) {
+      const passes = this.parked as Pass[];
+      await this.recover(passes, signal);
+      this.parked = undefined;
+      for (const p of passes) {
+        p.parked = false;
+        try {
+          return await this.target(p.t, p);
+        } catch (e) {
+          if (signal?.aborted) throw signal.reason;
+          last = e;
+          if (this.cls === 'client') throw e;
+        }
+      }
+      if (this.parked === undefined) throw last;
+    }
+  }
+
+  /**
+   * Waits until the earliest recovery among `passes` (an ejection or a cool-down ending, a bucket
+   * refilling), an attempt on one of their targets ends (a concurrency slot or a probe), or
+   * `signal` aborts; throws `GatewayUnavailableError` at once when the earliest known recovery is
+   * past the call's deadline.
+   */
+  async recover(passes: readonly Pass[], signal: AbortSignal | undefined): Promise<void> {
+    const gw = this.gw;
+    const now = gw.clock.now();
+    let next = INF;
+    for (const p of passes) if (p.next < next) next = p.next;
+    const limit = this.deadline;
+    // A known recovery past the deadline fails now; an unknown one (a probe or a concurrency slot
+    // pending) is waited for until the deadline.
+    if ((next < INF && next > limit) || now >= limit) {
+      const last = this.error;
+      throw this.unavailable(
+        new GatewayUnavailableError(
+          this.t.name,
+          next < INF ? Math.max(0, next - now) : gw.ejection.cooldown,
+          last === undefined ? undefined : { cause: last },
+        ),
+      );
+    }
+    if (next <= now) return; // recovered while the other targets were tried
+    await waitAny(passes, gw.clock, Math.min(next, limit) - now, signal);
+  }
+
   /** One routing pass over `t`'s endpoints (lanes of it under a hedge). */
-  pass(t: TargetState): Promise<GatewayResult> {
-    const p = new Pass(this, t);
+  pass(t: TargetState, p: Pass = new Pass(this, t)): Promise<GatewayResult> {
     this.cls = undefined;
     const h = t.hedge;
     if (h === undefined) return p.run(undefined);
@@ -665,7 +846,7 @@ export class Call {
       .execute((ctx) => p.run(ctx), this.exec)
       .then(undefined, (error: unknown) => {
         // Lanes ran concurrently: the class goes with the error the hedge ended on.
-        this.cls = this.classOf(error);
+        this.cls = p.parked && isUnavailable(error) ? p.parkedClass() : this.classOf(error);
         throw error;
       });
   }
@@ -692,6 +873,7 @@ export class Call {
     cost: number,
     request: boolean,
     value: unknown,
+    estimated = false,
   ): void {
     if (usage !== undefined) settleLease(this.keyTpm, usage.inputTokens + usage.outputTokens);
     if (request) {
@@ -720,8 +902,37 @@ export class Call {
       inputTokens: usage.inputTokens,
       outputTokens: usage.outputTokens,
       cost,
+      estimated,
     } satisfies GatewayEvent);
   }
 }
 
 const isUnavailable = isGatewayUnavailableError;
+
+/**
+ * Waits until `ms` pass, an attempt on a target of `passes` ends (waking every call waiting on it),
+ * or `signal` aborts (rejecting with its reason). The slow path: a call only gets here when no
+ * endpoint of its chain can take it now.
+ */
+function waitAny(passes: readonly Pass[], clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    let timer: unknown;
+    const done = (): void => {
+      cleanup();
+      resolve();
+    };
+    const abort = (): void => {
+      cleanup();
+      reject((signal as AbortSignal).reason);
+    };
+    const cleanup = (): void => {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      for (const p of passes) p.t.waiters.delete(done);
+      signal?.removeEventListener('abort', abort);
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+    if (ms < INF) timer = clock.setTimeout(done, Math.max(0, ms));
+    for (const p of passes) p.t.waiters.add(done);
+  });
+}

@@ -4,7 +4,7 @@ import { BreakwaterError, type BreakwaterErrorOptions, errorGuard } from '../cor
  * Thrown by a gateway's `call` when no endpoint of the target (nor of its fallbacks) can take the
  * call before its deadline: every endpoint is ejected, cooling down after a 429, over its limits
  * or too small for the request's context. `retryAfter` is the time (ms) until the earliest known
- * recovery; `cause` holds the last endpoint error of the call, if one was tried.
+ * recovery among them; `cause` holds the last endpoint error of the call, if one was tried.
  *
  * @example
  * ```ts
@@ -13,7 +13,7 @@ import { BreakwaterError, type BreakwaterErrorOptions, errorGuard } from '../cor
  * ```
  */
 export class GatewayUnavailableError extends BreakwaterError {
-  /** The target that had no endpoint to offer. */
+  /** The target that had no endpoint to offer (when its fallbacks had none either: the target called). */
   readonly target: string;
   /** Ms until the earliest known recovery (an ejection or a cool-down ending, a limit refilling). */
   readonly retryAfter: number;
@@ -73,8 +73,9 @@ export const isGatewayAuthError: (error: unknown) => error is GatewayAuthError =
   /*#__PURE__*/ errorGuard<GatewayAuthError>('ERR_GATEWAY_AUTH');
 
 /**
- * Thrown by a gateway's `call` when the caller's key has spent its budget for the current period.
- * `retryAfter` is the time (ms) until the period ends and the budget is whole again.
+ * Thrown by a gateway's `call` when the caller's key has spent its budget for the current period,
+ * counting the estimated cost its calls in flight reserved. `retryAfter` is the time (ms) until the
+ * period ends and the budget is whole again.
  *
  * @example
  * ```ts
@@ -86,7 +87,7 @@ export class BudgetExceededError extends BreakwaterError {
   readonly key: string;
   /** The budget, in USD per period. */
   readonly budget: number;
-  /** What the key spent in the current period, in USD. */
+  /** What the key spent in the current period, in USD, with the reservations of its calls in flight. */
   readonly spent: number;
   /** Ms until the period ends. */
   readonly retryAfter: number;

@@ -2,7 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { Context } from '../core/context.js';
 import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from '../core/events.js';
 import { Policy } from '../core/policy.js';
-import { checkFunction, checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
+import { checkFunction, checkKeys, checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
 import { hedge } from '../hedge/hedge.js';
 import { type RateLimit, type RateLimitSnapshot, rateLimit } from '../rate-limit/rate-limit.js';
 import { streamTimeout } from '../stream/stream-timeout.js';
@@ -29,6 +29,33 @@ import type {
 import { estimateTokens, readChunkUsage, readTokenUsage, type TokenCost, type TokenUsage, Totals } from './usage.js';
 
 const STRATEGIES: readonly Strategy[] = ['weighted', 'round-robin', 'least-busy', 'latency'];
+// The keys each options object takes: any other is a typo that would be silently ignored.
+const GATEWAY_KEYS = [
+  'targets',
+  'classify',
+  'ejection',
+  'auth',
+  'maxFallbacks',
+  'maxWait',
+  'maxKeys',
+  'clock',
+  'random',
+  'name',
+];
+const TARGET_KEYS = [
+  'endpoints',
+  'strategy',
+  'policy',
+  'stream',
+  'hedge',
+  'fallbacks',
+  'usage',
+  'chunkUsage',
+  'estimate',
+];
+const ENDPOINT_KEYS = ['id', 'call', 'weight', 'limits', 'cost', 'contextWindow', 'model', 'provider'];
+const LIMIT_KEYS = ['rpm', 'tpm', 'concurrency'];
+const COST_KEYS = ['input', 'output'];
 const INF = Number.POSITIVE_INFINITY;
 
 /**
@@ -70,6 +97,7 @@ export class EndpointState {
 
   constructor(o: EndpointOptions<unknown>, at: string, clock: Clock) {
     checkObject(at, o);
+    checkKeys(at, o, ENDPOINT_KEYS);
     if (typeof o?.id !== 'string' || o.id === '') fail(`${at}.id`, 'a non-empty string', o?.id);
     checkFunction(`${at}.call`, o.call, false);
     this.opts = o;
@@ -77,11 +105,13 @@ export class EndpointState {
     this.call = o.call;
     this.weight = checkNumber(`${at}.weight`, o.weight ?? 1, 0);
     checkObject(`${at}.limits`, o.limits);
+    checkKeys(`${at}.limits`, o.limits, LIMIT_KEYS);
     this.concurrency = checkNumber(`${at}.limits.concurrency`, o.limits?.concurrency ?? INF, 1, { integer: true });
     this.rpm = perMinute(`${at}.limits.rpm`, o.limits?.rpm, 'requests', clock);
     this.tpm = perMinute(`${at}.limits.tpm`, o.limits?.tpm, 'tokens', clock);
     this.window = checkNumber(`${at}.contextWindow`, o.contextWindow ?? INF, 1);
     checkObject(`${at}.cost`, o.cost);
+    checkKeys(`${at}.cost`, o.cost, COST_KEYS);
     if (o.cost !== undefined) {
       checkNumber(`${at}.cost.input`, o.cost.input, 0);
       checkNumber(`${at}.cost.output`, o.cost.output, 0);
@@ -108,6 +138,11 @@ export class TargetState {
   readonly fallbacks: Partial<Record<ErrorClass | 'default', readonly string[]>>;
   /** Whether any error class has a fallback list. */
   readonly hasFallbacks: boolean;
+  /** The highest input and output prices (USD per token) among the endpoints: a call's budget reservation. */
+  readonly priceIn: number;
+  readonly priceOut: number;
+  /** The `stream` option is set: its streamTimeout owns each stream's signal until the stream ends. */
+  readonly streamed: boolean;
   /** Hedging across endpoints, if asked for: each hedged attempt is a lane of the routing pass. */
   readonly hedge: Policy<any> | undefined;
   /** The round-robin position: the index after the last pick. */
@@ -128,10 +163,13 @@ export class TargetState {
   ) {
     const at = `targets.${name}`;
     checkObject(at, o);
+    checkKeys(at, o, TARGET_KEYS);
     if (!Array.isArray(o?.endpoints) || o.endpoints.length === 0)
       fail(`${at}.endpoints`, 'a non-empty array', o?.endpoints);
     this.name = name;
     this.eps = o.endpoints.map((e, i) => new EndpointState(e, `${at}.endpoints[${i}]`, clock));
+    this.priceIn = Math.max(0, ...this.eps.map((e) => (e.price?.input ?? 0) / 1e6));
+    this.priceOut = Math.max(0, ...this.eps.map((e) => (e.price?.output ?? 0) / 1e6));
     const ids = new Set(this.eps.map((e) => e.id));
     if (ids.size !== this.eps.length) fail(`${at}.endpoints`, 'endpoints with unique ids', o.endpoints);
     this.health = new Health(this.eps.length, ejection, random);
@@ -143,6 +181,7 @@ export class TargetState {
       o.stream === undefined
         ? undefined
         : named(`${at}.stream`, () => streamTimeout({ ...o.stream, clock: o.stream?.clock ?? clock }));
+    this.streamed = stream !== undefined;
     this.policy =
       stream === undefined
         ? (o.policy ?? Policy.noop)
@@ -189,33 +228,6 @@ export class TargetState {
   wake(): void {
     for (const w of [...this.waiters]) w();
   }
-
-  /**
-   * Waits until `ms` pass, an attempt on this target ends, or `signal` aborts (rejecting with its
-   * reason). The slow path: a call only gets here when no endpoint can take it now.
-   */
-  waitFor(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      let timer: unknown;
-      const done = (): void => {
-        cleanup();
-        resolve();
-      };
-      const abort = (): void => {
-        cleanup();
-        reject((signal as AbortSignal).reason);
-      };
-      const cleanup = (): void => {
-        if (timer !== undefined) clock.clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', abort);
-      };
-      signal?.addEventListener('abort', abort, { once: true });
-      if (ms < INF) timer = clock.setTimeout(done, Math.max(0, ms));
-      this.waiters.add(done);
-    });
-  }
 }
 
 /** `make()`, with the option path `at` put in front of the option its validation error names. */
@@ -238,11 +250,10 @@ function fallbacksOf(f: Fallbacks | undefined, at: string): Partial<Record<Error
   };
   if (Array.isArray(f)) return { default: list(f, at) };
   checkObject(at, f);
+  checkKeys(at, f, ['default', ...ERROR_CLASSES]);
   const out: Partial<Record<ErrorClass | 'default', readonly string[]>> = {};
   for (const [k, v] of Object.entries(f)) {
-    if (v === undefined) continue;
-    if (k !== 'default') checkOneOf(`${at} key`, k, ERROR_CLASSES);
-    out[k as ErrorClass] = list(v, `${at}.${k}`);
+    if (v !== undefined) out[k as ErrorClass] = list(v, `${at}.${k}`);
   }
   return out;
 }
@@ -255,6 +266,21 @@ export class KeyState {
   spent = 0;
   /** Start of the current budget period (NaN: none yet; it starts at the first spend). */
   periodStart: number = Number.NaN;
+  /** USD reserved by the key's calls in flight (their estimated cost), and how many hold a reservation. */
+  reserved = 0;
+  holds = 0;
+
+  reserve(usd: number): void {
+    this.reserved += usd;
+    this.holds++;
+  }
+
+  /** Gives a reservation back (once the call's real cost is known, or it failed). */
+  release(usd: number): void {
+    // The last one out resets the sum: no floating-point residue keeps a budget "reserved".
+    this.reserved = --this.holds <= 0 ? 0 : Math.max(0, this.reserved - usd);
+    if (this.holds < 0) this.holds = 0;
+  }
 
   /** Spend in the current period (a period that has ended is reset first). */
   spentAt(now: number): number {
@@ -301,6 +327,7 @@ export class GatewayImpl<Q> implements Gateway<Q> {
 
   constructor(o: GatewayOptions<Q>) {
     checkObject('options', o);
+    checkKeys('', o, GATEWAY_KEYS);
     checkObject('targets', o?.targets);
     if (o?.targets === undefined || Object.keys(o.targets).length === 0)
       fail('targets', 'an object with at least one target', o?.targets);
@@ -497,7 +524,12 @@ export class GatewayImpl<Q> implements Gateway<Q> {
         budget:
           b === undefined
             ? undefined
-            : { usd: b.usd, spent, resetsAt: Number.isNaN(k.periodStart) ? INF : k.periodStart + (b.per ?? INF) },
+            : {
+                usd: b.usd,
+                spent,
+                reserved: k.reserved,
+                resetsAt: Number.isNaN(k.periodStart) ? INF : k.periodStart + (b.per ?? INF),
+              },
         limits: k.info?.limits,
       };
     }
@@ -511,7 +543,9 @@ export class GatewayImpl<Q> implements Gateway<Q> {
  * class, limits, budgets, usage and cost accounting, and one event stream.
  *
  * @throws TypeError / RangeError when an option is invalid (naming it), e.g. a target without
- *   endpoints, a duplicate endpoint id, or a fallback to an unknown target.
+ *   endpoints, a duplicate endpoint id, a fallback to an unknown target, or an unknown key in the
+ *   options, a target or an endpoint (a typo such as `limits: { rps }`: the message names its path
+ *   and the key it most likely meant).
  * @example
  * ```ts
  * import OpenAI from 'openai';

@@ -4,7 +4,7 @@
 // its last healthy endpoint are ejected (so a one-endpoint target is never ejected: LiteLLM #5673,
 // Envoy #3263), and an ejected endpoint comes back through one probe call. A 429 cools an endpoint
 // down for its Retry-After, which is not an ejection (it says nothing about the endpoint's health).
-import { checkNumber, checkObject } from '../core/validate.js';
+import { checkKeys, checkNumber, checkObject } from '../core/validate.js';
 import type { ErrorClass } from './classify.js';
 
 /** Options for outlier ejection, per gateway (each target applies them to its own endpoints). */
@@ -29,7 +29,12 @@ export interface EjectionOptions {
    * @defaultValue 50
    */
   readonly maxEjectedPercent?: number | undefined;
-  /** How long a 429 without Retry-After (or `retry-after-ms`) cools an endpoint down, in ms. @defaultValue 1000 */
+  /**
+   * How long a 429 without Retry-After (or `retry-after-ms`) cools an endpoint down, in ms. A call
+   * whose every endpoint answered 429 waits for the earliest cool-down (within its deadline) and
+   * tries again; a 429 that cools nothing (0) is not retried within the call.
+   * @defaultValue 1000
+   */
   readonly cooldown?: number | undefined;
 }
 
@@ -47,6 +52,7 @@ export interface Ejection {
 /** Validates {@link EjectionOptions}. @internal */
 export function ejectionOf(o: EjectionOptions | undefined): Ejection {
   checkObject('ejection', o);
+  checkKeys('ejection', o, ['consecutiveFailures', 'base', 'max', 'jitter', 'decay', 'maxEjectedPercent', 'cooldown']);
   const base = checkNumber('ejection.base', o?.base ?? 10_000, 0, { exclusiveMin: true });
   return {
     threshold: checkNumber('ejection.consecutiveFailures', o?.consecutiveFailures ?? 3, 1, { integer: true }),

@@ -1,13 +1,19 @@
 // A stream an endpoint answered with, passed on chunk by chunk while its token usage is read
 // (OpenAI's last chunk, Anthropic's message_start / message_delta): when it ends, the tokens are
 // accounted and the `usage` event emitted. A failure after the first chunk reaches the consumer (it
-// is never failed over) and counts against the endpoint's health.
+// is never failed over) and counts against the endpoint's health. Without the target's `stream`
+// option, it also keeps the caller's abort linked to the attempt's signal until the stream ends,
+// as `breakwater/stream` does: the attempt (and its policy) settled when the stream object arrived,
+// which released the attempt's signal from the caller's.
+import type { AbortScope, CallContext } from '../core/context.js';
 import type { RateLimitLease } from '../rate-limit/rate-limit.js';
-import type { Pass } from './call.js';
+import type { Lane, Pass } from './call.js';
 import type { EndpointState } from './gateway.js';
 import { priceOf, type TokenUsage } from './usage.js';
 
 const END: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+const NONE: unique symbol = Symbol();
+const noop = (): void => {};
 
 /** The model a chunk names: OpenAI's `model`, Anthropic's `message.model`, OpenAI Responses' `response.model`. */
 function modelOf(chunk: unknown): string | undefined {
@@ -31,10 +37,23 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   declare output: number;
   declare seen: boolean;
   declare done: boolean;
+  /** Chunks received, and whether the source reached its end (its last chunk carries OpenAI's usage). */
+  declare chunks: number;
+  declare complete: boolean;
   /** The model that answered, from the chunks (OpenAI's `model`, Anthropic's `message_start`). */
   declare model: string | undefined;
   declare readonly onChunk: (r: IteratorResult<unknown>) => IteratorResult<unknown>;
   declare readonly onError: (error: unknown) => never;
+  /** The caller's signal, while the stream is linked to it. */
+  declare caller: AbortSignal | undefined;
+  /** The attempt's context and scope: whose signal the endpoint saw (aborted with the caller's reason). */
+  declare readonly ctx: CallContext | undefined;
+  declare readonly scope: AbortScope | undefined;
+  /** The caller's abort reason once it aborted the stream (`NONE` before). */
+  declare reason: unknown;
+  /** Rejects with the caller's reason when it aborts: raced against each pending `next()`. */
+  declare aborted: Promise<never> | undefined;
+  declare rejectAborted: ((reason: unknown) => void) | undefined;
 
   constructor(
     source: AsyncIterable<unknown>,
@@ -42,6 +61,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     ep: EndpointState,
     i: number,
     lease: RateLimitLease | undefined,
+    link: Lane | undefined,
   ) {
     this.lease = lease;
     this.source = source;
@@ -52,10 +72,51 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     this.epoch = pass.t.health.eps[i]?.epoch ?? 0;
     this.it = undefined;
     this.input = this.output = 0;
-    this.seen = this.done = false;
+    this.seen = this.done = this.complete = false;
+    this.chunks = 0;
     this.model = undefined;
     this.onChunk = (r) => this.chunk(r);
     this.onError = (e) => this.fail(e);
+    this.reason = NONE;
+    this.ctx = link?.ctx;
+    this.scope = link?.scope;
+    this.caller = this.aborted = this.rejectAborted = undefined;
+    const caller = link === undefined ? undefined : pass.call.signal;
+    if (caller !== undefined) {
+      this.caller = caller;
+      this.aborted = new Promise<never>((_, reject) => {
+        this.rejectAborted = reject;
+      });
+      this.aborted.then(undefined, noop);
+      if (caller.aborted) this.abort(caller.reason);
+      else caller.addEventListener('abort', this, { once: true });
+    }
+  }
+
+  /** The caller's signal aborted. @internal */
+  handleEvent(): void {
+    this.abort(this.caller?.reason);
+  }
+
+  /**
+   * The caller aborted while the stream lives: the attempt's signal is aborted with its reason (the
+   * client closes the request), the source is closed, and the pending `next()` (and every later one)
+   * rejects with that reason, never relabelled.
+   */
+  abort(reason: unknown): void {
+    if (this.done) return;
+    this.reason = reason;
+    this.finish();
+    this.scope?.abort(reason);
+    const c = this.ctx;
+    if (c !== undefined) (c.o ?? c).r?.abort(reason);
+    this.rejectAborted?.(reason);
+    try {
+      const it = this.it ?? this.source[Symbol.asyncIterator]();
+      if (it.return !== undefined) Promise.resolve(it.return()).then(undefined, noop);
+    } catch {
+      // Closing is best effort: the request's signal is aborted.
+    }
   }
 
   [Symbol.asyncIterator](): this {
@@ -63,10 +124,12 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   }
 
   next(): Promise<IteratorResult<unknown>> {
-    if (this.done) return Promise.resolve(END);
+    if (this.done) return this.reason === NONE ? Promise.resolve(END) : Promise.reject(this.reason);
     try {
       this.it ??= this.source[Symbol.asyncIterator]();
-      return Promise.resolve(this.it.next()).then(this.onChunk, this.onError);
+      const p = Promise.resolve(this.it.next()).then(this.onChunk, this.onError);
+      const aborted = this.aborted;
+      return aborted === undefined ? p : Promise.race([p, aborted]);
     } catch (error) {
       return Promise.reject(this.fail(error));
     }
@@ -93,9 +156,11 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   chunk(r: IteratorResult<unknown>): IteratorResult<unknown> {
     if (this.done) return r;
     if (r.done) {
+      this.complete = true;
       this.finish();
       return r;
     }
+    this.chunks++;
     if (this.model === undefined) this.model = modelOf(r.value);
     let u: TokenUsage | undefined;
     try {
@@ -129,25 +194,47 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     throw error;
   }
 
-  /** Accounts the tokens seen. */
+  /**
+   * Unlinks the caller's signal and accounts the tokens: those the chunks reported, else (a stream
+   * that ended without its usage: closed early, or OpenAI without `include_usage`) the estimate —
+   * the request's estimated prompt tokens and one output token per chunk received.
+   */
   finish(): void {
     this.done = true;
-    if (!this.seen) return;
-    const usage: TokenUsage = { inputTokens: this.input, outputTokens: this.output };
+    const caller = this.caller;
+    if (caller !== undefined) {
+      this.caller = undefined;
+      caller.removeEventListener('abort', this);
+    }
+    const call = this.pass.call;
+    call.release(); // the budget reservation gives way to the cost accounted here
+    let input = this.input;
+    let output = this.output;
+    let estimated = false;
+    if (!this.seen) {
+      input = call.inputEstimate(this.pass.t);
+      output = this.chunks;
+      estimated = true;
+    } else if (!this.complete && this.chunks > output) {
+      output = this.chunks; // the final output count never came
+      estimated = true;
+    }
+    const usage: TokenUsage = { inputTokens: input, outputTokens: output };
     try {
-      const p = this.lease?.trueUp(this.input + this.output);
+      const p = this.lease?.trueUp(input + output);
       if (p instanceof Promise) p.then(undefined, () => {});
     } catch {
       // Bookkeeping only.
     }
     const model = this.model;
-    this.pass.call.account(
+    call.account(
       this.pass.t,
       this.ep,
       usage,
       priceOf(usage, this.ep.price),
       false,
       model === undefined ? undefined : { model },
+      estimated,
     );
   }
 }

@@ -48,6 +48,11 @@ export interface EndpointOptions<Q = unknown> {
  * target with a larger context window, `'content-policy'` to another provider, `default` for
  * rate limits, overloads, timeouts, server and auth errors (and for those classes when they have no
  * list of their own). An array is the `default` list. Client errors never fall back.
+ *
+ * A target that cannot take the call now (every endpoint ejected, cooling down, at capacity or over
+ * its limits) goes to its fallbacks at once, before any wait for its recovery: `'rate-limited'`
+ * when every endpoint left is held back by a rate limit (a 429's cool-down, an rpm or tpm bucket),
+ * else `default`.
  */
 export type Fallbacks =
   | readonly string[]
@@ -73,7 +78,8 @@ export interface TargetOptions<Q = unknown> {
   /**
    * Stream limits (`breakwater/stream`) applied to each attempt, innermost: the attempt succeeds
    * at the first chunk, so failover (and hedging) happen before it only; after it, errors reach
-   * the consumer.
+   * the consumer. With or without it, the caller's abort reaches a stream until it ends (its
+   * pending `next()` rejects with the caller's reason and the request is aborted).
    * @defaultValue none (a stream counts as answered when its object arrives)
    */
   readonly stream?: StreamTimeoutOptions | undefined;
@@ -94,12 +100,16 @@ export interface TargetOptions<Q = unknown> {
   readonly chunkUsage?: ((chunk: unknown) => TokenUsage | undefined) | undefined;
   /**
    * Estimates a request's tokens (prompt plus the most it may generate), for context-window
-   * filtering and tpm limits. @defaultValue {@link estimateTokens}
+   * filtering, tpm limits, a budget's reservation and the prompt tokens of a stream that reports
+   * no usage (the estimate less the request's `max_tokens`). @defaultValue {@link estimateTokens}
    */
   readonly estimate?: ((request: Q) => number) | undefined;
 }
 
-/** What `auth` says about a caller. */
+/**
+ * What `auth` says about a caller. Other keys of this object are yours (it may be your key record);
+ * an unknown key in `limits` or `budget` refuses the call with a `TypeError` naming it.
+ */
 export interface KeyInfo {
   /** The caller's key: usage, limits and budget are counted under it. */
   readonly key: string;
@@ -107,8 +117,12 @@ export interface KeyInfo {
   readonly limits?: { readonly rpm?: number | undefined; readonly tpm?: number | undefined } | undefined;
   /**
    * A spending cap in USD per period (`per` ms, a fixed window from the key's first spend;
-   * `Infinity` for a lifetime cap). A call is refused once the period's spend reaches `usd`; the
-   * call that crosses it completes (its cost is known only after it).
+   * `Infinity` for a lifetime cap). Each call reserves its estimated cost when it is admitted (the
+   * request's estimated tokens at the target's highest endpoint prices: prompt tokens at the input
+   * price, `max_tokens` at the output price), trued up to the real cost when it answers (a stream:
+   * when it ends) and given back when it fails. A call is refused once the period's spend plus the
+   * reservations of the key's calls in flight reaches `usd`, so concurrent calls cannot all pass a
+   * nearly spent budget; the call that crosses it completes (its real cost is known only after it).
    * @defaultValue none
    */
   readonly budget?: { readonly usd: number; readonly per?: number | undefined } | undefined;
@@ -142,7 +156,8 @@ export interface GatewayOptions<Q = unknown> {
   /** Most fallback targets tried by one call. @defaultValue 3 */
   readonly maxFallbacks?: number | undefined;
   /**
-   * Longest wait for an endpoint to recover when a call has no `deadline`, in ms.
+   * Longest wait for an endpoint to recover when a call has no `deadline`, in ms. A call waits only
+   * when no target of its chain (the target called and its fallbacks) can take it now.
    * @defaultValue 30000
    */
   readonly maxWait?: number | undefined;
@@ -158,7 +173,10 @@ export interface GatewayOptions<Q = unknown> {
 
 /** What a gateway call resolves to. */
 export interface GatewayResult<T = unknown> {
-  /** The endpoint's result (for a stream, an async iterable of its chunks, metered as they pass). */
+  /**
+   * The endpoint's result (for a stream, an async iterable of its chunks, metered as they pass, and
+   * linked to the caller's abort until it ends: iterate it to the end or close it with `break`).
+   */
   readonly value: T;
   /** The target that answered (the one called, or a fallback). */
   readonly target: string;
@@ -168,7 +186,10 @@ export interface GatewayResult<T = unknown> {
   readonly attempts: number;
   /** Fallback targets tried. */
   readonly fallbacks: number;
-  /** Tokens used (`undefined` for a stream: its `usage` event comes when it ends). */
+  /**
+   * Tokens used (`undefined` for a stream: its `usage` event comes when it ends, with an estimate
+   * when the stream ends without reporting them).
+   */
   readonly usage: TokenUsage | undefined;
   /** USD of the answering request (0 for a stream until it ends). */
   readonly cost: number;
@@ -223,7 +244,11 @@ export type GatewayEvent =
       readonly reason: ErrorClass | 'unavailable';
       readonly depth: number;
     })
-  /** A model request finished and used tokens (for a stream: when it ended). Cost in USD. */
+  /**
+   * A model request finished and used tokens (for a stream: when it ended). Cost in USD.
+   * `estimated`: the tokens are the gateway's estimate, because a stream ended without reporting
+   * its usage (closed before its last chunk, or OpenAI without `stream_options.include_usage`).
+   */
   | (Base & {
       readonly type: 'usage';
       /** The gen_ai operation (`'chat'`), as the gateway describes its calls to interceptors. */
@@ -236,6 +261,7 @@ export type GatewayEvent =
       readonly inputTokens: number;
       readonly outputTokens: number;
       readonly cost: number;
+      readonly estimated: boolean;
     })
   /** A call was refused before or instead of reaching an endpoint. */
   | (Base & {
@@ -271,7 +297,10 @@ export interface EndpointSnapshot {
 /** A key's state in {@link GatewaySnapshot}. */
 export interface KeySnapshot {
   readonly usage: UsageTotals;
-  readonly budget: { readonly usd: number; readonly spent: number; readonly resetsAt: number } | undefined;
+  /** `reserved`: the estimated cost of the key's calls in flight, counted against the budget until they end. */
+  readonly budget:
+    | { readonly usd: number; readonly spent: number; readonly reserved: number; readonly resetsAt: number }
+    | undefined;
   readonly limits: KeyInfo['limits'];
 }
 
@@ -287,9 +316,10 @@ export interface GatewaySnapshot {
 export interface Gateway<Q = unknown> {
   /**
    * Calls `target`: picks an endpoint, fails over to the others and then to the fallback targets.
-   * Rejects with the last error, a `GatewayUnavailableError`, a `GatewayAuthError`, a
-   * `BudgetExceededError`, a rate limiter's `RateLimitedError` (the key's limits), or the caller's
-   * abort reason.
+   * When no target of that chain can take the call now, waits for the earliest recovery among them
+   * within the deadline. Rejects with the last error, a `GatewayUnavailableError`, a
+   * `GatewayAuthError`, a `BudgetExceededError`, a rate limiter's `RateLimitedError` (the key's
+   * limits), or the caller's abort reason.
    */
   call<T = unknown>(target: string, request: Q, options?: GatewayCallOptions): Promise<GatewayResult<T>>;
   /** Listens to the gateway's events (and those of the target policies); returns an unsubscribe. */

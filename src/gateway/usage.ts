@@ -140,6 +140,15 @@ export function estimateTokens(request: unknown): number {
   if (typeof request !== 'object' || request === null) return 0;
   const r = request as Record<string, unknown>;
   const text = chars(r.messages) + chars(r.system) + chars(r.input) + chars(r.prompt);
-  const out = num(r.max_tokens) ?? num(r.max_completion_tokens) ?? num(r.max_output_tokens) ?? 0;
-  return Math.ceil(text / 4) + out;
+  return Math.ceil(text / 4) + maxOutputTokens(request);
+}
+
+/**
+ * The most tokens a request may generate (`max_tokens`, `max_completion_tokens` or
+ * `max_output_tokens`), 0 when it does not say. @internal
+ */
+export function maxOutputTokens(request: unknown): number {
+  if (typeof request !== 'object' || request === null) return 0;
+  const r = request as Record<string, unknown>;
+  return num(r.max_tokens) ?? num(r.max_completion_tokens) ?? num(r.max_output_tokens) ?? 0;
 }

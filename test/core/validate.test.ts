@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkFunction, checkNumber, checkObject, checkOneOf } from '../../src/core/validate.js';
+import { checkFunction, checkKeys, checkNumber, checkObject, checkOneOf } from '../../src/core/validate.js';
 
 describe('checkNumber', () => {
   it('returns valid numbers, Infinity included', () => {
@@ -66,5 +66,29 @@ describe('checkFunction / checkOneOf / checkObject', () => {
     expect(() => checkObject('o', null)).toThrow(new TypeError('Expected `o` to be an object, got null'));
     expect(() => checkObject('o', [])).toThrow(/got an array/);
     expect(() => checkObject('o', 5)).toThrow(/got 5/);
+  });
+});
+
+describe('checkKeys', () => {
+  const known = ['rpm', 'tpm', 'concurrency', 'contextWindow'];
+  it('passes known keys and anything that is not an object', () => {
+    expect(() => checkKeys('limits', { rpm: 1, tpm: 2 }, known)).not.toThrow();
+    for (const v of [undefined, null, 5, 'x']) expect(() => checkKeys('limits', v, known)).not.toThrow();
+  });
+
+  it('names the path and the key meant: a case slip, a typo, a transposition', () => {
+    expect(() => checkKeys('e', { contextwindow: 1 }, known)).toThrow(
+      'Unknown option `e.contextwindow`; did you mean `contextWindow`?',
+    );
+    expect(() => checkKeys('limits', { rps: 1 }, known)).toThrow('did you mean `rpm`?');
+    expect(() => checkKeys('limits', { concurrnecy: 1 }, known)).toThrow('did you mean `concurrency`?');
+    expect(() => checkKeys('', { tmp: 1 }, known)).toThrow('Unknown option `tmp`; did you mean `tpm`?');
+  });
+
+  it('lists the known keys when none is close (short keys match only case-insensitively)', () => {
+    expect(() => checkKeys('limits', { qq: 1 }, known)).toThrow(
+      'Unknown option `limits.qq` (expected one of `rpm`, `tpm`, `concurrency`, `contextWindow`)',
+    );
+    expect(() => checkKeys('limits', { region: 'eu' }, known)).toThrow(TypeError);
   });
 });

@@ -91,7 +91,7 @@ describe('call options', () => {
       const clock = virtualClock();
       const a = endpoint('a', [http(429, { 'retry-after-ms': '5000' })]);
       const gw = gateway({ clock, targets: { chat: { endpoints: [a] } } });
-      await gw.call('chat', msg).catch(() => {});
+      await gw.call('chat', msg, { deadline: 0 }).catch(() => {}); // cools `a` down
       const p = gw.call('chat', msg, { deadline: deadline as never });
       const r = await Promise.race([p.catch((x: unknown) => x), clock.advance(60_000).then(() => 'pending')]);
       expect(r).toBeInstanceOf(TypeError);
@@ -104,7 +104,7 @@ describe('call options', () => {
     const clock = virtualClock();
     const a = endpoint('a', [http(429, { 'retry-after-ms': '5000' })]);
     const gw = gateway({ clock, targets: { chat: { endpoints: [a] } } });
-    await gw.call('chat', msg).catch(() => {});
+    await gw.call('chat', msg, { deadline: 0 }).catch(() => {}); // cools `a` down
     const e = await gw.call('chat', msg, { signal: {} as never }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(TypeError);
     expect(String(e)).toMatch(/`signal`/);
@@ -127,5 +127,103 @@ describe('messages and option paths', () => {
     [{ hedge: { delay: -5 } }, /`targets\.chat\.hedge\.delay`/],
   ])('a bad stream or hedge option names its target (%j)', (more, re) => {
     expect(() => gateway({ targets: { chat: { endpoints: [endpoint('a', [ok()])], ...more } } } as never)).toThrow(re);
+  });
+});
+
+describe('unknown option keys', () => {
+  const ep = (more: Record<string, unknown> = {}) => ({ id: 'a', call: () => ok(), ...more });
+  it.each([
+    [{ targets: { chat: { endpoints: [ep({ limits: { rps: 5 } })] } } }, 'targets.chat.endpoints[0].limits.rps', 'rpm'],
+    [
+      { targets: { chat: { endpoints: [ep({ contextwindow: 8000 })] } } },
+      'targets.chat.endpoints[0].contextwindow',
+      'contextWindow',
+    ],
+    [
+      { targets: { chat: { endpoints: [ep({ cost: { inputs: 1, output: 1 } })] } } },
+      'targets.chat.endpoints[0].cost.inputs',
+      'input',
+    ],
+    [{ targets: { chat: { endpoints: [ep()], fallback: ['chat'] } } }, 'targets.chat.fallback', 'fallbacks'],
+    [
+      { targets: { chat: { endpoints: [ep()], fallbacks: { context_length: ['chat'] } } } },
+      'targets.chat.fallbacks.context_length',
+      'context-length',
+    ],
+    [{ targets: { chat: { endpoints: [ep()] } }, maxWiat: 100 }, 'maxWiat', 'maxWait'],
+    [{ targets: { chat: { endpoints: [ep()] } }, ejection: { cooldownMs: 100 } }, 'ejection.cooldownMs', 'cooldown'],
+  ])('%j is a TypeError naming the path and the likely key', (options, path, meant) => {
+    expect(() => gateway(options as never)).toThrow(TypeError);
+    expect(() => gateway(options as never)).toThrow(`Unknown option \`${path}\`; did you mean \`${meant}\`?`);
+  });
+
+  it('a key close to none lists the keys that exist', () => {
+    expect(() => gateway({ targets: { chat: { endpoints: [ep({ region: 'eu' })] } } } as never)).toThrow(
+      /Unknown option `targets.chat.endpoints\[0\].region` \(expected one of `id`, `call`, `weight`/,
+    );
+  });
+
+  it('every documented key is accepted', () => {
+    expect(() =>
+      gateway({
+        targets: {
+          chat: {
+            endpoints: [
+              {
+                id: 'a',
+                call: () => ok(),
+                weight: 1,
+                limits: { rpm: 1, tpm: 1000, concurrency: 1 },
+                cost: { input: 1, output: 1 },
+                contextWindow: 8000,
+                model: 'm',
+                provider: 'p',
+              },
+            ],
+            strategy: 'weighted',
+            policy: undefined,
+            stream: { firstChunk: 1000 },
+            hedge: { delay: 100 },
+            fallbacks: { default: ['b'], 'rate-limited': ['b'] },
+            usage: () => undefined,
+            chunkUsage: () => undefined,
+            estimate: () => 1,
+          },
+          b: { endpoints: [ep()] },
+        },
+        classify: () => undefined,
+        ejection: {
+          consecutiveFailures: 3,
+          base: 1000,
+          max: 10_000,
+          jitter: 0,
+          decay: 1000,
+          maxEjectedPercent: 50,
+          cooldown: 1000,
+        },
+        auth: () => ({ key: 'k' }),
+        maxFallbacks: 1,
+        maxWait: 1,
+        maxKeys: 1,
+        clock: virtualClock(),
+        random: Math.random,
+        name: 'gw',
+      }),
+    ).not.toThrow();
+  });
+
+  it.each([
+    [
+      { key: 'k', budget: { usd: 1, period: 60_000 } },
+      /Unknown option `auth\(\) result budget.period` \(expected one of `usd`, `per`\)/,
+    ],
+    [{ key: 'k', limits: { rps: 5 } }, /Unknown option `auth\(\) result limits.rps`; did you mean `rpm`\?/],
+  ])('an auth() result with an unknown budget or limits key refuses the call (%j)', async (info, re) => {
+    const a = endpoint('a', [ok()]);
+    const gw = gateway({ auth: () => info as never, targets: { chat: { endpoints: [a] } } });
+    const e = await gw.call('chat', msg).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TypeError);
+    expect(String(e)).toMatch(re);
+    expect(a.seen).toHaveLength(0);
   });
 });

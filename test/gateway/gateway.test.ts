@@ -373,7 +373,9 @@ describe('all endpoints unavailable', () => {
     const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' }), ok()]);
     const b = endpoint('b', [http(429, { 'retry-after-ms': '1000' }), ok()]);
     const gw = gateway({ clock, targets: { chat: { strategy: 'round-robin', endpoints: [a, b] } } });
-    await expect(gw.call('chat', msg)).rejects.toMatchObject({ status: 429 }); // both tried once
+    // Both tried once, both cooling: past this deadline, GatewayUnavailableError with the last 429.
+    const e = await gw.call('chat', msg, { deadline: 0 }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_GATEWAY_UNAVAILABLE', retryAfter: 1000, cause: { status: 429 } });
     const p = gw.call('chat', msg, { deadline: 5000 });
     let done = false;
     p.then(() => {
@@ -389,8 +391,8 @@ describe('all endpoints unavailable', () => {
     const clock = virtualClock();
     const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' })]);
     const gw = gateway({ clock, maxWait: 2000, targets: { chat: { endpoints: [a] } } });
-    const events = record(gw);
     await gw.call('chat', msg).catch(() => {});
+    const events = record(gw);
     const e = await gw.call('chat', msg).catch((x: unknown) => x);
     expect(isGatewayUnavailableError(e)).toBe(true);
     expect(e).toMatchObject({ code: 'ERR_GATEWAY_UNAVAILABLE', retryAfter: 3000, target: 'chat' });
@@ -421,7 +423,7 @@ describe('all endpoints unavailable', () => {
       clock,
       targets: { chat: { endpoints: [endpoint('a', [http(429, { 'retry-after-ms': '3000' })])] } },
     });
-    await gw.call('chat', msg).catch(() => {});
+    await gw.call('chat', msg, { deadline: 0 }).catch(() => {});
     const ac = new AbortController();
     const p = gw.call('chat', msg, { signal: ac.signal });
     const reason = new Error('user left');
@@ -444,7 +446,242 @@ describe('all endpoints unavailable', () => {
     expect(await gw.call('chat', msg)).toMatchObject({ target: 'spare', fallbacks: 1, attempts: 2 });
     const events = record(gw);
     expect(await gw.call('chat', msg)).toMatchObject({ target: 'spare', fallbacks: 1, attempts: 1 });
-    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ reason: 'unavailable' });
+    // Every endpoint cooling after a 429: the class is 'rate-limited' (its own list, else the default one).
+    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ reason: 'rate-limited' });
+  });
+});
+
+describe('every endpoint answers 429 within the call', () => {
+  it('one endpoint, retry-after-ms 200: the call waits for the cool-down and tries it again (every attempt counted)', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '200' }), ok()]);
+    const gw = gateway({ clock, targets: { chat: { endpoints: [a] } } });
+    const events = record(gw);
+    const p = gw.call('chat', msg);
+    let done = false;
+    p.then(() => {
+      done = true;
+    });
+    await clock.advance(199);
+    expect(done).toBe(false);
+    await clock.advance(1);
+    expect(await p).toMatchObject({ endpoint: 'a', attempts: 2, ms: 200 });
+    expect(events.filter((e) => e.type === 'attempt').map((e) => (e as { outcome: string }).outcome)).toEqual([
+      'rate-limited',
+      'success',
+    ]);
+  });
+
+  it('several endpoints: the earliest to cool down is tried again; each endpoint once per recovery', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' }), ok()]);
+    const b = endpoint('b', [http(429, { 'retry-after-ms': '1000' }), ok()]);
+    const gw = gateway({ clock, targets: { chat: { strategy: 'round-robin', endpoints: [a, b] } } });
+    const p = gw.call('chat', msg);
+    await clock.advance(1000);
+    expect(await p).toMatchObject({ endpoint: 'b', attempts: 3, ms: 1000 });
+    expect([a.seen.length, b.seen.length]).toEqual([1, 2]);
+    // An endpoint that keeps answering 429 is tried once per cool-down until the deadline.
+    const c = endpoint('c', [http(429, { 'retry-after-ms': '100' })]);
+    const gw2 = gateway({ clock, targets: { chat: { endpoints: [c] } } });
+    const q = gw2.call('chat', msg, { deadline: clock.now() + 350 }).catch((x: unknown) => x);
+    await clock.advance(400);
+    const e = await q;
+    expect(isGatewayUnavailableError(e)).toBe(true);
+    expect(e).toMatchObject({ retryAfter: 100, cause: { status: 429 } }); // rejected at 300 ms: the next is past 350
+    expect(c.seen).toHaveLength(4); // at 0, 100, 200 and 300 ms
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a cool-down past the deadline (or maxWait) rejects at once with GatewayUnavailableError, the 429 as cause', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '5000' })]);
+    const gw = gateway({ clock, maxWait: 2000, targets: { chat: { endpoints: [a] } } });
+    const e = await gw.call('chat', msg).catch((x: unknown) => x);
+    expect(isGatewayUnavailableError(e)).toBe(true);
+    expect(e).toMatchObject({ target: 'chat', retryAfter: 5000, cause: { status: 429 } });
+    expect(clock.now()).toBe(0);
+    expect(clock.pending).toBe(0);
+    expect(a.seen).toHaveLength(1);
+  });
+
+  it('a 429 that sets no cool-down (retry-after-ms: 0) is not retried within the call: no request loop', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '0' })]);
+    const gw = gateway({ clock, targets: { chat: { endpoints: [a] } } });
+    await expect(gw.call('chat', msg)).rejects.toMatchObject({ status: 429 });
+    expect(a.seen).toHaveLength(1);
+  });
+});
+
+describe('a target that cannot take the call now, with fallbacks that can', () => {
+  /** Makes `target`'s endpoints answer their scripted 429 / 500 once, without waiting. */
+  const prime = (gw: { call(t: string, r: unknown, o?: { deadline?: number }): Promise<unknown> }, target: string) =>
+    gw.call(target, msg, { deadline: 0 }).catch(() => {});
+
+  it('goes to the fallback at once instead of waiting for its own recovery (one ejected, one cooling)', async () => {
+    const clock = virtualClock();
+    const a1 = endpoint('a1', [http(500)]);
+    const a2 = endpoint('a2', [http(429, { 'retry-after-ms': '8000' }), ok()]);
+    const b1 = endpoint('b1', [ok()]);
+    const gw = gateway({
+      clock,
+      maxWait: 30_000,
+      ejection: { consecutiveFailures: 1, base: 10_000, jitter: 0 },
+      targets: {
+        a: { strategy: 'round-robin', endpoints: [a1, a2], fallbacks: ['b'] },
+        b: { endpoints: [b1] },
+      },
+    });
+    await prime(gw, 'a'); // a1 ejected for 10 s, a2 cooling for 8 s
+    expect(gw.snapshot().targets.a?.endpoints.map((e) => e.state)).toEqual(['ejected', 'cooling']);
+    const events = record(gw);
+    const r = await gw.call('a', msg);
+    expect(r).toMatchObject({ target: 'b', endpoint: 'b1', ms: 0, attempts: 1, fallbacks: 1 });
+    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ from: 'a', to: 'b', reason: 'unavailable' });
+    expect(a2.seen).toHaveLength(1); // not called again
+    expect(clock.pending).toBe(0);
+  });
+
+  it("the fallback list follows the reason: every endpoint rate limited (429, rpm) → fallbacks['rate-limited'], else the default list", async () => {
+    const clock = virtualClock();
+    const gw = gateway({
+      clock,
+      ejection: { consecutiveFailures: 1, jitter: 0 },
+      targets: {
+        cooling: {
+          endpoints: [endpoint('c', [http(429, { 'retry-after-ms': '5000' })])],
+          fallbacks: { default: ['other'], 'rate-limited': ['cheap'] },
+        },
+        limited: {
+          endpoints: [endpoint('l', [ok()], { limits: { rpm: 1 } })],
+          fallbacks: { default: ['other'], 'rate-limited': ['cheap'] },
+        },
+        ejected: {
+          strategy: 'round-robin',
+          endpoints: [endpoint('e1', [http(500)]), endpoint('e2', [http(429, { 'retry-after-ms': '5000' })])],
+          fallbacks: { default: ['other'], 'rate-limited': ['cheap'] },
+        },
+        cheap: { endpoints: [endpoint('cheap', [ok()])] },
+        other: { endpoints: [endpoint('other', [ok()])] },
+      },
+    });
+    await prime(gw, 'cooling');
+    await gw.call('limited', msg);
+    await prime(gw, 'ejected');
+    const events = record(gw);
+    expect((await gw.call('cooling', msg)).target).toBe('cheap');
+    expect((await gw.call('limited', msg)).target).toBe('cheap');
+    expect((await gw.call('ejected', msg)).target).toBe('other'); // one ejected, one cooling: unavailable
+    expect(events.filter((e) => e.type === 'fallback').map((e) => (e as { reason: string }).reason)).toEqual([
+      'rate-limited',
+      'rate-limited',
+      'unavailable',
+    ]);
+  });
+
+  it('when no target of the chain can take the call now, it waits for the earliest recovery among all of them', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '3000' }), ok()]);
+    const b = endpoint('b', [http(429, { 'retry-after-ms': '1000' }), ok()]);
+    const gw = gateway({
+      clock,
+      targets: { primary: { endpoints: [a], fallbacks: ['spare'] }, spare: { endpoints: [b] } },
+    });
+    await prime(gw, 'spare');
+    await prime(gw, 'primary');
+    const p = gw.call('primary', msg);
+    let done = false;
+    p.then(() => {
+      done = true;
+    });
+    await clock.advance(999);
+    expect(done).toBe(false);
+    await clock.advance(1);
+    expect(await p).toMatchObject({ target: 'spare', endpoint: 'b', ms: 1000, fallbacks: 1, attempts: 1 });
+    // The target called comes first when it recovers first.
+    await clock.advance(2000); // a is back at 3000
+    const q = gw.call('primary', msg);
+    expect(await q).toMatchObject({ target: 'primary', endpoint: 'a', ms: 0 });
+  });
+
+  it('the primary recovers first: it answers after the wait, not the fallback', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '1000' }), ok()]);
+    const b = endpoint('b', [http(429, { 'retry-after-ms': '3000' }), ok()]);
+    const gw = gateway({
+      clock,
+      targets: { primary: { endpoints: [a], fallbacks: ['spare'] }, spare: { endpoints: [b] } },
+    });
+    await prime(gw, 'spare');
+    await prime(gw, 'primary');
+    const p = gw.call('primary', msg);
+    await clock.advance(1000);
+    expect(await p).toMatchObject({ target: 'primary', endpoint: 'a', ms: 1000, fallbacks: 1 });
+  });
+
+  it('a fallback that fails hard while the primary cools: the call waits for the primary', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [http(429, { 'retry-after-ms': '2000' }), ok(), http(429, { 'retry-after-ms': '2000' })]);
+    const b = endpoint('b', [http(500)]);
+    const gw = gateway({
+      clock,
+      targets: { primary: { endpoints: [a], fallbacks: ['spare'] }, spare: { endpoints: [b] } },
+    });
+    await prime(gw, 'primary');
+    const p = gw.call('primary', msg);
+    await clock.advance(2000);
+    expect(await p).toMatchObject({ target: 'primary', ms: 2000, attempts: 2 });
+    // Past the deadline: GatewayUnavailableError for the target called, the last endpoint error as cause.
+    await prime(gw, 'primary');
+    const events = record(gw);
+    const e = await gw.call('primary', msg, { deadline: clock.now() + 500 }).catch((x: unknown) => x);
+    expect(isGatewayUnavailableError(e)).toBe(true);
+    expect(e).toMatchObject({ target: 'primary', retryAfter: 2000 });
+    expect((e as Error).cause).toMatchObject({ status: 500 });
+    expect(events.filter((x) => x.type === 'rejected')).toHaveLength(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a hedged target whose every endpoint is cooling goes to its fallback at once too', async () => {
+    const clock = virtualClock();
+    const gw = gateway({
+      clock,
+      targets: {
+        primary: {
+          hedge: { delay: 100 },
+          endpoints: [
+            endpoint('a1', [http(429, { 'retry-after-ms': '5000' })]),
+            endpoint('a2', [http(429, { 'retry-after-ms': '5000' })]),
+          ],
+          fallbacks: ['spare'],
+        },
+        spare: { endpoints: [endpoint('b', [ok()])] },
+      },
+    });
+    await prime(gw, 'primary');
+    expect(await gw.call('primary', msg)).toMatchObject({ target: 'spare', ms: 0, attempts: 1 });
+  });
+
+  it("the caller's abort ends a wait across targets with its reason and leaves nothing behind", async () => {
+    const clock = virtualClock();
+    const gw = gateway({
+      clock,
+      targets: {
+        primary: { endpoints: [endpoint('a', [http(429, { 'retry-after-ms': '3000' })])], fallbacks: ['spare'] },
+        spare: { endpoints: [endpoint('b', [http(429, { 'retry-after-ms': '3000' })])] },
+      },
+    });
+    await prime(gw, 'spare');
+    await prime(gw, 'primary');
+    const ac = new AbortController();
+    const p = gw.call('primary', msg, { signal: ac.signal });
+    await clock.advance(10);
+    const reason = new Error('user left');
+    ac.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(clock.pending).toBe(0);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
 
@@ -577,6 +814,7 @@ describe('auth, budgets, usage', () => {
       inputTokens: 40,
       outputTokens: 10,
       cost: r.cost,
+      estimated: false,
     });
     await clock.advance(1000);
     await gw.call('chat', msg, { key: 'sk-1' }); // 120 µ$ ≥ 100 µ$
@@ -615,6 +853,143 @@ describe('auth, budgets, usage', () => {
     const gw = gateway({ maxKeys: 2, targets: { chat: { endpoints: [endpoint('a', [ok()])] } } });
     for (const key of ['x', 'y', 'x', 'z']) await gw.call('chat', msg, { key });
     expect(Object.keys(gw.snapshot().keys).sort()).toEqual(['x', 'z']);
+  });
+});
+
+describe('budgets: reservations at admission, estimates for streams without usage', () => {
+  /** A request whose estimate is `tokens` (a custom estimate), with an optional max_tokens. */
+  const sized = (tokens: number, max_tokens?: number) => ({
+    tokens,
+    ...(max_tokens === undefined ? {} : { max_tokens }),
+  });
+  const estimate = (r: unknown) => (r as { tokens: number }).tokens;
+  const oneDollar = () => ({ key: 'k', budget: { usd: 1 } });
+
+  it('concurrent calls against a nearly spent budget: only as many are admitted as their estimated cost fits', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [ok(990_000, 0), delayed(clock.sleep, 100, ok(100_000, 0))], {
+      cost: { input: 1, output: 1 },
+    });
+    const gw = gateway({ clock, auth: oneDollar, targets: { chat: { estimate, endpoints: [a] } } });
+    await gw.call('chat', sized(10)); // $0.99 spent
+    const calls = Array.from({ length: 5 }, () =>
+      gw.call('chat', sized(500_000)).then(
+        () => 'ok',
+        (e: unknown) => (isBudgetExceededError(e) ? 'refused' : e),
+      ),
+    );
+    await clock.advance(0);
+    expect(gw.snapshot().keys.k?.budget).toMatchObject({ spent: 0.99, reserved: 0.5 });
+    await clock.advance(100);
+    expect(await Promise.all(calls)).toEqual(['ok', 'refused', 'refused', 'refused', 'refused']);
+    expect(a.seen).toHaveLength(2);
+    // Trued up: the reservation gave way to the real cost ($0.10, not the $0.50 estimate).
+    const b = gw.snapshot().keys.k?.budget;
+    expect(b?.spent).toBeCloseTo(1.09, 9);
+    expect(b?.reserved).toBe(0);
+  });
+
+  it('the reservation prices prompt tokens at the input price and max_tokens at the output price; a failed call gives it back', async () => {
+    const clock = virtualClock();
+    const a = endpoint('a', [delayed(clock.sleep, 100, http(500)), ok(1, 1)], { cost: { input: 1, output: 10 } });
+    const b = endpoint('b', [ok()], { cost: { input: 2, output: 5 }, weight: 0 });
+    const gw = gateway({
+      clock,
+      auth: oneDollar,
+      ejection: { consecutiveFailures: 99 },
+      targets: {
+        chat: { estimate, endpoints: [a] },
+        pricey: {
+          estimate,
+          endpoints: [endpoint('c', [delayed(clock.sleep, 100)], { cost: { input: 1, output: 10 } }), b],
+        },
+      },
+    });
+    const p = gw.call('chat', sized(100_000, 10_000)).catch((e: unknown) => e);
+    await clock.advance(0);
+    // 90 000 prompt tokens × $1/M + 10 000 × $10/M
+    expect(gw.snapshot().keys.k?.budget?.reserved).toBeCloseTo(0.19, 9);
+    await clock.advance(100);
+    expect(await p).toMatchObject({ status: 500 });
+    expect(gw.snapshot().keys.k?.budget).toMatchObject({ spent: 0, reserved: 0 });
+    // The target's highest prices, whichever endpoint answers: 90 000 × $2/M + 10 000 × $10/M.
+    const q = gw.call('pricey', sized(100_000, 10_000));
+    await clock.advance(0);
+    expect(gw.snapshot().keys.k?.budget?.reserved).toBeCloseTo(0.28, 9);
+    await clock.advance(100);
+    await q;
+    expect(gw.snapshot().keys.k?.budget?.reserved).toBe(0);
+  });
+
+  const chunk = (content: string) => ({ model: 'm', choices: [{ delta: { content } }] });
+  async function* openaiStream(usage: boolean) {
+    yield chunk('a');
+    yield chunk('b');
+    yield chunk('c');
+    if (usage) yield { model: 'm', choices: [], usage: { prompt_tokens: 1000, completion_tokens: 3 } };
+  }
+  const ask = { messages: [{ role: 'user', content: 'x'.repeat(400) }], max_tokens: 50 }; // ~100 prompt tokens
+
+  it('an OpenAI stream broken before its usage chunk is charged the estimate, not $0', async () => {
+    const gw = gateway({
+      auth: oneDollar,
+      targets: { chat: { endpoints: [{ id: 'e', cost: { input: 1, output: 2 }, call: () => openaiStream(true) }] } },
+    });
+    const events = record(gw);
+    for (let i = 0; i < 3; i++) {
+      const r = await gw.call('chat', ask);
+      for await (const _ of r.value as AsyncIterable<unknown>) break;
+    }
+    // 100 prompt tokens (estimate less max_tokens) × $1/M + 1 chunk seen × $2/M, three times.
+    expect(gw.snapshot().keys.k?.budget?.spent).toBeCloseTo((3 * (100 + 2)) / 1e6, 12);
+    expect(gw.snapshot().keys.k?.usage).toMatchObject({ requests: 3, inputTokens: 300, outputTokens: 3 });
+    expect(events.find((e) => e.type === 'usage')).toMatchObject({
+      inputTokens: 100,
+      outputTokens: 1,
+      estimated: true,
+    });
+  });
+
+  it('a stream read to its end: its own usage when it reports one, else the estimate (input) and the chunks (output)', async () => {
+    const gw = gateway({
+      targets: {
+        usage: { endpoints: [{ id: 'u', call: () => openaiStream(true) }] },
+        none: { endpoints: [{ id: 'n', call: () => openaiStream(false) }] },
+      },
+    });
+    const events = record(gw);
+    for (const t of ['usage', 'none']) {
+      const r = await gw.call(t, ask);
+      for await (const _ of r.value as AsyncIterable<unknown>) {
+        // drain
+      }
+    }
+    expect(
+      events
+        .filter((e) => e.type === 'usage')
+        .map((e) => {
+          const u = e as { inputTokens: number; outputTokens: number; estimated: boolean };
+          return [u.inputTokens, u.outputTokens, u.estimated];
+        }),
+    ).toEqual([
+      [1000, 3, false],
+      [100, 3, true],
+    ]);
+  });
+
+  it('an Anthropic stream closed after message_start keeps its exact input and counts the chunks as output', async () => {
+    async function* anthropic() {
+      yield { type: 'message_start', message: { model: 'claude', usage: { input_tokens: 14, output_tokens: 1 } } };
+      yield { type: 'content_block_start', index: 0 };
+      yield { type: 'content_block_delta', delta: { type: 'text_delta', text: 'Par' } };
+      yield { type: 'content_block_delta', delta: { type: 'text_delta', text: 'is' } };
+    }
+    const gw = gateway({ targets: { chat: { endpoints: [{ id: 'a', call: () => anthropic() }] } } });
+    const events = record(gw);
+    const r = await gw.call('chat', ask);
+    let n = 0;
+    for await (const _ of r.value as AsyncIterable<unknown>) if (++n === 3) break;
+    expect(events.find((e) => e.type === 'usage')).toMatchObject({ inputTokens: 14, outputTokens: 3, estimated: true });
   });
 });
 

@@ -135,6 +135,22 @@ describe('error classes from the real SDKs', () => {
     });
   });
 
+  it('every endpoint 429 (OpenAI, retry-after-ms 1500): the call waits for the cool-down and tries again instead of rejecting', async () => {
+    const clock = virtualClock({ start: 0 });
+    const gw = gateway<Req>({ clock, targets: { chat: { endpoints: [viaOpenAI('openai', () => openai)] } } });
+    const ev = events(gw);
+    oa.script('429', 'ok');
+    let settled = false;
+    const p = gw.call('chat', ask).finally(() => {
+      settled = true;
+    });
+    while (clock.pending === 0 && !settled) await new Promise((r) => setTimeout(r, 5)); // the 429 arrived: waiting
+    expect(oa.requests).toHaveLength(1);
+    await clock.advance(1500);
+    expect(await p).toMatchObject({ endpoint: 'openai', attempts: 2, ms: 1500 });
+    expect(outcomes(ev)).toEqual(['openai:rate-limited', 'openai:success']);
+  });
+
   it('Anthropic 529 overloaded and OpenAI 500 try elsewhere; an Anthropic 429 cools for its Retry-After', async () => {
     const clock = virtualClock({ start: 0 });
     const gw = gateway<Req>({
@@ -349,6 +365,36 @@ describe('stream usage with the real SDKs', () => {
   });
 });
 
+describe('budgets with the real SDKs', () => {
+  it('an OpenAI stream the consumer breaks before its usage chunk is charged the estimate; one read to the end, its usage', async () => {
+    const gw = gateway<Req>({
+      auth: () => ({ key: 'k', budget: { usd: 1 } }),
+      targets: { chat: { endpoints: [viaOpenAI('o', () => openai)] } },
+    });
+    const ev = events(gw);
+    oa.script('stream', 'stream');
+    const broken = await gw.call('chat', { ...ask, stream: true });
+    for await (const _ of broken.value as AsyncIterable<unknown>) break;
+    // 'Capital of France?' is ~5 prompt tokens (estimate 55 less max_tokens 50), 1 chunk seen.
+    expect(ev.filter((e) => e.type === 'usage').at(-1)).toMatchObject({
+      inputTokens: 5,
+      outputTokens: 1,
+      estimated: true,
+    });
+    expect(gw.snapshot().keys.k?.budget?.spent).toBeCloseTo((5 * 2.5 + 1 * 10) / 1e6, 12);
+    const whole = await gw.call('chat', { ...ask, stream: true });
+    for await (const _ of whole.value as AsyncIterable<unknown>) {
+      // drain
+    }
+    expect(ev.filter((e) => e.type === 'usage').at(-1)).toMatchObject({
+      inputTokens: 12,
+      outputTokens: 2,
+      estimated: false,
+    });
+    expect(gw.snapshot().keys.k?.budget).toMatchObject({ reserved: 0 });
+  });
+});
+
 describe('abort and listeners with the real SDKs', () => {
   it("the caller's abort rejects with its reason and closes the request in flight", async () => {
     const gw = gateway<Req>({
@@ -363,6 +409,28 @@ describe('abort and listeners with the real SDKs', () => {
     await expect(p).rejects.toBe(reason);
     expect(await seen.closed).toBe(true);
   });
+
+  it.each(['openai', 'anthropic'] as const)(
+    "without the `stream` option, the caller's abort mid-stream reaches the %s stream: the consumer gets its reason, the request closes",
+    async (wire) => {
+      const gw = gateway<Req>({
+        targets: { chat: { endpoints: [wire === 'openai' ? viaOpenAI('o', () => openai) : viaAnthropic('a')] } },
+      });
+      const server = wire === 'openai' ? oa : an;
+      server.script('stall-mid');
+      const ac = new AbortController();
+      const r = await gw.call('chat', { ...ask, stream: true }, { signal: ac.signal });
+      const seen = await server.next();
+      const it = (r.value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      await it.next();
+      const pending = it.next().then(() => it.next());
+      const reason = new Error('tab closed');
+      ac.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+      expect(await seen.closed).toBe(true);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    },
+  );
 
   it('a long-lived caller signal keeps no listener after 30 calls through the openai client (each attempt has its own signal)', async () => {
     const gw = gateway<Req>({

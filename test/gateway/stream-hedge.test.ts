@@ -1,10 +1,13 @@
 // Streams and hedging through the gateway: failover and hedging before the first chunk only, errors
 // after it reach the consumer, tokens read from chunks, losers cancelled and their streams closed.
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { type GatewayEvent, gateway } from '../../src/gateway/index.js';
+import type { Context } from '../../src/core/context.js';
+import { type GatewayEvent, gateway, type TargetOptions } from '../../src/gateway/index.js';
 import { isHedgeCancelledError } from '../../src/hedge/index.js';
 import { isStreamTimeoutError } from '../../src/stream/index.js';
 import { virtualClock } from '../../src/testing/index.js';
+import { timeout } from '../../src/timeout/index.js';
 import { manualSource } from '../stream/support.js';
 import { delayed, endpoint, http, ok } from './support.js';
 
@@ -231,5 +234,117 @@ describe('hedging across endpoints', () => {
     ac.abort(reason);
     await expect(p).rejects.toBe(reason);
     expect([a.signals[0]?.reason, b.signals[0]?.reason]).toEqual([reason, reason]);
+  });
+});
+
+describe("the caller's abort after `call` resolved to a stream (no `stream` option)", () => {
+  const chunk = (content: string) => ({ model: 'm', choices: [{ delta: { content } }] });
+  /** An endpoint answering with a source that ignores its signal; records the signal it was given. */
+  const streaming = () => {
+    const sources: ReturnType<typeof manualSource<unknown>>[] = [];
+    const signals: AbortSignal[] = [];
+    return {
+      sources,
+      signals,
+      ep: {
+        id: 'a',
+        call: (_r: unknown, ctx: Context) => {
+          signals.push(ctx.signal);
+          const src = manualSource<unknown>();
+          src.push(chunk('Hel'));
+          sources.push(src);
+          return src;
+        },
+      },
+    };
+  };
+  const shapes: [string, Partial<TargetOptions>][] = [
+    ['no policy', {}],
+    ['a per-attempt timeout policy', { policy: timeout(60_000) }],
+    ['a hedge', { hedge: { delay: 100 } }],
+  ];
+
+  it.each(shapes)(
+    "%s: a pending next() rejects with the caller's reason, the attempt's signal aborts, the source closes",
+    async (_name, more) => {
+      const clock = virtualClock();
+      const s = streaming();
+      const gw = gateway({ clock, targets: { chat: { ...more, endpoints: [s.ep] } } });
+      const ac = new AbortController();
+      const r = await gw.call('chat', msg, { signal: ac.signal });
+      const it = (r.value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      expect(await it.next()).toEqual({ done: false, value: chunk('Hel') });
+      let outcome: unknown = 'pending';
+      it.next().then(
+        (v) => {
+          outcome = v;
+        },
+        (e: unknown) => {
+          outcome = e;
+        },
+      );
+      await clock.advance(10);
+      expect(outcome).toBe('pending');
+      const reason = new Error('tab closed');
+      ac.abort(reason);
+      await clock.advance(0);
+      expect(outcome).toBe(reason);
+      expect(s.signals[0]?.aborted).toBe(true);
+      expect(s.signals[0]?.reason).toBe(reason);
+      expect(s.sources[0]?.returned).toBe(1);
+      await expect(it.next()).rejects.toBe(reason);
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      // The consumer's own abort says nothing about the endpoint.
+      expect(gw.snapshot().targets.chat?.endpoints[0]).toMatchObject({ consecutiveFailures: 0, state: 'healthy' });
+      expect(clock.pending).toBe(0);
+    },
+  );
+
+  it('a source that reads its signal only when iterated (an async generator) is aborted too', async () => {
+    let seen: AbortSignal | undefined;
+    const gw = gateway({
+      targets: {
+        chat: {
+          endpoints: [
+            {
+              id: 'gen',
+              call: async function* (_r: unknown, ctx: Context) {
+                seen = ctx.signal; // read after `call` resolved, when the consumer pulls
+                yield chunk('Hel');
+                await new Promise((_, reject) => seen?.addEventListener('abort', () => reject(seen?.reason)));
+              },
+            },
+          ],
+        },
+      },
+    });
+    const ac = new AbortController();
+    const r = await gw.call('chat', msg, { signal: ac.signal });
+    const it = (r.value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    await it.next();
+    const pending = it.next();
+    const reason = new Error('stop');
+    ac.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(seen?.aborted).toBe(true);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('streams that end, or that the consumer breaks, leave no listener on a long-lived caller signal', async () => {
+    const s = streaming();
+    const gw = gateway({ targets: { chat: { endpoints: [s.ep] } } });
+    const ac = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      const r = await gw.call('chat', msg, { signal: ac.signal });
+      if (i % 2 === 0) {
+        for await (const _ of r.value as AsyncIterable<unknown>) break;
+      } else {
+        s.sources[i]?.end();
+        await drain(r.value);
+      }
+    }
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    ac.abort(new Error('late'));
+    expect(s.signals.every((x) => !x.aborted)).toBe(true); // streams that ended are not touched
   });
 });

@@ -29,11 +29,9 @@ export function endpoint(
   const seen: Context[] = [];
   const signals: AbortSignal[] = [];
   let k = 0;
-  return {
+  const ep = {
     id,
     ...more,
-    seen,
-    signals,
     call: (_req: unknown, ctx: Context) => {
       seen.push(ctx);
       signals.push(ctx.signal); // read during the call, as a client does
@@ -43,6 +41,11 @@ export function endpoint(
       return step;
     },
   };
+  // Not options: non-enumerable, so the gateway's unknown-key check does not see them.
+  return Object.defineProperties(ep, {
+    seen: { value: seen, enumerable: false },
+    signals: { value: signals, enumerable: false },
+  }) as Scripted;
 }
 
 /** A step that waits `ms` on `sleep` (honouring the attempt's signal), then answers `value`. */
