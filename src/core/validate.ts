@@ -78,29 +78,38 @@ function distance(a: string, b: string): number {
 }
 
 /**
+ * The one of `known` that `word` most likely meant (a case slip, or a typo within a third of its
+ * length in edits; short words only by case), for "did you mean". Undefined when none is close.
+ * @internal
+ */
+export function closest(word: string, known: Iterable<string>): string | undefined {
+  const lower = word.toLowerCase();
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  const limit = word.length < 3 ? 0 : Math.max(1, Math.floor(word.length / 3));
+  return bestD <= limit ? best : undefined;
+}
+
+/**
  * Throws a `TypeError` when the object `value` has an own key that is not one of `known`, naming
- * it with its path (`name.key`) and the known key it most likely meant (a case slip or a typo:
- * within a third of its length in edits), else listing the known keys. Anything but an object
- * passes (its type is checked elsewhere).
+ * it with its path (`name.key`) and the known key it most likely meant ({@link closest}), else
+ * listing the known keys. Anything but an object passes (its type is checked elsewhere).
  */
 export function checkKeys(name: string, value: unknown, known: readonly string[]): void {
   if (value === null || typeof value !== 'object') return;
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    const lower = key.toLowerCase();
-    let best: string | undefined;
-    let bestD = Number.POSITIVE_INFINITY;
-    for (const k of known) {
-      const d = distance(lower, k.toLowerCase());
-      if (d < bestD) {
-        bestD = d;
-        best = k;
-      }
-    }
-    const limit = key.length < 3 ? 0 : Math.max(1, Math.floor(key.length / 3));
+    const best = closest(key, known);
     throw new TypeError(
       `Unknown option \`${name === '' ? key : `${name}.${key}`}\`${
-        best !== undefined && bestD <= limit
+        best !== undefined
           ? `; did you mean \`${best}\`?`
           : ` (expected one of ${known.map((k) => `\`${k}\``).join(', ')})`
       }`,
