@@ -210,8 +210,7 @@ export class CallContext implements Context {
 
   get data(): Record<string, unknown> {
     // A fork shares the bag of the call it was forked from (made there on the first read of either).
-    this.d ??= this.o !== undefined ? this.o.data : {};
-    return this.d;
+    return (this.d ??= this.o?.data ?? {});
   }
 }
 
