@@ -210,6 +210,7 @@ export class CallContext implements Context {
 
   get data(): Record<string, unknown> {
     // A fork shares the bag of the call it was forked from (made there on the first read of either).
+    // biome-ignore lint/suspicious/noAssignInExpressions: one expression minifies smaller (every bundle has it)
     return (this.d ??= this.o?.data ?? {});
   }
 }

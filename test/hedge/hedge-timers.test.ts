@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type HedgeEvent, hedge } from '../../src/hedge/index.js';
 import type { Context } from '../../src/index.js';
 
+type HedgeStart = Extract<HedgeEvent, { type: 'hedge' }>;
+
 /** Never settles on its own; rejects with the signal's reason when aborted. */
 function pending(ctx: Context): Promise<never> {
   const signal = ctx.signal;
@@ -30,7 +32,7 @@ describe('hedge: platform timers', () => {
 
   it('a call still pending when its turn ends hedges `delay` after it', async () => {
     const h = hedge({ delay: 100 });
-    const events: HedgeEvent[] = [];
+    const events: HedgeStart[] = [];
     h.on('hedge', (e) => events.push(e));
     const r = h.execute((ctx) => (ctx.attempt === 1 ? pending(ctx) : 'hedge'));
     await vi.advanceTimersByTimeAsync(99);
@@ -69,7 +71,7 @@ describe('hedge: platform timers', () => {
 
   it('a call armed by a failure while in its turn is queued once; the next hedge still waits for the delay', async () => {
     const h = hedge({ delay: 100, maxHedges: 2 });
-    const events: HedgeEvent[] = [];
+    const events: HedgeStart[] = [];
     h.on('hedge', (e) => events.push(e));
     const starts: number[] = [];
     const r = h.execute((ctx) => {
