@@ -70,9 +70,9 @@ export class AbortScope implements DeadlineEntry {
   /** Called when the scope's deadline passes (a timeout's scope aborts itself). */
   expire(): void {}
 
-  /** Clock time by which the work under this scope must end, if any. */
+  /** Clock time by which the work under this scope must end, if any: its own, else the enclosing one. */
   get deadline(): number | undefined {
-    return this._deadline;
+    return this._deadline ?? this.parent?.deadline;
   }
 
   /** True once this scope or any ancestor (or the caller's signal) aborted. */
@@ -209,8 +209,9 @@ export class CallContext implements Context {
   }
 
   get data(): Record<string, unknown> {
-    this.d ??= {};
-    return this.d;
+    // A fork shares the bag of the call it was forked from (made there on the first read of either).
+    // biome-ignore lint/suspicious/noAssignInExpressions: one expression minifies smaller (every bundle has it)
+    return (this.d ??= this.o?.data ?? {});
   }
 }
 
@@ -244,7 +245,7 @@ export function fork(ctx: CallContext, fn: Task<unknown> = ctx.fn): CallContext 
   const c = new CallContext(fn, undefined) as { -readonly [K in keyof CallContext]: CallContext[K] };
   c.key = ctx.key;
   c.callerSignal = ctx.callerSignal;
-  c.d = ctx.data; // one object for both sides (made here when the call had none)
+  c.d = ctx.d; // one object for both sides (when the call has none yet, made on the first read)
   c.attempt = ctx.attempt;
   c.scope = ctx.scope;
   c.o = ctx.o ?? ctx;

@@ -1,6 +1,6 @@
 import { type Clock, systemTimers, turnEnd } from '../core/clock.js';
 import { AbortScope, type CallContext, type Context, fork } from '../core/context.js';
-import { DeadlineQueue, type Defer } from '../core/deadline-queue.js';
+import { type DeadlineEntry, DeadlineQueue, type Defer } from '../core/deadline-queue.js';
 import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, fail } from '../core/validate.js';
@@ -85,26 +85,31 @@ export interface HedgeOptions {
 const WARM = 20;
 
 /**
- * A hedged attempt's cancellation: a lazily materialised signal of its own that follows the
- * enclosing one (caller or outer timeout) and that the hedge aborts when the attempt loses.
+ * A hedged attempt (2, 3, …), made only when one starts: its own abort scope (a lazily
+ * materialised signal that follows the enclosing one, and that the hedge aborts when the attempt
+ * loses) and its own forked context. Composition, not a subclass of `AbortScope`: see `HedgeCall`.
  */
-class Attempt extends AbortScope {
+class Attempt {
   declare readonly n: number;
   declare pending: boolean;
+  declare readonly scope: AbortScope;
   /** The attempt's own context (what `handle` is given). */
-  declare fork: CallContext | undefined;
+  declare readonly fork: CallContext;
 
   constructor(ctx: CallContext, n: number) {
-    super(ctx.scope, ctx.callerSignal);
     this.n = n;
     this.pending = true;
-    this.fork = undefined;
+    this.scope = new AbortScope(ctx.scope, ctx.callerSignal);
+    this.fork = attemptContext(ctx, this.scope, n);
   }
+}
 
-  /** The enclosing deadline (an attempt adds none of its own). */
-  override get deadline(): number | undefined {
-    return this.parent?.deadline;
-  }
+/** A fork of `ctx` for attempt `n`, on its own scope. */
+function attemptContext(ctx: CallContext, scope: AbortScope, n: number): CallContext {
+  const c = fork(ctx);
+  c.scope = scope;
+  c.attempt = n;
+  return c;
 }
 
 let executing: HedgeCall;
@@ -115,16 +120,26 @@ function executor(resolve: (value: unknown) => void, reject: (error: unknown) =>
 }
 
 /**
- * One call. It is also the primary attempt's abort scope and the call's entry on the layer's timer
- * queue (an abort scope is a deadline entry), so that a call whose primary wins alone allocates no
- * other object of ours besides the attempt's forked context and the call's promise.
+ * One call. It is also the primary attempt's record (`n`, `pending`, `scope`, `fork`) and the call's
+ * entry on the layer's deadline queue, so that a call whose primary wins alone makes, besides the
+ * call's promise, this object, the primary's scope and its forked context — never a closure over
+ * the call's state beyond the two handlers of the primary's outcome.
+ *
+ * A plain class, not a subclass: a derived class is constructed ~10× slower once a class in its
+ * chain has had its `name` redefined, which is what `keepNames` builds do (tsx, esbuild
+ * `--keep-names`). The primary's scope is therefore a plain `AbortScope` of its own.
  */
-class HedgeCall extends AbortScope {
-  declare readonly n: 1;
+class HedgeCall implements DeadlineEntry {
+  declare dueAt: number;
+  declare prev: DeadlineEntry | undefined;
+  declare next: DeadlineEntry | undefined;
+  declare queued: boolean;
+  declare readonly n: number;
   /** The primary is still running. */
   declare pending: boolean;
-  /** The primary's own context. */
-  declare fork: CallContext | undefined;
+  /** The primary's abort scope and context. */
+  declare readonly scope: AbortScope;
+  declare readonly fork: CallContext;
   declare readonly layer: HedgeLayer;
   declare readonly ctx: CallContext;
   declare readonly inner: Chain | undefined;
@@ -140,36 +155,35 @@ class HedgeCall extends AbortScope {
   /** Attempts still running. */
   declare running: number;
   declare done: boolean;
+  /** The primary's error, once it failed (`NONE` until then). */
   declare primaryError: unknown;
-  declare primaryFailed: boolean;
   declare readonly promise: Promise<unknown>;
 
   constructor(layer: HedgeLayer, ctx: CallContext, inner: Chain | undefined, delay: number, t0: number) {
-    super(ctx.scope, ctx.callerSignal);
+    this.dueAt = 0;
+    this.prev = this.next = undefined;
+    this.queued = false;
     this.n = 1;
-    this.pending = false;
-    this.fork = undefined;
+    this.pending = true;
+    const scope = new AbortScope(ctx.scope, ctx.callerSignal);
+    this.scope = scope;
+    this.fork = attemptContext(ctx, scope, 1);
     this.layer = layer;
     this.ctx = ctx;
     this.inner = inner;
     this.delay = delay;
+    this.queue = delay > 0 && delay < Number.POSITIVE_INFINITY ? layer.queueFor(delay) : undefined;
     this.t0 = t0;
     this.hedges = undefined;
-    this.started = this.running = 0;
-    this.done = this.primaryFailed = false;
-    this.primaryError = undefined;
-    this.queue = delay > 0 && delay < Number.POSITIVE_INFINITY ? layer.queueFor(delay) : undefined;
+    this.started = this.running = 1;
+    this.done = false;
+    this.primaryError = NONE;
     executing = this;
     this.promise = new Promise(executor);
   }
 
-  /** The enclosing deadline (an attempt adds none of its own). */
-  override get deadline(): number | undefined {
-    return this.parent?.deadline;
-  }
-
   /** The hedge timer fired: the latest attempt is still pending after `delay`. */
-  override expire(): void {
+  expire(): void {
     if (!this.done && !aborted(this.ctx)) this.hedge('delay');
   }
 
@@ -191,36 +205,14 @@ class HedgeCall extends AbortScope {
       return false;
     }
     layer.hedged(n, this.delay, trigger);
-    this.launch(n);
-    this.arm();
-    return true;
-  }
-
-  /** Starts attempt `n` (1: the primary, on this call's own scope) on a fork of the call's context. */
-  launch(n: number): void {
-    let a: Attempt | HedgeCall = this;
-    if (n > 1) {
-      a = new Attempt(this.ctx, n);
-      if (this.hedges === undefined) this.hedges = [a];
-      else this.hedges.push(a);
-    }
-    a.pending = true;
+    const a = new Attempt(this.ctx, n);
+    if (this.hedges === undefined) this.hedges = [a];
+    else this.hedges.push(a);
     this.started = n;
     this.running++;
-    const c = fork(this.ctx);
-    c.scope = a;
-    c.attempt = n;
-    a.fork = c;
-    let p: Promise<unknown>;
-    try {
-      p = Promise.resolve(invoke(c, this.inner));
-    } catch (error) {
-      p = Promise.reject(error);
-    }
-    p.then(
-      (value) => this.ok(a, value),
-      (error: unknown) => this.failed(a, error),
-    );
+    run(this, a);
+    this.arm();
+    return true;
   }
 
   ok(a: Attempt | HedgeCall, value: unknown): void {
@@ -242,10 +234,7 @@ class HedgeCall extends AbortScope {
     a.pending = false;
     this.running--;
     if (this.done) return;
-    if (a.n === 1) {
-      this.primaryFailed = true;
-      this.primaryError = error;
-    }
+    if (a === this) this.primaryError = error;
     if (aborted(this.ctx)) {
       this.finish(a, false, reasonOf(this.ctx));
       return;
@@ -253,7 +242,7 @@ class HedgeCall extends AbortScope {
     const handle = this.layer.handle;
     let again = true;
     try {
-      again = handle === undefined || handle(error, a.fork as CallContext);
+      again = handle === undefined || handle(error, a.fork);
     } catch (thrown) {
       error = thrown; // a throwing `handle` ends the call with what it threw
       again = false;
@@ -266,22 +255,48 @@ class HedgeCall extends AbortScope {
   /** Ends the call: cancels the attempts still pending, releases every attempt's signal, settles. */
   finish(by: Attempt | HedgeCall, ok: boolean, value: unknown): void {
     this.done = true;
-    this.queue?.remove(this);
+    if (this.queued) (this.queue as DeadlineQueue).remove(this);
     const hedges = this.hedges;
     if (hedges !== undefined) {
       // The losers still pending are cancelled (unless the call itself was aborted: they already
       // see that reason); all share one reason object.
       const cancel = aborted(this.ctx) ? undefined : new HedgeCancelledError(by.n);
-      if (this !== by && this.pending && cancel !== undefined) this.abort(cancel);
+      if (this !== by && this.pending && cancel !== undefined) this.scope.abort(cancel);
       for (const a of hedges) {
-        if (a !== by && a.pending && cancel !== undefined) a.abort(cancel);
-        a.dispose();
+        if (a !== by && a.pending && cancel !== undefined) a.scope.abort(cancel);
+        a.scope.dispose();
       }
     }
-    this.dispose();
+    this.scope.dispose();
     if (ok) this.resolve(value);
     else this.reject(value);
   }
+}
+
+const NONE: unique symbol = Symbol();
+
+/** Runs attempt `a` of `call` (the call itself for the primary) on its own context. */
+function run(call: HedgeCall, a: Attempt | HedgeCall): void {
+  let p: unknown;
+  try {
+    p = invoke(a.fork, call.inner);
+  } catch (error) {
+    p = Promise.reject(error);
+  }
+  // `invoke` returns what `fn` returned when no layer is inside: it may be a plain value or a foreign
+  // thenable.
+  (p instanceof Promise ? p : Promise.resolve(p)).then(
+    (value) => call.ok(a, value),
+    (error: unknown) => call.failed(a, error),
+  );
+}
+
+/** Most calls of one turn batched before the pending ones are queued (see `HedgeLayer.#track`). */
+const BATCH = 32;
+
+/** Queues the calls of a batch that still wait for their hedge timer. */
+function drain(batch: readonly HedgeCall[], now: number | undefined): void {
+  for (const c of batch) if (!c.done && !c.queued) (c.queue as DeadlineQueue).add(c, c.delay, now);
 }
 
 function aborted(ctx: CallContext): boolean {
@@ -321,6 +336,8 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
   readonly #defer: Defer | undefined;
   readonly #queue: DeadlineQueue | undefined;
   #queues: Map<number, DeadlineQueue> | undefined = undefined;
+  #lastMs = Number.NaN;
+  #lastQueue: DeadlineQueue | undefined = undefined;
   // Percentile mode.
   readonly #window: LatencyWindow | undefined;
   readonly #p: number;
@@ -331,6 +348,9 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
   readonly #warm: number;
   #fresh = 0;
   #current: number;
+  /** The calls started this turn whose hedge timer is not set yet (platform timers only). */
+  #batch: HedgeCall[] | undefined = undefined;
+  readonly #turnEnd = (): void => this.#onTurnEnd();
 
   constructor(o: HedgeOptions) {
     super('hedge', o.name);
@@ -370,6 +390,40 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
         : undefined;
   }
 
+  /**
+   * Starts `call`'s hedge timer. With an injected clock, at once. With the platform timers, the
+   * call joins the turn's batch, and only the calls still pending when the turn ends go on the
+   * deadline queue, due `delay` after the turn's end (when a coarse queue would have fixed their
+   * due time anyway). Most calls that settle before their delay settle within the turn they started
+   * in (cached or in-memory work), and then never touch the queue: linking a young call into the
+   * long-lived queue and out again costs more than the rest of such a call (the write barrier
+   * records every store of a new object into an old one).
+   */
+  #track(call: HedgeCall): void {
+    const defer = this.#defer;
+    if (defer === undefined) {
+      (call.queue as DeadlineQueue).add(call, call.delay, this.#clock.now());
+      return;
+    }
+    let b = this.#batch;
+    if (b === undefined) {
+      b = this.#batch = [];
+      defer(this.#turnEnd);
+    } else if (b.length >= BATCH) {
+      // A long turn (a loop of calls that settle in microtasks): queue the pending ones now, due
+      // when the turn ends, so that the batch stays small.
+      drain(b, undefined);
+      b = this.#batch = [];
+    }
+    b.push(call);
+  }
+
+  #onTurnEnd(): void {
+    const b = this.#batch;
+    this.#batch = undefined;
+    if (b !== undefined) drain(b, this.#clock.now());
+  }
+
   /** The `now` to pass to `DeadlineQueue.add`: none for a coarse queue (see `DeadlineQueue`). */
   stamp(): number | undefined {
     return this.#defer === undefined ? this.#clock.now() : undefined;
@@ -377,6 +431,8 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
 
   queueFor(ms: number): DeadlineQueue {
     if (this.#queue !== undefined) return this.#queue;
+    // A percentile delay changes once per refresh: most calls reuse the latest queue.
+    if (ms === this.#lastMs) return this.#lastQueue as DeadlineQueue;
     this.#queues ??= new Map();
     let q = this.#queues.get(ms);
     if (q === undefined) {
@@ -385,6 +441,8 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
       q = new DeadlineQueue(this.#clock, this.#defer);
       this.#queues.set(ms, q);
     }
+    this.#lastMs = ms;
+    this.#lastQueue = q;
     return q;
   }
 
@@ -403,7 +461,7 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
   /** Records a successful call's primary latency (percentile mode). */
   observe(call: HedgeCall): void {
     const w = this.#window;
-    if (w === undefined || call.primaryFailed) return;
+    if (w === undefined || call.primaryError !== NONE) return;
     // The primary's time to success; if a hedge won, the time it had run without one (a lower
     // bound: counting only winners would talk the percentile down, and hedge ever more).
     w.add(Math.max(0, this.#clock.now() - call.t0));
@@ -440,11 +498,11 @@ class HedgeLayer extends BaseLayer<HedgeEvent> {
     }
     this.budget?.recordCall();
     const call = new HedgeCall(this, ctx, inner, delay, this.#window !== undefined ? this.#clock.now() : 0);
-    call.launch(1);
+    run(call, call);
     if (delay === 0) {
       while (!call.done && call.hedge('delay'));
     } else if (call.queue !== undefined && this.maxHedges > 0 && !call.done) {
-      call.queue.add(call, delay, this.stamp());
+      this.#track(call);
     }
     return call.promise;
   }

@@ -1,27 +1,7 @@
-// The store of rate limit state: the in-memory default (an LRU of per-key states driven by the pure
+// The store of rate limit state: the in-memory default (an LRU of per-key states driven by the
 // algorithms) and the interface a shared store (Redis) implements.
-import {
-  SLOTS,
-  type SlidingWindowConfig,
-  SlidingWindowState,
-  swAdjust,
-  swBlock,
-  swCap,
-  swPrune,
-  swStamp,
-  swTake,
-  swWait,
-} from './sliding-window.js';
-import {
-  type TokenBucketConfig,
-  TokenBucketState,
-  tbAdjust,
-  tbBlock,
-  tbCap,
-  tbRefill,
-  tbTake,
-  tbWait,
-} from './token-bucket.js';
+import { SlidingWindow, type SlidingWindowState } from './sliding-window.js';
+import { TokenBucket, type TokenBucketState } from './token-bucket.js';
 
 /** A value, or a promise of it: synchronous with the in-memory store, a promise with a remote one. */
 export type Awaitable<T> = T | Promise<T>;
@@ -72,8 +52,8 @@ export interface RateLimitStore {
 export type KeyState = TokenBucketState | SlidingWindowState;
 
 /**
- * The algorithm of an in-memory limiter with its parameters bound: the pure functions behind one
- * interface, so the policy calls them without a branch per call.
+ * The algorithm of an in-memory limiter with its parameters bound (`TokenBucket`, `SlidingWindow`):
+ * one interface, so the policy calls either without a branch per call.
  * @internal
  */
 export interface Algorithm {
@@ -89,87 +69,6 @@ export interface Algorithm {
   /** Available now (may be negative), and ms still held off. */
   remaining(s: KeyState, now: number): number;
   blockedFor(s: KeyState, now: number): number;
-}
-
-class TokenBucket implements Algorithm, TokenBucketConfig {
-  declare readonly rate: number;
-  declare readonly capacity: number;
-  constructor(l: RateLimitLimits) {
-    this.rate = l.limit / l.per;
-    this.capacity = l.capacity;
-  }
-  create(now: number): KeyState {
-    return new TokenBucketState(this.capacity, now);
-  }
-  take(s: KeyState, cost: number, now: number): number {
-    return tbTake(s as TokenBucketState, cost, now, this);
-  }
-  wait(s: KeyState, cost: number, now: number): number {
-    return tbWait(s as TokenBucketState, cost, now, this);
-  }
-  stamp(_s: KeyState, now: number): number {
-    return now;
-  }
-  adjust(s: KeyState, delta: number, _stamp: number, now: number): void {
-    tbAdjust(s as TokenBucketState, delta, now, this);
-  }
-  block(s: KeyState, ms: number, now: number): void {
-    tbBlock(s as TokenBucketState, ms, now, this);
-  }
-  cap(s: KeyState, remaining: number, now: number): void {
-    tbCap(s as TokenBucketState, remaining, now, this);
-  }
-  remaining(s: KeyState, now: number): number {
-    tbRefill(s as TokenBucketState, now, this);
-    return (s as TokenBucketState).tokens;
-  }
-  blockedFor(s: KeyState, now: number): number {
-    tbRefill(s as TokenBucketState, now, this);
-    const at = (s as TokenBucketState).at;
-    return at > now ? at - now : 0;
-  }
-}
-
-class SlidingWindow implements Algorithm, SlidingWindowConfig {
-  declare readonly limit: number;
-  declare readonly per: number;
-  declare readonly width: number;
-  declare readonly capacity: number;
-  constructor(l: RateLimitLimits) {
-    this.limit = this.capacity = l.limit;
-    this.per = l.per;
-    this.width = l.per / SLOTS;
-  }
-  create(now: number): KeyState {
-    return new SlidingWindowState(now);
-  }
-  take(s: KeyState, cost: number, now: number): number {
-    return swTake(s as SlidingWindowState, cost, now, this);
-  }
-  wait(s: KeyState, cost: number, now: number): number {
-    return swWait(s as SlidingWindowState, cost, now, this);
-  }
-  stamp(s: KeyState, now: number): number {
-    return swStamp(s as SlidingWindowState, now, this);
-  }
-  adjust(s: KeyState, delta: number, stamp: number, now: number): void {
-    swAdjust(s as SlidingWindowState, delta, stamp, now, this);
-  }
-  block(s: KeyState, ms: number, now: number): void {
-    swBlock(s as SlidingWindowState, ms, now, this);
-  }
-  cap(s: KeyState, remaining: number, now: number): void {
-    swCap(s as SlidingWindowState, remaining, now, this);
-  }
-  remaining(s: KeyState, now: number): number {
-    swPrune(s as SlidingWindowState, now, this);
-    return this.limit - (s as SlidingWindowState).sum;
-  }
-  blockedFor(s: KeyState, now: number): number {
-    swPrune(s as SlidingWindowState, now, this);
-    const u = (s as SlidingWindowState).until;
-    return u > now ? u - now : 0;
-  }
 }
 
 /** The algorithm object for `limits`. @internal */

@@ -1,14 +1,10 @@
-// The token bucket as plain functions over a state object and `now`: the policy, the in-memory
-// store and the property tests drive the same code. The Redis store runs the same arithmetic in Lua.
+// The token bucket: a small state object per key and the algorithm's methods over it, taking `now`.
+// The policy, the in-memory store and the model tests drive the same code. The Redis store runs the
+// same arithmetic in Lua.
+import type { Algorithm, KeyState, RateLimitLimits } from './store.js';
 
 /** Slack for floating-point sums: a bucket short by less than this is full enough. @internal */
 export const EPS = 1e-9;
-
-/** A token bucket's parameters: `rate` tokens per ms, at most `capacity` tokens. @internal */
-export interface TokenBucketConfig {
-  readonly rate: number;
-  readonly capacity: number;
-}
 
 /**
  * One bucket. `tokens` may be negative (a debt from a true-up charge); `at` is the time up to which
@@ -32,56 +28,87 @@ export class TokenBucketState {
   }
 }
 
-/**
- * Brings `s` up to `now`: refills at `rate` since `at`, capped at `capacity`. A clock that went back
- * shifts `at` back by the same amount: no time passes, nothing is minted, a hold-off keeps its
- * remaining length.
- * @internal
- */
-export function tbRefill(s: TokenBucketState, now: number, c: TokenBucketConfig): void {
-  if (now < s.seen) s.at -= s.seen - now;
-  s.seen = now;
-  if (now > s.at) {
-    const t = s.tokens + (now - s.at) * c.rate;
-    s.tokens = Math.min(t, c.capacity);
-    s.at = now;
+/** A token bucket refilled at `rate` tokens per ms, holding at most `capacity`. @internal */
+export class TokenBucket implements Algorithm {
+  declare readonly rate: number;
+  declare readonly capacity: number;
+  constructor(l: RateLimitLimits) {
+    this.rate = l.limit / l.per;
+    this.capacity = l.capacity;
   }
-}
 
-/** Ms from `now` until `cost` tokens are there (0: now), assuming no other take. @internal */
-export function tbWait(s: TokenBucketState, cost: number, now: number, c: TokenBucketConfig): number {
-  tbRefill(s, now, c);
-  const held = s.at > now ? s.at - now : 0;
-  const need = cost - s.tokens;
-  return held + (need > EPS ? need / c.rate : 0);
-}
-
-/** Takes `cost` tokens if they are there now and returns 0; otherwise takes nothing and returns the wait (ms). @internal */
-export function tbTake(s: TokenBucketState, cost: number, now: number, c: TokenBucketConfig): number {
-  tbRefill(s, now, c);
-  if (s.at <= now && s.tokens + EPS >= cost) {
-    s.tokens -= cost;
-    return 0;
+  create(now: number): KeyState {
+    return new TokenBucketState(this.capacity, now);
   }
-  return tbWait(s, cost, now, c);
-}
 
-/** Charges `delta` more tokens (a debt is allowed), or refunds `-delta` (never above capacity). @internal */
-export function tbAdjust(s: TokenBucketState, delta: number, now: number, c: TokenBucketConfig): void {
-  tbRefill(s, now, c);
-  const t = s.tokens - delta;
-  s.tokens = Math.min(t, c.capacity);
-}
+  /**
+   * Brings `s` up to `now`: refills at `rate` since `at`, capped at `capacity`. A clock that went
+   * back shifts `at` back by the same amount: no time passes, nothing is minted, a hold-off keeps its
+   * remaining length.
+   */
+  refill(s: TokenBucketState, now: number): void {
+    if (now < s.seen) s.at -= s.seen - now;
+    s.seen = now;
+    if (now > s.at) {
+      const t = s.tokens + (now - s.at) * this.rate;
+      s.tokens = Math.min(t, this.capacity);
+      s.at = now;
+    }
+  }
 
-/** Empties the bucket and holds refill off for `ms` (a server's Retry-After). @internal */
-export function tbBlock(s: TokenBucketState, ms: number, now: number, c: TokenBucketConfig): void {
-  tbRefill(s, now, c);
-  if (s.tokens > 0) s.tokens = 0;
-  if (now + ms > s.at) s.at = now + ms;
-}
+  /** Ms from `now` until `cost` tokens are there (0: now), assuming no other take. */
+  wait(state: KeyState, cost: number, now: number): number {
+    const s = state as TokenBucketState;
+    this.refill(s, now);
+    const need = cost - s.tokens;
+    return (s.at > now ? s.at - now : 0) + (need > EPS ? need / this.rate : 0);
+  }
 
-/** Lowers the tokens to `remaining` if there are more (a server's remaining count). @internal */
-export function tbCap(s: TokenBucketState, remaining: number, now: number, c: TokenBucketConfig): void {
-  tbRefill(s, now, c);
-  if (s.tokens > remaining) s.tokens = remaining;
+  /** Takes `cost` tokens if they are there now and returns 0; otherwise takes nothing and returns the wait (ms). */
+  take(state: KeyState, cost: number, now: number): number {
+    const s = state as TokenBucketState;
+    this.refill(s, now);
+    if (s.at <= now && s.tokens + EPS >= cost) {
+      s.tokens -= cost;
+      return 0;
+    }
+    return this.wait(s, cost, now);
+  }
+
+  stamp(_s: KeyState, now: number): number {
+    return now;
+  }
+
+  /** Charges `delta` more tokens (a debt is allowed), or refunds `-delta` (never above capacity). */
+  adjust(state: KeyState, delta: number, _stamp: number, now: number): void {
+    const s = state as TokenBucketState;
+    this.refill(s, now);
+    s.tokens = Math.min(s.tokens - delta, this.capacity);
+  }
+
+  /** Empties the bucket and holds refill off for `ms` (a server's Retry-After). */
+  block(state: KeyState, ms: number, now: number): void {
+    const s = state as TokenBucketState;
+    this.refill(s, now);
+    if (s.tokens > 0) s.tokens = 0;
+    if (now + ms > s.at) s.at = now + ms;
+  }
+
+  /** Lowers the tokens to `remaining` if there are more (a server's remaining count). */
+  cap(state: KeyState, remaining: number, now: number): void {
+    const s = state as TokenBucketState;
+    this.refill(s, now);
+    if (s.tokens > remaining) s.tokens = remaining;
+  }
+
+  remaining(state: KeyState, now: number): number {
+    this.refill(state as TokenBucketState, now);
+    return (state as TokenBucketState).tokens;
+  }
+
+  blockedFor(state: KeyState, now: number): number {
+    const s = state as TokenBucketState;
+    this.refill(s, now);
+    return s.at > now ? s.at - now : 0;
+  }
 }
