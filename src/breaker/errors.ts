@@ -53,7 +53,10 @@ export const isBrokenCircuitError: (error: unknown) => error is BrokenCircuitErr
  *
  * @example
  * ```ts
- * if (isIsolatedCircuitError(e)) return cachedAnswer;
+ * function onError(e: unknown) {
+ *   if (isIsolatedCircuitError(e)) return cachedAnswer;
+ *   throw e;
+ * }
  * ```
  */
 export const isIsolatedCircuitError: (error: unknown) => error is IsolatedCircuitError =

@@ -31,7 +31,10 @@ export class BulkheadRejectedError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isBulkheadRejectedError(e) && e.reason === 'full') return 'busy, try later';
+ * function onError(e: unknown) {
+ *   if (isBulkheadRejectedError(e) && e.reason === 'full') return 'busy, try later';
+ *   throw e;
+ * }
  * ```
  */
 export const isBulkheadRejectedError: (error: unknown) => error is BulkheadRejectedError =

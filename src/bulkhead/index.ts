@@ -7,7 +7,7 @@
  * import { bulkhead } from 'breakwater/bulkhead';
  *
  * const batch = bulkhead({ limit: 2, queue: 100 });
- * await batch.execute(() => summarize(document));
+ * await batch.execute(() => summarize(doc));
  * ```
  *
  * @module

@@ -29,7 +29,14 @@ export class HedgeCancelledError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isHedgeCancelledError(signal.reason)) return; // we lost the race: nothing to report
+ * const answer = await hedged.execute(async ({ signal }) => {
+ *   try {
+ *     return await search(query, { signal });
+ *   } catch (e) {
+ *     if (!isHedgeCancelledError(signal.reason)) log.warn('search failed', e); // a lost race is no failure
+ *     throw e;
+ *   }
+ * });
  * ```
  */
 export const isHedgeCancelledError: (error: unknown) => error is HedgeCancelledError =

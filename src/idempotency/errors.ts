@@ -28,7 +28,10 @@ export class IdempotencyKeyMissingError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isIdempotencyKeyReusedError(e)) return reply(422);
+ * function onError(e: unknown) {
+ *   if (isIdempotencyKeyReusedError(e)) return reply(422);
+ *   throw e;
+ * }
  * ```
  */
 export class IdempotencyKeyReusedError extends BreakwaterError {
@@ -46,7 +49,10 @@ export class IdempotencyKeyReusedError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isIdempotencyInProgressError(e)) return reply(409, { retryAfterMs: e.retryAfter });
+ * function onError(e: unknown) {
+ *   if (isIdempotencyInProgressError(e)) return reply(409, { retryAfterMs: e.retryAfter });
+ *   throw e;
+ * }
  * ```
  */
 export class IdempotencyInProgressError extends BreakwaterError {
@@ -88,7 +94,10 @@ export class IdempotencyLeaseLostError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isIdempotencyStoreUnavailableError(e)) return reply(503);
+ * function onError(e: unknown) {
+ *   if (isIdempotencyStoreUnavailableError(e)) return reply(503);
+ *   throw e;
+ * }
  * ```
  */
 export class IdempotencyStoreUnavailableError extends BreakwaterError {
@@ -151,7 +160,10 @@ export class IdempotencyNotSerializableError extends BreakwaterError {
  * True for an {@link IdempotencyKeyMissingError}, also from another copy of the package.
  * @example
  * ```ts
- * if (isIdempotencyKeyMissingError(e)) return reply(400);
+ * function onError(e: unknown) {
+ *   if (isIdempotencyKeyMissingError(e)) return reply(400);
+ *   throw e;
+ * }
  * ```
  */
 export const isIdempotencyKeyMissingError: (error: unknown) => error is IdempotencyKeyMissingError =
@@ -160,7 +172,10 @@ export const isIdempotencyKeyMissingError: (error: unknown) => error is Idempote
  * True for an {@link IdempotencyKeyReusedError}, also from another copy of the package.
  * @example
  * ```ts
- * if (isIdempotencyKeyReusedError(e)) return reply(422);
+ * function onError(e: unknown) {
+ *   if (isIdempotencyKeyReusedError(e)) return reply(422);
+ *   throw e;
+ * }
  * ```
  */
 export const isIdempotencyKeyReusedError: (error: unknown) => error is IdempotencyKeyReusedError =
@@ -169,7 +184,10 @@ export const isIdempotencyKeyReusedError: (error: unknown) => error is Idempoten
  * True for an {@link IdempotencyInProgressError}, also from another copy of the package.
  * @example
  * ```ts
- * if (isIdempotencyInProgressError(e)) return reply(409);
+ * function onError(e: unknown) {
+ *   if (isIdempotencyInProgressError(e)) return reply(409);
+ *   throw e;
+ * }
  * ```
  */
 export const isIdempotencyInProgressError: (error: unknown) => error is IdempotencyInProgressError =
@@ -187,7 +205,10 @@ export const isIdempotencyLeaseLostError: (error: unknown) => error is Idempoten
  * True for an {@link IdempotencyStoreUnavailableError}, also from another copy of the package.
  * @example
  * ```ts
- * if (isIdempotencyStoreUnavailableError(e)) return reply(503);
+ * function onError(e: unknown) {
+ *   if (isIdempotencyStoreUnavailableError(e)) return reply(503);
+ *   throw e;
+ * }
  * ```
  */
 export const isIdempotencyStoreUnavailableError: (error: unknown) => error is IdempotencyStoreUnavailableError =

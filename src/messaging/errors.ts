@@ -38,7 +38,10 @@ export class NoRouteError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isNoRouteError(e)) return fallbackAnswer();
+ * function onError(e: unknown) {
+ *   if (isNoRouteError(e)) return fallbackAnswer();
+ *   throw e;
+ * }
  * ```
  */
 export const isNoRouteError: (error: unknown) => error is NoRouteError =
@@ -68,7 +71,10 @@ export class FilteredError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isFilteredError(e)) return 'Sorry, I cannot help with that.';
+ * function onError(e: unknown) {
+ *   if (isFilteredError(e)) return 'Sorry, I cannot help with that.';
+ *   throw e;
+ * }
  * ```
  */
 export const isFilteredError: (error: unknown) => error is FilteredError =
@@ -124,7 +130,10 @@ export class AggregatorClosedError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isAggregatorClosedError(e)) return;
+ * function onError(e: unknown) {
+ *   if (isAggregatorClosedError(e)) return; // shutting down: the message is redelivered elsewhere
+ *   throw e;
+ * }
  * ```
  */
 export const isAggregatorClosedError: (error: unknown) => error is AggregatorClosedError =
@@ -153,7 +162,20 @@ export class BranchCancelledError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isBranchCancelledError(signal.reason)) return;
+ * const consensus = scatterGather<string, string>({
+ *   handlers: {
+ *     gpt: async (question, { signal }) => {
+ *       try {
+ *         return await askGpt(question, { signal });
+ *       } catch (e) {
+ *         if (!isBranchCancelledError(signal.reason)) log.warn('gpt failed', e); // not when it lost
+ *         throw e;
+ *       }
+ *     },
+ *     claude: askClaude,
+ *   },
+ *   gather: 'first',
+ * });
  * ```
  */
 export const isBranchCancelledError: (error: unknown) => error is BranchCancelledError =
@@ -194,7 +216,10 @@ export class AggregatorLockError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isAggregatorLockError(e)) return retryLater();
+ * function onError(e: unknown) {
+ *   if (isAggregatorLockError(e)) return retryLater();
+ *   throw e;
+ * }
  * ```
  */
 export const isAggregatorLockError: (error: unknown) => error is AggregatorLockError =

@@ -86,7 +86,10 @@ export class RateLimitStoreError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isRateLimitStoreError(e)) return degradeGracefully();
+ * function onError(e: unknown) {
+ *   if (isRateLimitStoreError(e)) return degradeGracefully();
+ *   throw e;
+ * }
  * ```
  */
 export const isRateLimitStoreError: (error: unknown) => error is RateLimitStoreError =

@@ -106,7 +106,7 @@ function sqlOf(client: unknown): Sql | undefined {
  * @example
  * ```ts
  * const index = sagaIndex();
- * const store = sqliteEventStore({ path: 'app.db', inline: [index.projection] });
+ * const store = sqliteEventStore(new Database('app.db'), { inline: [index.projection] });
  * const sagas = sagaOrchestrator({ store, index, sagas: [trip] });
  * const stuck = await sagas.list({ status: 'compensation-failed' }); // one query
  * ```

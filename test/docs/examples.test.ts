@@ -1,10 +1,12 @@
 // Every value the package exports (functions, factories, classes, constants), in every entry point of
 // the package.json `exports` map, carries an `@example` in its JSDoc: the API reference shows how to
-// call it. Types and interfaces are described by the values that use them and are not required to.
+// call it, and that code type-checks against the sources. Types and interfaces are described by the
+// values that use them and are not required to.
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, test } from 'vitest';
-import { entryPoints, ROOT } from './guides.js';
+import { type Block, checked, entryPoints, ROOT, typeCheck } from './guides.js';
+import { jsdocExamples } from './jsdoc.js';
 
 const entries = entryPoints();
 const program = ts.createProgram([...entries.keys()], {
@@ -56,4 +58,25 @@ describe('@example on every exported value', () => {
     const missing = all.filter((e) => e.specifier === specifier && e.value && !e.example).map((e) => e.name);
     expect(missing, `exported without an @example in ${specifier}`).toEqual([]);
   });
+});
+
+describe('the @example code type-checks', () => {
+  test('every ```ts block after an @example in src/ type-checks against src/ (and a wrong one is caught)', () => {
+    const blocks = jsdocExamples();
+    // Every value export has one (above), so there are at least as many blocks as checked exports.
+    expect(blocks.length).toBeGreaterThan(150);
+    expect(
+      blocks.filter((b) => !checked(b)).map((b) => `${b.page}:${b.line}`),
+      'only ```ts examples',
+    ).toEqual([]);
+    const probe = {
+      ...(blocks[0] as Block),
+      page: 'src/probe.ts',
+      line: 1,
+      code: "import { retry } from 'breakwater/retry';\nretry({ maxRetry: 3 });",
+    };
+    const errors = typeCheck([...blocks, probe]).map((e) => `${e.where} ${e.message}`);
+    expect(errors.filter((e) => e.startsWith('src/probe.ts')).length).toBeGreaterThan(0);
+    expect(errors.filter((e) => !e.startsWith('src/probe.ts'))).toEqual([]);
+  }, 120_000);
 });

@@ -108,7 +108,8 @@ export function typeCheck(all: readonly Block[]): BlockError[] {
   const entries = entryPoints();
   const files = new Map<string, { block: Block; text: string }>();
   all.forEach((b, i) => {
-    files.set(path.join(ROOT, '.docs-check', `${b.page.replace(/\.md$/, '')}-${i}.ts`), { block: b, text: b.code });
+    const base = b.page.replace(/\.(md|ts)$/, '').replaceAll('/', '-');
+    files.set(path.join(ROOT, '.docs-check', `${base}-${i}.ts`), { block: b, text: b.code });
   });
   const options: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
@@ -184,7 +185,7 @@ export function typeCheck(all: readonly Block[]): BlockError[] {
       d.file !== undefined && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
     const where =
       f !== undefined && pos !== undefined
-        ? `docs/${f.block.page}:${f.block.line + pos.line}`
+        ? `${f.block.page.startsWith('src/') ? '' : 'docs/'}${f.block.page}:${f.block.line + pos.line}`
         : (d.file?.fileName ?? '?');
     return { where, message: `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}` };
   });

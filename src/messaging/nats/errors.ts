@@ -24,7 +24,11 @@ export class TerminalMessageError extends BreakwaterError {
  *
  * @example
  * ```ts
- * terminal: (e) => isTerminalMessageError(e) || e instanceof ValidationError,
+ * const worker = jetstreamConsumer({
+ *   consumer,
+ *   handler: placeOrder,
+ *   terminal: (e) => isTerminalMessageError(e) || e instanceof ValidationError,
+ * });
  * ```
  */
 export const isTerminalMessageError: (error: unknown) => error is TerminalMessageError =
@@ -79,7 +83,18 @@ export class ConsumerClosedError extends BreakwaterError {
  *
  * @example
  * ```ts
- * if (isConsumerClosedError(signal.reason)) return;
+ * const worker = jetstreamConsumer({
+ *   consumer,
+ *   handler: async (job: Job, { signal }) => {
+ *     try {
+ *       await step(job, { signal });
+ *     } catch (e) {
+ *       // close({ timeout }) ran out: the message is already back on the stream for another worker
+ *       if (isConsumerClosedError(signal.reason)) log.info('handed back on close', job.id);
+ *       throw e;
+ *     }
+ *   },
+ * });
  * ```
  */
 export const isConsumerClosedError: (error: unknown) => error is ConsumerClosedError =
