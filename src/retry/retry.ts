@@ -181,6 +181,14 @@ class RetryLayer extends BaseLayer<RetryEvent> {
     }
   }
 
+  /**
+   * The backoff's delay before retry `n` after `error`, without server hints: a JetStream consumer
+   * spaces redeliveries with its policy's backoff. @internal
+   */
+  backoffDelay(n: number, error: unknown): number {
+    return this.#delay(n, { error }, { prev: 0 });
+  }
+
   #emit(type: RetryEvent['type'], attempt: number, more?: object): void {
     this.emit({ type, kind: 'retry', name: this.name, attempt, ...more } as RetryEvent);
   }

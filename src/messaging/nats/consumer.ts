@@ -79,7 +79,8 @@ export interface JetStreamConsumerOptions<M> {
   readonly policy?: Policy<any> | undefined;
   /**
    * The `nak` delay of a transient failure (see {@link NakBackoff}).
-   * @defaultValue `[1000, 2000, 5000, 10000, 30000]`
+   * @defaultValue the backoff of the outermost `retry()` in `policy` (asked for retry number =
+   * delivery count), else `[1000, 2000, 5000, 10000, 30000]`
    */
   readonly backoff?: NakBackoff | undefined;
   /**
@@ -194,6 +195,16 @@ export interface JetStreamConsumer {
 }
 
 const DEFAULT_BACKOFF: readonly number[] = [1000, 2000, 5000, 10_000, 30_000];
+
+/** The backoff of the outermost `retry()` layer of a policy, as a nak schedule (duck-typed: no import of retry). */
+function policyBackoff(policy: Policy<any> | undefined): NakBackoff | undefined {
+  const layers = (policy as { layers?: readonly unknown[] } | undefined)?.layers;
+  const retry = layers?.find(
+    (l): l is { backoffDelay(n: number, error: unknown): number } =>
+      typeof (l as { backoffDelay?: unknown }).backoffDelay === 'function',
+  );
+  return retry === undefined ? undefined : (count, error) => retry.backoffDelay(count, error);
+}
 const TERMINAL_CODES = new Set([
   'ERR_TERMINAL_MESSAGE',
   'ERR_MESSAGE_DECODE',
@@ -271,7 +282,7 @@ class Runner<M> {
     this.#o = o;
     this.#decode = (o.decode ?? decodeJson) as (msg: JsMsg) => M;
     this.#terminal = o.terminal ?? defaultTerminal;
-    this.#backoff = o.backoff ?? DEFAULT_BACKOFF;
+    this.#backoff = o.backoff ?? policyBackoff(o.policy) ?? DEFAULT_BACKOFF;
     this.#random = o.random ?? Math.random;
     this.#clock = o.clock ?? systemClock;
     this.#concurrency = checkNumber('concurrency', o.concurrency ?? 1, 1, { integer: true });

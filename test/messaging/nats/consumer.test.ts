@@ -4,6 +4,7 @@
 import { headers, nanos } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryIdempotencyStore } from '../../../src/idempotency/index.js';
+import { Policy } from '../../../src/index.js';
 import {
   isConsumerClosedError,
   type JetStreamConsumer,
@@ -12,7 +13,8 @@ import {
   publish,
   TerminalMessageError,
 } from '../../../src/messaging/nats/index.js';
-import { exponential } from '../../../src/retry/index.js';
+import { exponential, retry } from '../../../src/retry/index.js';
+import { timeout } from '../../../src/timeout/index.js';
 import { deferred } from '../../support/deferred.js';
 import { HAS } from '../../support/servers.js';
 import { type Bench, sleep, streamBench, until } from './support.js';
@@ -117,6 +119,46 @@ describe.skipIf(!HAS.nats)('jetstreamConsumer', () => {
     );
     await until(() => events.some((e) => e.type === 'ack'));
     expect(events.filter((e) => e.type === 'nak').map((e) => (e as { delay: number }).delay)).toEqual([40, 250]);
+  });
+
+  it("without `backoff`, naks with the backoff of the policy's outermost retry (delivery count = retry number)", async () => {
+    const b = await open({ dlq: false });
+    await publish(b.js, `${b.subject}.a`, 1, { msgId: 'one' });
+    let n = 0;
+    const { events } = track(
+      jetstreamConsumer({
+        consumer: await b.consumer(),
+        handler: () => {
+          n++;
+          if (n <= 4) throw new Error('down'); // 2 deliveries × (1 + 1 in-process retry)
+        },
+        policy: Policy.wrap(
+          timeout(5000),
+          retry({ maxRetries: 1, backoff: exponential({ initial: 60, factor: 3, jitter: 'none' }) }),
+        ),
+      }),
+    );
+    await until(() => events.some((e) => e.type === 'ack'));
+    // In-process: one retry after 60 ms per delivery; between deliveries: delay(1) = 60, delay(2) = 180.
+    expect(events.filter((e) => e.type === 'nak').map((e) => (e as { delay: number }).delay)).toEqual([60, 180]);
+    expect(n).toBe(5);
+  });
+
+  it('without `backoff` or a retry in the policy, naks after the default schedule (1 s first)', async () => {
+    const b = await open({ dlq: false });
+    await publish(b.js, `${b.subject}.a`, 1, { msgId: 'one' });
+    const { w, events } = track(
+      jetstreamConsumer({
+        consumer: await b.consumer(),
+        handler: () => {
+          throw new Error('down');
+        },
+        policy: timeout(5000),
+      }),
+    );
+    await until(() => events.some((e) => e.type === 'nak'));
+    expect((events.find((e) => e.type === 'nak') as { delay: number }).delay).toBe(1000);
+    await w.close();
   });
 
   it('terminates a terminal failure at once and dead-letters it with its headers and the error', async () => {
