@@ -16,6 +16,22 @@ import type {
 /**
  * A decider: pure functions from (command, state) to new events, and from (state, event) to the
  * next state.
+ *
+ * @example
+ * ```ts
+ * import { commandHandler, type Decider, type Event } from 'breakwater/event-store';
+ *
+ * type Spent = Event<'Spent', { amount: number }>;
+ * const budget: Decider<{ spent: number }, { amount: number }, Spent> = {
+ *   initialState: { spent: 0 },
+ *   evolve: (s, e) => ({ spent: s.spent + e.data.amount }),
+ *   decide: (cmd, s) => {
+ *     if (s.spent + cmd.amount > 100) throw new RangeError('over budget'); // rejects the command
+ *     return { type: 'Spent', data: { amount: cmd.amount } };
+ *   },
+ * };
+ * const budgets = commandHandler({ store, decider: budget });
+ * ```
  */
 export interface Decider<S, C, E extends Event = Event> {
   /** The state of a stream with no events. A function is called for every load. */
@@ -29,7 +45,28 @@ export interface Decider<S, C, E extends Event = Event> {
   ) => NewEvent<E> | readonly NewEvent<E>[] | PromiseLike<NewEvent<E> | readonly NewEvent<E>[]>;
 }
 
-/** Options of {@link commandHandler}. */
+/**
+ * Options of {@link commandHandler}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type CommandHandlerOptions,
+ *   commandHandler,
+ *   isConcurrencyError,
+ *   memorySnapshotStore,
+ * } from 'breakwater/event-store';
+ * import { retry } from 'breakwater/retry';
+ *
+ * const options: CommandHandlerOptions<Budget, SpendCommand, Spent> = {
+ *   store,
+ *   decider: budget,
+ *   retry: retry({ maxRetries: 5, handle: isConcurrencyError }),
+ *   snapshots: { store: memorySnapshotStore(), every: 50 },
+ * };
+ * const budgets = commandHandler(options);
+ * ```
+ */
 export interface CommandHandlerOptions<S, C, E extends Event = Event> {
   /** Where the streams live. */
   readonly store: EventStore;
@@ -45,7 +82,18 @@ export interface CommandHandlerOptions<S, C, E extends Event = Event> {
   readonly snapshots?: SnapshotOptions<S> | undefined;
 }
 
-/** Options of one {@link CommandHandler.handle} call. */
+/**
+ * Options of one {@link CommandHandler.handle} call.
+ *
+ * @example
+ * ```ts
+ * import type { HandleOptions } from 'breakwater/event-store';
+ *
+ * // The user saw version 4: a ConcurrencyError if anything was appended since (not retried).
+ * const options: HandleOptions = { expectedVersion: 4, metadata: { correlationId: request.id } };
+ * await budgets.handle('budget-42', { amount: 10 }, options);
+ * ```
+ */
 export interface HandleOptions {
   /** Expected version of the stream; a mismatch is never retried. @defaultValue the loaded version */
   readonly expectedVersion?: ExpectedVersion | undefined;
@@ -53,7 +101,19 @@ export interface HandleOptions {
   readonly metadata?: EventMetadata | undefined;
 }
 
-/** The result of handling a command. */
+/**
+ * The result of handling a command.
+ *
+ * @example
+ * ```ts
+ * import type { HandleResult } from 'breakwater/event-store';
+ *
+ * const result: HandleResult<Budget, Spent> = await budgets.handle('budget-42', { amount: 10 });
+ * const { state, version, events, positions } = result;
+ * if (events.length === 0) console.log(`nothing decided; still at version ${version}`, state);
+ * else console.log(`appended ${events.length} event(s) at positions ${positions.join(', ')}`);
+ * ```
+ */
 export interface HandleResult<S, E extends Event = Event> {
   /** The state after the new events. */
   readonly state: S;
@@ -65,7 +125,20 @@ export interface HandleResult<S, E extends Event = Event> {
   readonly positions: readonly number[];
 }
 
-/** Runs commands against streams. */
+/**
+ * Runs commands against streams.
+ *
+ * @example
+ * ```ts
+ * import { type CommandHandler, commandHandler, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const budgets: CommandHandler<Budget, SpendCommand, Spent> = commandHandler({ store: memoryEventStore(), decider });
+ * async function spend(id: string, amount: number): Promise<number> {
+ *   const { state } = await budgets.handle(`budget-${id}`, { amount }); // reloads and retries on a conflict
+ *   return state.spent;
+ * }
+ * ```
+ */
 export interface CommandHandler<S, C, E extends Event = Event> {
   /** Loads `stream`, decides on `command`, appends the events at the loaded version; retries on conflict. */
   handle(stream: string, command: C, options?: HandleOptions): Promise<HandleResult<S, E>>;

@@ -60,7 +60,17 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Options of {@link memoryEventStore}. */
+/**
+ * Options of {@link memoryEventStore}.
+ *
+ * @example
+ * ```ts
+ * import { type MemoryEventStoreOptions, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const options: MemoryEventStoreOptions = { inline: [costPerModel], generateId: () => ulid() };
+ * const store = memoryEventStore(options); // nothing survives the process
+ * ```
+ */
 export type MemoryEventStoreOptions = EventStoreOptions;
 
 class Tx implements EventStoreSession {

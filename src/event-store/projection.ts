@@ -7,18 +7,60 @@ import { backendOf, type ProjectionLock } from './internal.js';
 import { retryWithBackoff } from './subscription.js';
 import type { Event, EventStore, InlineProjection, ProjectionContext, StoredEvent } from './types.js';
 
-/** How a projection applies one event. */
+/**
+ * How a projection applies one event.
+ *
+ * @example
+ * ```ts
+ * import { type Event, type ProjectionHandler, projection } from 'breakwater/event-store';
+ * import type { PoolClient } from 'pg';
+ *
+ * type ModelReplied = Event<'ModelReplied', { model: string; cost: number }>;
+ * const onReply: ProjectionHandler<ModelReplied> = async (e, { client }) => {
+ *   await (client as PoolClient).query('INSERT INTO replies (id, model) VALUES ($1, $2)', [e.id, e.data.model]);
+ * };
+ * const replies = projection<ModelReplied>({ name: 'replies', handles: { ModelReplied: onReply } });
+ * ```
+ */
 export type ProjectionHandler<E extends Event = Event> = (
   event: StoredEvent<E>,
   ctx: ProjectionContext,
 ) => void | PromiseLike<void>;
 
-/** Per event type, how the projection applies it. */
+/**
+ * Per event type, how the projection applies it.
+ *
+ * @example
+ * ```ts
+ * import { type Event, type ProjectionHandlers, projection } from 'breakwater/event-store';
+ *
+ * type AgentEvent = Event<'ToolCalled', { tool: string }> | Event<'ModelReplied', { model: string; cost: number }>;
+ * const tools = new Set<string>();
+ * const handles: ProjectionHandlers<AgentEvent> = {
+ *   ToolCalled: (e) => void tools.add(e.data.tool), // e.data is { tool: string }
+ * };
+ * const usedTools = projection<AgentEvent>({ name: 'used-tools', handles }); // reads only ToolCalled
+ * ```
+ */
 export type ProjectionHandlers<E extends Event = Event> = string extends E['type']
   ? { readonly [type: string]: ProjectionHandler<E> | undefined }
   : { readonly [K in E['type']]?: ProjectionHandler<Extract<E, { type: K }>> | undefined };
 
-/** What {@link projection} takes. */
+/**
+ * What {@link projection} takes.
+ *
+ * @example
+ * ```ts
+ * import { type ProjectionDefinition, projection } from 'breakwater/event-store';
+ *
+ * const definition: ProjectionDefinition<ModelReplied> = {
+ *   name: 'model-costs',
+ *   handles: { ModelReplied: (e, { client }) => upsertCost(client, e.data.model, e.data.cost) },
+ *   truncate: ({ client }) => truncateCosts(client), // before a rebuild
+ * };
+ * const costs = projection(definition);
+ * ```
+ */
 export interface ProjectionDefinition<E extends Event = Event> {
   /** Unique name; also the checkpoint and lock key of the async runner. */
   readonly name: string;
@@ -28,7 +70,21 @@ export interface ProjectionDefinition<E extends Event = Event> {
   readonly truncate?: ((ctx: ProjectionContext) => void | PromiseLike<void>) | undefined;
 }
 
-/** A projection, usable inline (`inline: [p]` on a store) or async ({@link startProjection}). */
+/**
+ * A projection, usable inline (`inline: [p]` on a store) or async ({@link startProjection}).
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type Projection, projection, startProjection } from 'breakwater/event-store';
+ *
+ * const costs: Projection<ModelReplied> = projection<ModelReplied>({
+ *   name: 'model-costs',
+ *   handles: { ModelReplied: (e) => void totals.set(e.data.model, (totals.get(e.data.model) ?? 0) + e.data.cost) },
+ * });
+ * const store = memoryEventStore({ inline: [costs] }); // inline: in each append's transaction
+ * // or async, behind the writes: startProjection({ store, projection: costs })
+ * ```
+ */
 export interface Projection<E extends Event = Event> extends InlineProjection {
   /** The handlers. */
   readonly handles: ProjectionHandlers<E>;
@@ -70,7 +126,23 @@ export function projection<E extends Event = Event>(definition: ProjectionDefini
   };
 }
 
-/** Options of {@link startProjection}. */
+/**
+ * Options of {@link startProjection}.
+ *
+ * @example
+ * ```ts
+ * import { type StartProjectionOptions, startProjection } from 'breakwater/event-store';
+ *
+ * const options: StartProjectionOptions<ModelReplied> = {
+ *   store,
+ *   projection: costs,
+ *   batchSize: 500,
+ *   pollInterval: 1_000,
+ *   signal: shutdown.signal,
+ * };
+ * const runner = startProjection(options);
+ * ```
+ */
 export interface StartProjectionOptions<E extends Event = Event> {
   /** The store to read from; checkpoints and the lock live in it. */
   readonly store: EventStore;
@@ -91,7 +163,20 @@ export interface StartProjectionOptions<E extends Event = Event> {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A running async projection. */
+/**
+ * A running async projection.
+ *
+ * @example
+ * ```ts
+ * import { type ProjectionRunner, startProjection } from 'breakwater/event-store';
+ *
+ * const runner: ProjectionRunner = startProjection({ store, projection: costs });
+ * runner.done.catch((e) => console.error('projection stopped', e)); // a ProjectionError when a batch keeps failing
+ * await runner.caughtUp();
+ * console.log(`active: ${runner.active}, applied ${runner.processed} events`);
+ * await runner.close();
+ * ```
+ */
 export interface ProjectionRunner {
   /** True while this instance holds the projection's lock (others wait as standbys). */
   readonly active: boolean;
@@ -225,7 +310,18 @@ export function startProjection<E extends Event = Event>(options: StartProjectio
   };
 }
 
-/** Options of {@link rebuild}. */
+/**
+ * Options of {@link rebuild}.
+ *
+ * @example
+ * ```ts
+ * import { type RebuildOptions, rebuild } from 'breakwater/event-store';
+ *
+ * const options: RebuildOptions<ModelReplied> = { store, projection: costs, batchSize: 1_000 };
+ * await runner.close(); // the rebuild takes the projection's lock
+ * const replayed = await rebuild(options);
+ * ```
+ */
 export interface RebuildOptions<E extends Event = Event> {
   /** The store. */
   readonly store: EventStore;

@@ -2,12 +2,34 @@
 import type { Clock } from '../core/clock.js';
 import type { Policy } from '../core/policy.js';
 
-/** Free-form, JSON-serialisable metadata stored beside an event (correlation ids, model name, …). */
+/**
+ * Free-form, JSON-serialisable metadata stored beside an event (correlation ids, model name, …).
+ *
+ * @example
+ * ```ts
+ * import { type EventMetadata, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const metadata: EventMetadata = { correlationId: request.id, model: 'gpt-4o' };
+ * await store.append('agent-1', [{ type: 'ToolCalled', data: { tool: 'search' }, metadata }]);
+ * ```
+ */
 export type EventMetadata = Readonly<Record<string, unknown>>;
 
 /**
  * An event as the user writes it: a `type` and JSON-serialisable `data`. Use a union of these to
  * type a stream (`type AgentEvent = Event<'ToolCalled', {...}> | Event<'ModelReplied', {...}>`).
+ *
+ * @example
+ * ```ts
+ * import { type Event, memoryEventStore } from 'breakwater/event-store';
+ *
+ * type AgentEvent = Event<'ToolCalled', { tool: string }> | Event<'ModelReplied', { model: string; cost: number }>;
+ * const store = memoryEventStore();
+ * for await (const e of store.read<AgentEvent>('agent-1')) {
+ *   if (e.type === 'ModelReplied') console.log(e.data.model, e.data.cost);
+ * }
+ * ```
  */
 export interface Event<T extends string = string, D = unknown> {
   /** The event type, e.g. `'ToolCalled'`. */
@@ -21,13 +43,36 @@ export interface Event<T extends string = string, D = unknown> {
 /**
  * An event to append. `id` makes a retried append safe: re-appending the same ids with the same
  * content at the same versions is a no-op that returns the original result.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type NewEvent } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const events: NewEvent[] = [{ id: `${turnId}:search`, type: 'ToolCalled', data: { tool: 'search' } }];
+ * const first = await store.append('agent-1', events, { expectedVersion: 'no-stream' });
+ * // A retry after a lost reply: same ids and content, so nothing is appended twice and the
+ * // first result comes back (`again.positions` equals `first.positions`).
+ * const again = await store.append('agent-1', events, { expectedVersion: 'no-stream' });
+ * ```
  */
 export type NewEvent<E extends Event = Event> = E & {
   /** Unique id of the event across the store. @defaultValue a random UUID */
   readonly id?: string | undefined;
 };
 
-/** An event as stored and read back. */
+/**
+ * An event as stored and read back.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type StoredEvent } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const show = (e: StoredEvent) => `${e.stream}@${e.version} (#${e.position}) ${e.type} ${e.id}`;
+ * for await (const e of store.readAll({ limit: 20 })) console.log(new Date(e.timestamp), show(e), e.metadata);
+ * ```
+ */
 export type StoredEvent<E extends Event = Event> = E & {
   /** Unique id of the event across the store. */
   readonly id: string;
@@ -50,16 +95,56 @@ export type StoredEvent<E extends Event = Event> = E & {
 /**
  * What the stream must look like for an append to go through: an exact version (number of events,
  * 0 = no stream), `'any'`, `'no-stream'` or `'exists'`.
+ *
+ * @example
+ * ```ts
+ * import { type ExpectedVersion, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const seen: ExpectedVersion = await store.version('agent-1'); // exact: fails if another writer got in first
+ * await store.append('agent-1', [{ type: 'ToolCalled', data: { tool: 'search' } }], { expectedVersion: seen });
+ * const onlyIfStarted: ExpectedVersion = 'exists'; // never creates the stream
+ * await store.append('agent-1', [{ type: 'SessionClosed', data: {} }], { expectedVersion: onlyIfStarted });
+ * ```
  */
 export type ExpectedVersion = number | 'any' | 'no-stream' | 'exists';
 
-/** Options of {@link EventStore.append}. */
+/**
+ * Options of {@link EventStore.append}.
+ *
+ * @example
+ * ```ts
+ * import { type AppendOptions, isConcurrencyError, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const options: AppendOptions = { expectedVersion: 'no-stream' };
+ * try {
+ *   await store.append('agent-1', [{ type: 'SessionOpened', data: {} }], options);
+ * } catch (e) {
+ *   if (isConcurrencyError(e)) console.log(`agent-1 already has ${e.actual} events`);
+ * }
+ * ```
+ */
 export interface AppendOptions {
   /** Optimistic concurrency check, enforced atomically with the append. @defaultValue `'any'` */
   readonly expectedVersion?: ExpectedVersion | undefined;
 }
 
-/** The result of an append. */
+/**
+ * The result of an append.
+ *
+ * @example
+ * ```ts
+ * import { type AppendResult, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const first: AppendResult = await store.append('agent-1', [{ type: 'ToolCalled', data: { tool: 'search' } }]);
+ * console.log(first.version, first.positions);
+ * await store.append('agent-1', [{ type: 'ToolReturned', data: { hits: 3 } }], {
+ *   expectedVersion: first.nextExpectedVersion,
+ * });
+ * ```
+ */
 export interface AppendResult {
   /** The stream's version after the append (its number of events). */
   readonly version: number;
@@ -69,7 +154,18 @@ export interface AppendResult {
   readonly positions: readonly number[];
 }
 
-/** Options of {@link EventStore.read}. */
+/**
+ * Options of {@link EventStore.read}.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type ReadOptions } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const lastTen: ReadOptions = { direction: 'backward', limit: 10 };
+ * for await (const e of store.read('agent-1', lastTen)) console.log(e.version, e.type);
+ * ```
+ */
 export interface ReadOptions {
   /** First version to read (inclusive). @defaultValue `1` forward, the last version backward */
   readonly from?: number | undefined;
@@ -81,7 +177,19 @@ export interface ReadOptions {
   readonly limit?: number | undefined;
 }
 
-/** Options of {@link EventStore.readAll}. */
+/**
+ * Options of {@link EventStore.readAll}.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type ReadAllOptions } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * let checkpoint = 0;
+ * const options: ReadAllOptions = { after: checkpoint, limit: 500, types: ['ModelReplied'] };
+ * for await (const e of store.readAll(options)) checkpoint = e.position; // resume from a position you read
+ * ```
+ */
 export interface ReadAllOptions {
   /** Read events after this global position (exclusive). @defaultValue the start */
   readonly after?: number | undefined;
@@ -91,13 +199,37 @@ export interface ReadAllOptions {
   readonly types?: readonly string[] | undefined;
 }
 
-/** Options of {@link EventStore.streams}. */
+/**
+ * Options of {@link EventStore.streams}.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type StreamsOptions } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const options: StreamsOptions = { prefix: 'agent-' };
+ * for await (const { stream, version } of store.streams(options)) console.log(stream, version);
+ * ```
+ */
 export interface StreamsOptions {
   /** Only streams whose name starts with this prefix (e.g. `'saga-'`). @defaultValue every stream */
   readonly prefix?: string | undefined;
 }
 
-/** One stream as listed by {@link EventStore.streams}. */
+/**
+ * One stream as listed by {@link EventStore.streams}.
+ *
+ * @example
+ * ```ts
+ * import type { EventStore, StreamInfo } from 'breakwater/event-store';
+ *
+ * async function busiest(store: EventStore): Promise<StreamInfo | undefined> {
+ *   let top: StreamInfo | undefined;
+ *   for await (const info of store.streams({ prefix: 'agent-' })) if (info.version > (top?.version ?? 0)) top = info;
+ *   return top;
+ * }
+ * ```
+ */
 export interface StreamInfo {
   /** The stream name. */
   readonly stream: string;
@@ -105,10 +237,41 @@ export interface StreamInfo {
   readonly version: number;
 }
 
-/** What a subscription does with an event its handler still fails on after the policy gave up. */
+/**
+ * What a subscription does with an event its handler still fails on after the policy gave up.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type StoredEvent, type SubscriptionErrorAction } from 'breakwater/event-store';
+ *
+ * const onError = (error: unknown, event: StoredEvent): SubscriptionErrorAction => {
+ *   if (!(error instanceof SyntaxError)) return 'stop'; // `done` rejects with a SubscriptionError
+ *   console.warn(`skipping malformed event ${event.id}`, error);
+ *   return 'skip';
+ * };
+ * const store = memoryEventStore();
+ * store.subscribe({ handler: (e) => searchIndex.add(e), onError });
+ * ```
+ */
 export type SubscriptionErrorAction = 'stop' | 'skip';
 
-/** Options of {@link EventStore.subscribe}. */
+/**
+ * Options of {@link EventStore.subscribe}.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type SubscribeOptions } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const options: SubscribeOptions = {
+ *   from: (await checkpoints.load('costs')) ?? 'start', // a position read earlier
+ *   types: ['ModelReplied'],
+ *   signal: shutdown.signal,
+ *   handler: (e) => checkpoints.save('costs', e.position),
+ * };
+ * const subscription = store.subscribe(options);
+ * ```
+ */
 export interface SubscribeOptions<E extends Event = Event> {
   /** Called once per event, in global order; the next event waits for it. */
   readonly handler: (event: StoredEvent<E>) => void | PromiseLike<void>;
@@ -137,7 +300,20 @@ export interface SubscribeOptions<E extends Event = Event> {
   readonly pollInterval?: number | undefined;
 }
 
-/** A running subscription. */
+/**
+ * A running subscription.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type Subscription } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const subscription: Subscription = store.subscribe({ from: 'end', handler: (e) => console.log(e.type) });
+ * process.once('SIGTERM', () => void subscription.close());
+ * await subscription.done; // rejects with a SubscriptionError when the handler keeps failing
+ * console.log('stopped after position', subscription.position);
+ * ```
+ */
 export interface Subscription {
   /** Global position of the last event handled (or skipped), `undefined` before the first. */
   readonly position: number | undefined;
@@ -150,7 +326,22 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
-/** Options of {@link EventStore.aggregate}. */
+/**
+ * Options of {@link EventStore.aggregate}.
+ *
+ * @example
+ * ```ts
+ * import { type AggregateOptions, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const toolCallsBefore2025: AggregateOptions<number> = {
+ *   initialState: 0,
+ *   evolve: (n, e) => (e.type === 'ToolCalled' ? n + 1 : n),
+ *   until: { time: new Date('2025-01-01') },
+ * };
+ * const { state } = await store.aggregate('agent-1', toolCallsBefore2025);
+ * ```
+ */
 export interface AggregateOptions<S, E extends Event = Event> {
   /** The state before the first event. A function is called once per aggregation. */
   readonly initialState: S | (() => S);
@@ -162,7 +353,21 @@ export interface AggregateOptions<S, E extends Event = Event> {
   readonly snapshots?: SnapshotOptions<S> | undefined;
 }
 
-/** The result of {@link EventStore.aggregate}. */
+/**
+ * The result of {@link EventStore.aggregate}.
+ *
+ * @example
+ * ```ts
+ * import { type AggregateResult, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const store = memoryEventStore();
+ * const { state, version }: AggregateResult<number> = await store.aggregate('agent-1', {
+ *   initialState: 0,
+ *   evolve: (calls, e) => (e.type === 'ToolCalled' ? calls + 1 : calls),
+ * });
+ * if (state < 10) await store.append('agent-1', [{ type: 'ToolCalled', data: {} }], { expectedVersion: version });
+ * ```
+ */
 export interface AggregateResult<S> {
   /** The folded state. */
   readonly state: S;
@@ -170,7 +375,18 @@ export interface AggregateResult<S> {
   readonly version: number;
 }
 
-/** A stored snapshot of a stream's state. */
+/**
+ * A stored snapshot of a stream's state.
+ *
+ * @example
+ * ```ts
+ * import { memorySnapshotStore, type Snapshot } from 'breakwater/event-store';
+ *
+ * const snapshots = memorySnapshotStore();
+ * const snap: Snapshot | undefined = await snapshots.load('agent-1');
+ * if (snap !== undefined) console.log(`agent-1 at version ${snap.version} (schema ${snap.schemaVersion})`, snap.state);
+ * ```
+ */
 export interface Snapshot<S = unknown> {
   /** Stream version the state is at. */
   readonly version: number;
@@ -180,7 +396,24 @@ export interface Snapshot<S = unknown> {
   readonly state: S;
 }
 
-/** Where snapshots live. `memorySnapshotStore()` is one; any key-value store fits. */
+/**
+ * Where snapshots live. `memorySnapshotStore()` is one; any key-value store fits.
+ *
+ * @example
+ * ```ts
+ * import type { Snapshot, SnapshotStore } from 'breakwater/event-store';
+ *
+ * const redisSnapshots: SnapshotStore = {
+ *   async load(stream) {
+ *     const json = await redis.get(`snapshot:${stream}`);
+ *     return json === null ? undefined : (JSON.parse(json) as Snapshot);
+ *   },
+ *   async save(stream, snapshot) {
+ *     await redis.set(`snapshot:${stream}`, JSON.stringify(snapshot));
+ *   },
+ * };
+ * ```
+ */
 export interface SnapshotStore {
   /** The latest snapshot of `stream`, if any. */
   load(stream: string): Promise<Snapshot | undefined>;
@@ -188,7 +421,23 @@ export interface SnapshotStore {
   save(stream: string, snapshot: Snapshot): Promise<void>;
 }
 
-/** Snapshot settings for {@link EventStore.aggregate}. */
+/**
+ * Snapshot settings for {@link EventStore.aggregate}.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, memorySnapshotStore, type SnapshotOptions } from 'breakwater/event-store';
+ *
+ * const snapshots: SnapshotOptions<Map<string, number>> = {
+ *   store: memorySnapshotStore(),
+ *   every: 100,
+ *   serialize: (state) => [...state],
+ *   deserialize: (data) => new Map(data as [string, number][]),
+ * };
+ * const store = memoryEventStore();
+ * const { state } = await store.aggregate('agent-1', { initialState: () => new Map(), evolve, snapshots });
+ * ```
+ */
 export interface SnapshotOptions<S> {
   /** Where snapshots are kept. */
   readonly store: SnapshotStore;
@@ -206,10 +455,35 @@ export interface SnapshotOptions<S> {
  * Per event type, the chain of upcasters from old schema versions to the current one: entry `i`
  * turns data of schema version `i + 1` into version `i + 2`. Events are written at the current
  * version (chain length + 1) and upcast on every read path.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore, type Upcasters } from 'breakwater/event-store';
+ *
+ * const upcasters: Upcasters = {
+ *   // ModelReplied schema 1 had no `currency`; schema 2, written from now on, has it.
+ *   ModelReplied: [(data) => ({ ...(data as { model: string; cost: number }), currency: 'USD' })],
+ * };
+ * const store = memoryEventStore({ upcasters });
+ * ```
  */
 export type Upcasters = Readonly<Record<string, readonly ((data: unknown) => unknown)[]>>;
 
-/** Settings every store factory accepts. */
+/**
+ * Settings every store factory accepts.
+ *
+ * @example
+ * ```ts
+ * import { type EventStoreOptions, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const options: EventStoreOptions = {
+ *   inline: [costPerModel],
+ *   upcasters: { ToolCalled: [(data) => ({ args: {}, ...(data as object) })] },
+ *   generateId: () => ulid(),
+ * };
+ * const store = memoryEventStore(options);
+ * ```
+ */
 export interface EventStoreOptions {
   /** Source of event timestamps and subscription timers. @defaultValue `systemClock` */
   readonly clock?: Clock | undefined;
@@ -221,7 +495,20 @@ export interface EventStoreOptions {
   readonly generateId?: (() => string) | undefined;
 }
 
-/** What a projection handler gets besides the event: the transaction it runs in. */
+/**
+ * What a projection handler gets besides the event: the transaction it runs in.
+ *
+ * @example
+ * ```ts
+ * import { type ProjectionContext, projection } from 'breakwater/event-store';
+ * import type { PoolClient } from 'pg';
+ *
+ * const truncate = async ({ client }: ProjectionContext) => {
+ *   await (client as PoolClient).query('TRUNCATE model_costs'); // in the rebuild's transaction
+ * };
+ * const costs = projection({ name: 'model-costs', handles: { ModelReplied: upsertCost }, truncate });
+ * ```
+ */
 export interface ProjectionContext {
   /**
    * The database handle of the transaction: a `pg` client inside `BEGIN` on PostgreSQL, the
@@ -230,7 +517,24 @@ export interface ProjectionContext {
   readonly client: unknown;
 }
 
-/** A projection as the store runs it inline (see `projection()`). */
+/**
+ * A projection as the store runs it inline (see `projection()`).
+ *
+ * @example
+ * ```ts
+ * import { type InlineProjection, memoryEventStore } from 'breakwater/event-store';
+ *
+ * const toolCalls = new Map<string, number>();
+ * const countTools: InlineProjection = {
+ *   name: 'tool-calls',
+ *   types: ['ToolCalled'],
+ *   apply(events) {
+ *     for (const e of events) toolCalls.set(e.stream, (toolCalls.get(e.stream) ?? 0) + 1);
+ *   },
+ * };
+ * const store = memoryEventStore({ inline: [countTools] }); // `projection()` builds these for you
+ * ```
+ */
 export interface InlineProjection {
   /** Unique name. */
   readonly name: string;
@@ -240,7 +544,21 @@ export interface InlineProjection {
   apply(events: readonly StoredEvent[], ctx: ProjectionContext): void | Promise<void>;
 }
 
-/** Read and write operations available both on a store and inside {@link EventStore.transaction}. */
+/**
+ * Read and write operations available both on a store and inside {@link EventStore.transaction}.
+ *
+ * @example
+ * ```ts
+ * import { type EventStoreSession, memoryEventStore } from 'breakwater/event-store';
+ *
+ * async function recordTurn(session: EventStoreSession, agent: string, turn: Turn): Promise<void> {
+ *   const expectedVersion = await session.version(agent);
+ *   await session.append(agent, [{ type: 'TurnRecorded', data: turn }], { expectedVersion });
+ * }
+ * const store = memoryEventStore();
+ * await store.transaction((tx) => recordTurn(tx, 'agent-1', turn)); // or recordTurn(store, …) outside one
+ * ```
+ */
 export interface EventStoreSession {
   /** Appends events to a stream, enforcing `expectedVersion` atomically. @throws ConcurrencyError */
   append<E extends Event>(
@@ -256,7 +574,20 @@ export interface EventStoreSession {
   readonly client: unknown;
 }
 
-/** An event store: streams of events with optimistic concurrency, a global order and subscriptions. */
+/**
+ * An event store: streams of events with optimistic concurrency, a global order and subscriptions.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3';
+ * import { type EventStore, memoryEventStore } from 'breakwater/event-store';
+ * import { sqliteEventStore } from 'breakwater/event-store/sqlite';
+ *
+ * const file = process.env.EVENTS_DB;
+ * const store: EventStore = file === undefined ? memoryEventStore() : sqliteEventStore(new Database(file));
+ * console.log(`events kept in ${store.kind}`);
+ * ```
+ */
 export interface EventStore extends EventStoreSession {
   /** Reads every stream's events in global order (gap-safe on PostgreSQL), streaming in pages. */
   readAll<E extends Event = Event>(options?: ReadAllOptions): AsyncIterable<StoredEvent<E>>;

@@ -2,7 +2,20 @@ import type { Policy } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
 import { SagaDefinitionError } from './errors.js';
 
-/** What a step's `run` and `compensate` are told about their call. */
+/**
+ * What a step's `run` and `compensate` are told about their call.
+ *
+ * @example
+ * ```ts
+ * import type { SagaStep, StepContext } from 'breakwater/saga';
+ *
+ * async function charge(trip: Trip, { key, attempt, signal }: StepContext) {
+ *   if (attempt > 1) console.log(`charging trip ${trip.id} again (attempt ${attempt})`);
+ *   return payments.charge({ amount: trip.price, idempotencyKey: key }, { signal }); // same key on every attempt
+ * }
+ * const chargeCard: SagaStep<Trip> = { name: 'charge', run: charge, compensate: (trip, c) => payments.refund(c.id) };
+ * ```
+ */
 export interface StepContext {
   /** The saga instance id. */
   readonly sagaId: string;
@@ -19,7 +32,23 @@ export interface StepContext {
   readonly results: Readonly<Record<string, unknown>>;
 }
 
-/** One step of a saga. */
+/**
+ * One step of a saga.
+ *
+ * @example
+ * ```ts
+ * import { retry } from 'breakwater/retry';
+ * import type { SagaStep } from 'breakwater/saga';
+ *
+ * const reserveSeat: SagaStep<Trip, { seatId: string }> = {
+ *   name: 'reserve-seat',
+ *   run: (trip, { key, signal }) => airline.reserve(trip.flight, { idempotencyKey: key, signal }),
+ *   compensate: (trip, seat) => airline.release(seat.seatId),
+ *   policy: retry({ maxRetries: 3 }),
+ *   timeout: 10_000,
+ * };
+ * ```
+ */
 export interface SagaStep<I = any, R = any> {
   /** Unique within the saga; part of the step's idempotency key. */
   readonly name: string;
@@ -44,19 +73,54 @@ export interface SagaStep<I = any, R = any> {
   readonly pivot?: boolean | undefined;
 }
 
-/** A group of steps that run concurrently; built by {@link parallel}. */
+/**
+ * A group of steps that run concurrently; built by {@link parallel}.
+ *
+ * @example
+ * ```ts
+ * import { defineSaga, type ParallelSteps, parallel } from 'breakwater/saga';
+ *
+ * const bookings: ParallelSteps<Trip> = parallel([reserveSeat, reserveHotel]);
+ * const bookTrip = defineSaga({ name: 'book-trip', steps: [bookings, chargeCard] });
+ * ```
+ */
 export interface ParallelSteps<I = any> {
   readonly kind: 'parallel';
   readonly steps: readonly SagaStep<I>[];
 }
 
-/** One stage of a saga after definition: a single step, or a parallel group. */
+/**
+ * One stage of a saga after definition: a single step, or a parallel group.
+ *
+ * @example
+ * ```ts
+ * import type { SagaStage } from 'breakwater/saga';
+ *
+ * const label = (stage: SagaStage) => stage.steps.map((s) => s.name).join(stage.parallel ? ' | ' : '');
+ * console.log(bookTrip.stages.map(label).join(' → ')); // reserve-seat | reserve-hotel → charge
+ * ```
+ */
 export interface SagaStage {
   readonly parallel: boolean;
   readonly steps: readonly SagaStep[];
 }
 
-/** Options of {@link defineSaga}. */
+/**
+ * Options of {@link defineSaga}.
+ *
+ * @example
+ * ```ts
+ * import { defineSaga, parallel, type SagaOptions } from 'breakwater/saga';
+ *
+ * const options: SagaOptions<Trip, { ticket: string }> = {
+ *   name: 'book-trip',
+ *   steps: [parallel([reserveSeat, reserveHotel]), chargeCard, issueTicket],
+ *   timeout: 5 * 60_000,
+ *   result: (trip, results) => ({ ticket: results['issue-ticket'] as string }),
+ * };
+ * const bookTrip = defineSaga(options);
+ * ```
+ */
 export interface SagaOptions<I, R> {
   /** The saga type's name, stored with every instance so `resume` can find the definition. */
   readonly name: string;
@@ -71,7 +135,19 @@ export interface SagaOptions<I, R> {
   readonly result?: ((input: I, results: Readonly<Record<string, unknown>>) => R) | undefined;
 }
 
-/** A validated saga definition, returned by {@link defineSaga}. */
+/**
+ * A validated saga definition, returned by {@link defineSaga}.
+ *
+ * @example
+ * ```ts
+ * import { defineSaga, type Saga, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const bookTrip: Saga<Trip> = defineSaga({ name: 'book-trip', steps: [reserveSeat, chargeCard] });
+ * console.log(bookTrip.name, [...bookTrip.steps.keys()]); // book-trip ['reserve-seat', 'charge']
+ * const sagas = sagaOrchestrator({ store, sagas: [bookTrip] }); // `resume` finds it by name
+ * const results = await sagas.run(bookTrip, trip, { id: trip.id });
+ * ```
+ */
 export interface Saga<I = any, R = any> {
   readonly name: string;
   /** The stages in order. */

@@ -1,6 +1,21 @@
 import { BreakwaterError, type BreakwaterErrorOptions, errorGuard } from '../core/errors.js';
 
-/** How one compensation ended, as reported by {@link SagaFailedError}. */
+/**
+ * How one compensation ended, as reported by {@link SagaFailedError}.
+ *
+ * @example
+ * ```ts
+ * import { type CompensationOutcome, isSagaFailedError } from 'breakwater/saga';
+ *
+ * try {
+ *   await sagas.run(bookTrip, trip, { id: trip.id });
+ * } catch (e) {
+ *   if (!isSagaFailedError(e)) throw e;
+ *   const undoFailed: CompensationOutcome[] = e.compensations.filter((c) => c.status === 'failed');
+ *   for (const { step, error } of undoFailed) console.error(`could not undo ${step}`, error);
+ * }
+ * ```
+ */
 export interface CompensationOutcome {
   /** The step whose compensation ran. */
   readonly step: string;
@@ -10,7 +25,23 @@ export interface CompensationOutcome {
   readonly error?: unknown;
 }
 
-/** Why a saga stopped going forward. */
+/**
+ * Why a saga stopped going forward.
+ *
+ * @example
+ * ```ts
+ * import { isSagaFailedError, type SagaFailureReason } from 'breakwater/saga';
+ *
+ * function explain(reason: SagaFailureReason): string {
+ *   switch (reason) {
+ *     case 'step-failed': return 'a step failed';
+ *     case 'timeout': return 'the saga ran out of time';
+ *     case 'cancelled': return 'the saga was cancelled';
+ *   }
+ * }
+ * if (isSagaFailedError(e)) console.log(`${e.sagaId}: ${explain(e.reason)}, now ${e.status}`);
+ * ```
+ */
 export type SagaFailureReason = 'step-failed' | 'timeout' | 'cancelled';
 
 /**
@@ -95,7 +126,20 @@ export class SagaDefinitionError extends BreakwaterError {
 export const isSagaDefinitionError: (error: unknown) => error is SagaDefinitionError =
   /*#__PURE__*/ errorGuard<SagaDefinitionError>('ERR_SAGA_DEFINITION');
 
-/** An error as stored in the saga log: plain data, so it survives serialization. */
+/**
+ * An error as stored in the saga log: plain data, so it survives serialization.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore } from 'breakwater/event-store';
+ * import { sagaOrchestrator, type StoredError } from 'breakwater/saga';
+ *
+ * const sagas = sagaOrchestrator({ store: memoryEventStore() });
+ * const state = await sagas.status('trip-42');
+ * const error: StoredError | undefined = state?.failure?.error;
+ * if (error !== undefined) console.log(`${error.name}: ${error.message}`, error.code ?? '');
+ * ```
+ */
 export interface StoredError {
   readonly name: string;
   readonly message: string;

@@ -5,7 +5,18 @@ import { BreakwaterError } from '../core/errors.js';
 import type { EventStore } from '../event-store/index.js';
 import { evolveSaga, type SagaLogEvent, type SagaState } from './state.js';
 
-/** The part of an event store the orchestrator uses. Any `breakwater/event-store` store fits. */
+/**
+ * The part of an event store the orchestrator uses. Any `breakwater/event-store` store fits.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore } from 'breakwater/event-store';
+ * import { type SagaStore, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const store: SagaStore = memoryEventStore(); // or a SQLite or PostgreSQL event store
+ * const sagas = sagaOrchestrator({ store });
+ * ```
+ */
 export type SagaStore = Pick<EventStore, 'append' | 'read' | 'streams'>;
 
 /** Raised inside a driver when another process took the saga over. @internal */

@@ -6,10 +6,31 @@ import type { SagaStore } from './log.js';
 import type { SagaIndex, sagaIndex } from './saga-index.js';
 import type { SagaLogEvent, SagaState, SagaStatus } from './state.js';
 
-/** The name of an orchestrator event: the log event type without its `saga.` prefix. */
+/**
+ * The name of an orchestrator event: the log event type without its `saga.` prefix.
+ *
+ * @example
+ * ```ts
+ * import { sagaOrchestrator, type SagaEventType } from 'breakwater/saga';
+ *
+ * const sagas = sagaOrchestrator({ store });
+ * const alarming: readonly SagaEventType[] = ['step-compensation-failed', 'compensation-failed', 'failed'];
+ * for (const type of alarming) sagas.on(type, (e) => pager.alert(`${e.name} ${e.sagaId}: ${e.type}`, e.data));
+ * ```
+ */
 export type SagaEventType = SagaLogEvent['type'] extends `saga.${infer T}` ? T : never;
 
-/** What an orchestrator listener receives for every transition appended to a saga's log. */
+/**
+ * What an orchestrator listener receives for every transition appended to a saga's log.
+ *
+ * @example
+ * ```ts
+ * import { type SagaEvent, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const sagas = sagaOrchestrator({ store });
+ * sagas.on('step-failed', (e: SagaEvent) => console.warn(`${e.name} ${e.sagaId}: step ${e.step} failed`, e.data));
+ * ```
+ */
 export interface SagaEvent extends PolicyEventBase {
   readonly type: SagaEventType;
   readonly kind: 'saga';
@@ -23,7 +44,24 @@ export interface SagaEvent extends PolicyEventBase {
   readonly data: unknown;
 }
 
-/** Options of {@link sagaOrchestrator}. */
+/**
+ * Options of {@link sagaOrchestrator}.
+ *
+ * @example
+ * ```ts
+ * import { sagaOrchestrator, type SagaOrchestratorOptions } from 'breakwater/saga';
+ *
+ * const options: SagaOrchestratorOptions = {
+ *   store: sqliteEventStore(new Database('sagas.db')),
+ *   sagas: [bookTrip],
+ *   lease: 60_000,
+ *   owner: process.env.HOSTNAME,
+ *   compensationRetries: 5,
+ * };
+ * const sagas = sagaOrchestrator(options);
+ * await sagas.resume(); // at startup: finish what a crashed process left
+ * ```
+ */
 export interface SagaOrchestratorOptions {
   /** Where saga logs live: any `breakwater/event-store` store (memory, SQLite, PostgreSQL). */
   readonly store: SagaStore;
@@ -58,13 +96,37 @@ export interface SagaOrchestratorOptions {
   readonly index?: SagaIndex | undefined;
 }
 
-/** Options of {@link SagaOrchestrator.list}. */
+/**
+ * Options of {@link SagaOrchestrator.list}.
+ *
+ * @example
+ * ```ts
+ * import { type ListOptions, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const sagas = sagaOrchestrator({ store });
+ * const stuck: ListOptions = { status: ['compensation-failed', 'failed'] };
+ * for (const s of await sagas.list(stuck)) console.log(s.id, s.saga, s.status, s.failure?.reason);
+ * ```
+ */
 export interface ListOptions {
   /** Only sagas in this status (or these statuses). @defaultValue every status */
   readonly status?: SagaStatus | readonly SagaStatus[] | undefined;
 }
 
-/** Runs sagas durably over an event store; built by {@link sagaOrchestrator}. */
+/**
+ * Runs sagas durably over an event store; built by {@link sagaOrchestrator}.
+ *
+ * @example
+ * ```ts
+ * import { type SagaOrchestrator, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const sagas: SagaOrchestrator = sagaOrchestrator({ store, sagas: [bookTrip] });
+ * await sagas.resume(); // drive what a crashed process left unfinished
+ * for (const s of await sagas.list({ status: 'compensation-failed' })) {
+ *   await sagas.redrive(s.id).catch((e) => console.error(`redrive of ${s.id} failed`, e));
+ * }
+ * ```
+ */
 export interface SagaOrchestrator {
   /**
    * Starts saga instance `id` and resolves with its result, or rejects with a {@link SagaFailedError}.

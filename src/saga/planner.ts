@@ -2,7 +2,22 @@ import type { Saga } from './definition.js';
 import type { SagaFailureReason } from './errors.js';
 import type { SagaState } from './state.js';
 
-/** What the orchestrator must do next for a saga instance; computed by {@link nextAction}. */
+/**
+ * What the orchestrator must do next for a saga instance; computed by {@link nextAction}.
+ *
+ * @example
+ * ```ts
+ * import { nextAction, type SagaAction } from 'breakwater/saga';
+ *
+ * const action: SagaAction = nextAction(bookTrip, state, Date.now());
+ * switch (action.kind) {
+ *   case 'run': console.log(`next: stage ${action.stage}`, action.steps); break;
+ *   case 'compensate': console.log(`undo: stage ${action.stage}`, action.steps); break;
+ *   case 'compensate-from': case 'fail': console.log(`stop: ${action.reason}`, action.step); break;
+ *   default: console.log(action.kind);
+ * }
+ * ```
+ */
 export type SagaAction =
   /** Nothing: the saga is in a terminal status. */
   | { readonly kind: 'done' }

@@ -5,7 +5,18 @@ import { checkObject, fail } from '../core/validate.js';
 import type { EventStore, InlineProjection, ProjectionContext, StoredEvent } from '../event-store/index.js';
 import { SAGA_EVENT_TYPES, type SagaLogEvent, type SagaStatus } from './state.js';
 
-/** One saga in the index. */
+/**
+ * One saga in the index.
+ *
+ * @example
+ * ```ts
+ * import { sagaIndex, type SagaIndexEntry } from 'breakwater/saga';
+ *
+ * const index = sagaIndex();
+ * const stuck: SagaIndexEntry[] = await index.entries(store, 'saga-', new Set(['compensation-failed']));
+ * for (const { stream, status, version } of stuck) console.log(stream, status, version);
+ * ```
+ */
 export interface SagaIndexEntry {
   /** The saga's stream (stream prefix + saga id). */
   readonly stream: string;
@@ -14,7 +25,20 @@ export interface SagaIndexEntry {
   readonly version: number;
 }
 
-/** Options of {@link sagaIndex}. */
+/**
+ * Options of {@link sagaIndex}.
+ *
+ * @example
+ * ```ts
+ * import { postgresEventStore } from 'breakwater/event-store/postgres';
+ * import { sagaIndex, type SagaIndexOptions, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const options: SagaIndexOptions = { table: 'ops.saga_index' }; // the schema `ops` must exist
+ * const index = sagaIndex(options);
+ * const store = postgresEventStore(pool, { inline: [index.projection] });
+ * const sagas = sagaOrchestrator({ store, index });
+ * ```
+ */
 export interface SagaIndexOptions {
   /**
    * The index table on SQL stores, optionally schema-qualified (`'app.saga_index'`).
@@ -23,7 +47,21 @@ export interface SagaIndexOptions {
   readonly table?: string | undefined;
 }
 
-/** A saga status index; built by {@link sagaIndex}. */
+/**
+ * A saga status index; built by {@link sagaIndex}.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3';
+ * import { sqliteEventStore } from 'breakwater/event-store/sqlite';
+ * import { type SagaIndex, sagaIndex, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const index: SagaIndex = sagaIndex();
+ * const store = sqliteEventStore(new Database('app.db'), { inline: [index.projection] });
+ * const sagas = sagaOrchestrator({ store, index });
+ * await index.rebuild(store, 'saga-'); // once, after adding the index to a store that already has sagas
+ * ```
+ */
 export interface SagaIndex {
   /** Register it on the store (`inline: [index.projection]`) so every saga log append updates it atomically. */
   readonly projection: InlineProjection;

@@ -1,9 +1,39 @@
 import type { CompensationOutcome, SagaFailureReason, StoredError } from './errors.js';
 
-/** Where a saga instance is. */
+/**
+ * Where a saga instance is.
+ *
+ * @example
+ * ```ts
+ * import type { SagaStatus } from 'breakwater/saga';
+ *
+ * function needsOperator(status: SagaStatus): boolean {
+ *   switch (status) {
+ *     case 'failed': // stopped after the pivot: fix the cause, then redrive
+ *     case 'compensation-failed': // a compensation kept failing: fix it, then redrive
+ *       return true;
+ *     default: // running, compensating, completed, compensated
+ *       return false;
+ *   }
+ * }
+ * ```
+ */
 export type SagaStatus = 'running' | 'compensating' | 'completed' | 'compensated' | 'failed' | 'compensation-failed';
 
-/** Where one step of a saga instance is. */
+/**
+ * Where one step of a saga instance is.
+ *
+ * @example
+ * ```ts
+ * import { sagaOrchestrator, type StepStatus } from 'breakwater/saga';
+ *
+ * const state = await sagaOrchestrator({ store }).status('trip-42');
+ * for (const [name, step] of Object.entries(state?.steps ?? {})) {
+ *   const status: StepStatus = step.status;
+ *   if (status === 'compensation-failed') console.error(`could not undo ${name}`, step.error);
+ * }
+ * ```
+ */
 export type StepStatus =
   | 'pending'
   | 'running'
@@ -13,7 +43,21 @@ export type StepStatus =
   | 'compensated'
   | 'compensation-failed';
 
-/** Every event type the orchestrator writes to a saga's stream. */
+/**
+ * Every event type the orchestrator writes to a saga's stream.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore } from 'breakwater/event-store';
+ * import type { SagaLogEvent } from 'breakwater/saga';
+ *
+ * const store = memoryEventStore();
+ * for await (const e of store.read<SagaLogEvent>('saga-trip-42')) {
+ *   if (e.type === 'saga.step-failed') console.log(e.data.step, e.data.error.message);
+ *   else if (e.type === 'saga.completed') console.log('result', e.data.result);
+ * }
+ * ```
+ */
 export type SagaLogEvent =
   | {
       readonly type: 'saga.started';
@@ -61,7 +105,19 @@ export type SagaLogEvent =
     }
   | { readonly type: 'saga.redriven'; readonly data: { readonly at: number } };
 
-/** The type names of {@link SagaLogEvent}. */
+/**
+ * The type names of {@link SagaLogEvent}.
+ *
+ * @example
+ * ```ts
+ * import { memoryEventStore } from 'breakwater/event-store';
+ * import type { SagaLogEventType } from 'breakwater/saga';
+ *
+ * const ends: SagaLogEventType[] = ['saga.completed', 'saga.compensated', 'saga.compensation-failed', 'saga.failed'];
+ * const store = memoryEventStore();
+ * store.subscribe({ types: ends, handler: (e) => metrics.increment(e.type) });
+ * ```
+ */
 export type SagaLogEventType = SagaLogEvent['type'];
 
 /**
@@ -89,7 +145,18 @@ export const SAGA_EVENT_TYPES: readonly SagaLogEventType[] = Object.freeze([
   'saga.redriven',
 ]);
 
-/** One step of a saga instance, as folded from its log. */
+/**
+ * One step of a saga instance, as folded from its log.
+ *
+ * @example
+ * ```ts
+ * import { sagaOrchestrator, type StepState } from 'breakwater/saga';
+ *
+ * const state = await sagaOrchestrator({ store }).status('trip-42');
+ * const charge: StepState | undefined = state?.steps.charge;
+ * if (charge?.status === 'succeeded') console.log('charged', charge.result, `after ${charge.attempts} attempt(s)`);
+ * ```
+ */
 export interface StepState {
   readonly status: StepStatus;
   /** How many times `run` was started (across processes). */
@@ -100,14 +167,40 @@ export interface StepState {
   readonly error?: StoredError | undefined;
 }
 
-/** Why and where a saga stopped going forward. */
+/**
+ * Why and where a saga stopped going forward.
+ *
+ * @example
+ * ```ts
+ * import { type SagaFailure, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const state = await sagaOrchestrator({ store }).status('trip-42');
+ * const failure: SagaFailure | undefined = state?.failure;
+ * if (failure !== undefined) {
+ *   console.log(`stopped (${failure.reason}) at step ${failure.step ?? '-'}`, failure.error?.message);
+ * }
+ * ```
+ */
 export interface SagaFailure {
   readonly reason: SagaFailureReason;
   readonly step?: string | undefined;
   readonly error?: StoredError | undefined;
 }
 
-/** A saga instance, as folded from its log: what `status(id)` returns. */
+/**
+ * A saga instance, as folded from its log: what `status(id)` returns.
+ *
+ * @example
+ * ```ts
+ * import { isTerminalStatus, type SagaState, sagaOrchestrator } from 'breakwater/saga';
+ *
+ * const state: SagaState | undefined = await sagaOrchestrator({ store }).status('trip-42');
+ * if (state !== undefined && !isTerminalStatus(state.status)) {
+ *   console.log(`${state.saga} ${state.status}, driven by ${state.lease?.owner ?? 'nobody'}`);
+ *   console.log('started', new Date(state.startedAt), 'steps', Object.keys(state.steps));
+ * }
+ * ```
+ */
 export interface SagaState {
   readonly id: string;
   /** The saga definition's name. */

@@ -45,19 +45,61 @@ import type {
 import { pgProjectionBackend } from './projections.js';
 import { schemaSql } from './schema.js';
 
-/** Something that runs a query: a `pg` Pool, Client or PoolClient. */
+/**
+ * Something that runs a query: a `pg` Pool, Client or PoolClient.
+ *
+ * @example
+ * ```ts
+ * import { postgresEventStore, type Queryable } from 'breakwater/event-store/postgres';
+ *
+ * const store = postgresEventStore(pool);
+ * // `db`: a pg PoolClient inside your BEGIN … COMMIT, so the update and the event commit together.
+ * async function spend(db: Queryable, budgetId: string, cost: number): Promise<void> {
+ *   await db.query('UPDATE budgets SET spent = spent + $1 WHERE id = $2', [cost, budgetId]);
+ *   await store.withClient(db).append(`budget-${budgetId}`, [{ type: 'Spent', data: { cost } }]);
+ * }
+ * ```
+ */
 export interface Queryable {
   /** `pg`'s `query(text, values)`. */
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
-/** Options of {@link postgresEventStore}. */
+/**
+ * Options of {@link postgresEventStore}.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { type PostgresEventStoreOptions, postgresEventStore } from 'breakwater/event-store/postgres';
+ *
+ * const options: PostgresEventStoreOptions = { schema: 'agents', inline: [costPerModel] };
+ * const store = postgresEventStore(new pg.Pool({ connectionString: process.env.DATABASE_URL }), options);
+ * await store.migrate(); // creates the `agents` schema and the store's tables in it
+ * ```
+ */
 export interface PostgresEventStoreOptions extends EventStoreOptions {
   /** Schema holding the store's tables (created by `migrate()`). @defaultValue `'public'` */
   readonly schema?: string | undefined;
 }
 
-/** An event store on PostgreSQL. */
+/**
+ * An event store on PostgreSQL.
+ *
+ * @example
+ * ```ts
+ * import { type PostgresEventStore, postgresEventStore } from 'breakwater/event-store/postgres';
+ *
+ * const store: PostgresEventStore = postgresEventStore(pool);
+ * await store.migrate();
+ * const client = await store.client.connect(); // `store.client` is the pg Pool
+ * await client.query('BEGIN');
+ * await client.query('UPDATE budgets SET spent = spent + 1 WHERE id = $1', [budgetId]);
+ * await store.withClient(client).append(`budget-${budgetId}`, [{ type: 'Spent', data: { amount: 1 } }]);
+ * await client.query('COMMIT'); // the update and the event commit together
+ * client.release();
+ * ```
+ */
 export interface PostgresEventStore extends EventStore {
   /** The pool. */
   readonly client: Pool;

@@ -47,13 +47,38 @@ import type {
 } from '../types.js';
 import { type Stmts, statements } from './statements.js';
 
-/** Options of {@link sqliteEventStore}. */
+/**
+ * Options of {@link sqliteEventStore}.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3';
+ * import { type SqliteEventStoreOptions, sqliteEventStore } from 'breakwater/event-store/sqlite';
+ *
+ * const options: SqliteEventStoreOptions = { tablePrefix: 'agent_', inline: [costPerModel] };
+ * const store = sqliteEventStore(new Database('app.db'), options); // tables agent_events, agent_streams, …
+ * ```
+ */
 export interface SqliteEventStoreOptions extends EventStoreOptions {
   /** Prefix of the store's table names (letters, digits, `_`). @defaultValue `'bw_'` */
   readonly tablePrefix?: string | undefined;
 }
 
-/** An event store on SQLite; `client` is the better-sqlite3 `Database`. */
+/**
+ * An event store on SQLite; `client` is the better-sqlite3 `Database`.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3';
+ * import { type SqliteEventStore, sqliteEventStore } from 'breakwater/event-store/sqlite';
+ *
+ * const store: SqliteEventStore = sqliteEventStore(new Database('app.db'));
+ * store.client.exec('BEGIN');
+ * await store.append('order-7', [{ type: 'OrderPlaced', data: { total: 42 } }]); // joins the open transaction
+ * store.client.prepare('INSERT INTO orders (id) VALUES (?)').run('order-7');
+ * store.client.exec('COMMIT');
+ * ```
+ */
 export interface SqliteEventStore extends EventStore {
   /** The better-sqlite3 database. */
   readonly client: Database;
