@@ -20,6 +20,16 @@ import { isGatewayUnavailableError } from './errors.js';
  * - `'overloaded'`, `'timeout'`, `'unknown'` (5xx, connection failures): counted towards ejection;
  *   another endpoint is tried.
  * - `'client'`: the request itself is wrong (400, 422, …); the call fails at once.
+ *
+ * @example
+ * ```ts
+ * import { classifyError, type ErrorClass, gateway } from 'breakwater/gateway';
+ *
+ * // A provider whose quota error has no 429: fail over as from a rate limit.
+ * const classify = (e: unknown): ErrorClass =>
+ *   (e as { code?: unknown }).code === 'quota_exceeded' ? 'rate-limited' : classifyError(e);
+ * const gw = gateway({ targets, classify });
+ * ```
  */
 export type ErrorClass =
   | 'rate-limited'

@@ -7,7 +7,17 @@
 import { checkKeys, checkNumber, checkObject } from '../core/validate.js';
 import type { ErrorClass } from './classify.js';
 
-/** Options for outlier ejection, per gateway (each target applies them to its own endpoints). */
+/**
+ * Options for outlier ejection, per gateway (each target applies them to its own endpoints).
+ *
+ * @example
+ * ```ts
+ * import { type EjectionOptions, gateway } from 'breakwater/gateway';
+ *
+ * const ejection: EjectionOptions = { consecutiveFailures: 5, base: 30_000, max: 600_000, cooldown: 2000 };
+ * const gw = gateway({ targets, ejection });
+ * ```
+ */
 export interface EjectionOptions {
   /**
    * Consecutive failures (`'overloaded'`, `'timeout'`, `'unknown'`) that eject an endpoint. An
@@ -65,7 +75,24 @@ export function ejectionOf(o: EjectionOptions | undefined): Ejection {
   };
 }
 
-/** An endpoint's health state. `'probing'`: its ejection ended and one call may go through. */
+/**
+ * An endpoint's health state. `'probing'`: its ejection ended and one call may go through.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type HealthState } from 'breakwater/gateway';
+ *
+ * function describe(state: HealthState | 'cooling'): string {
+ *   switch (state) {
+ *     case 'ejected': return 'out of rotation';
+ *     case 'probing': return 'trying one call';
+ *     default: return state; // 'healthy', or 'cooling' (rate limited by a 429)
+ *   }
+ * }
+ * const endpoints = gateway({ targets }).snapshot().targets.chat?.endpoints ?? [];
+ * for (const ep of endpoints) console.log(ep.id, describe(ep.state));
+ * ```
+ */
 export type HealthState = 'healthy' | 'ejected' | 'probing';
 
 /** One endpoint's health. @internal */

@@ -8,6 +8,14 @@
  * - `'least-busy'`: the one with the fewest calls in flight (ties at random);
  * - `'latency'`: the lowest moving average of latency (time to the first chunk for a stream);
  *   endpoints without a sample yet go first.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type Strategy } from 'breakwater/gateway';
+ *
+ * const strategy: Strategy = process.env.ROUTING === 'latency' ? 'latency' : 'least-busy';
+ * const gw = gateway({ targets: { chat: { endpoints, strategy } } });
+ * ```
  */
 export type Strategy = 'weighted' | 'round-robin' | 'least-busy' | 'latency';
 

@@ -9,7 +9,21 @@ import type { EjectionOptions, HealthState } from './health.js';
 import type { Strategy } from './strategy.js';
 import type { TokenCost, TokenUsage, UsageTotals } from './usage.js';
 
-/** Limits of one endpoint. */
+/**
+ * Limits of one endpoint.
+ *
+ * @example
+ * ```ts
+ * import { type EndpointLimits, gateway } from 'breakwater/gateway';
+ *
+ * const limits: EndpointLimits = { rpm: 500, tpm: 200_000, concurrency: 20 }; // the deployment's quota
+ * const gw = gateway({
+ *   targets: {
+ *     chat: { endpoints: [{ id: 'azure-east', call: (req, { signal }) => azure.chat(req, { signal }), limits }] },
+ *   },
+ * });
+ * ```
+ */
 export interface EndpointLimits {
   /** Requests per minute. @defaultValue no limit */
   readonly rpm?: number | undefined;
@@ -19,7 +33,22 @@ export interface EndpointLimits {
   readonly concurrency?: number | undefined;
 }
 
-/** One deployment of a target: a provider, a region, an API key. */
+/**
+ * One deployment of a target: a provider, a region, an API key.
+ *
+ * @example
+ * ```ts
+ * import { type EndpointOptions, gateway } from 'breakwater/gateway';
+ *
+ * const east: EndpointOptions<ChatRequest> = {
+ *   id: 'openai-east',
+ *   call: (req, { signal }) => client.chat.completions.create(req, { signal }), // client: maxRetries 0
+ *   cost: { input: 2.5, output: 10 }, contextWindow: 128_000,
+ *   model: 'gpt-4o', provider: 'openai',
+ * };
+ * const gw = gateway<ChatRequest>({ targets: { chat: { endpoints: [east, west] } } });
+ * ```
+ */
 export interface EndpointOptions<Q = unknown> {
   /** Unique within the target; names the endpoint in events, results and snapshots. */
   readonly id: string;
@@ -53,6 +82,20 @@ export interface EndpointOptions<Q = unknown> {
  * its limits) goes to its fallbacks at once, before any wait for its recovery: `'rate-limited'`
  * when every endpoint left is held back by a rate limit (a 429's cool-down, an rpm or tpm bucket),
  * else `default`.
+ *
+ * @example
+ * ```ts
+ * import { type Fallbacks, gateway } from 'breakwater/gateway';
+ *
+ * const fallbacks: Fallbacks = { 'context-length': ['chat-long'], default: ['chat-mini'] };
+ * const gw = gateway({
+ *   targets: {
+ *     chat: { endpoints: chatEndpoints, fallbacks },
+ *     'chat-long': { endpoints: longContextEndpoints },
+ *     'chat-mini': { endpoints: miniEndpoints },
+ *   },
+ * });
+ * ```
  */
 export type Fallbacks =
   | readonly string[]
@@ -60,7 +103,24 @@ export type Fallbacks =
       readonly [C in ErrorClass]?: readonly string[] | undefined;
     });
 
-/** A named target (a model, a service) and its endpoints. */
+/**
+ * A named target (a model, a service) and its endpoints.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type TargetOptions } from 'breakwater/gateway';
+ * import { timeout } from 'breakwater/timeout';
+ *
+ * const chat: TargetOptions = {
+ *   endpoints: [east, west],
+ *   strategy: 'latency',
+ *   policy: timeout(20_000), // each attempt
+ *   hedge: { delay: 3000 }, // a second endpoint if the first has not answered in 3 s
+ *   fallbacks: ['chat-mini'],
+ * };
+ * const gw = gateway({ targets: { chat, 'chat-mini': { endpoints: [mini] } } });
+ * ```
+ */
 export interface TargetOptions<Q = unknown> {
   /** The deployments that serve it (at least one). */
   readonly endpoints: readonly EndpointOptions<Q>[];
@@ -109,6 +169,20 @@ export interface TargetOptions<Q = unknown> {
 /**
  * What `auth` says about a caller. Other keys of this object are yours (it may be your key record);
  * an unknown key in `limits` or `budget` refuses the call with a `TypeError` naming it.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type KeyInfo } from 'breakwater/gateway';
+ *
+ * const gw = gateway({
+ *   targets,
+ *   // Throw to refuse the caller: the call rejects with GatewayAuthError.
+ *   auth: async (req, options): Promise<KeyInfo> => {
+ *     const team = await teams.byApiKey(options?.key);
+ *     return { key: team.id, limits: { rpm: 60, tpm: 100_000 }, budget: { usd: 50, per: 86_400_000 } };
+ *   },
+ * });
+ * ```
  */
 export interface KeyInfo {
   /** The caller's key: usage, limits and budget are counted under it. */
@@ -128,7 +202,18 @@ export interface KeyInfo {
   readonly budget?: { readonly usd: number; readonly per?: number | undefined } | undefined;
 }
 
-/** Options of one gateway call. */
+/**
+ * Options of one gateway call.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type GatewayCallOptions } from 'breakwater/gateway';
+ *
+ * const gw = gateway({ targets });
+ * const options: GatewayCallOptions = { key: apiKey, signal: req.signal, deadline: Date.now() + 15_000 };
+ * const { value } = await gw.call('chat', { messages }, options);
+ * ```
+ */
 export interface GatewayCallOptions extends ExecuteOptions {
   /**
    * Clock time by which the call must be done: a wait for an endpoint to recover never ends past
@@ -137,7 +222,22 @@ export interface GatewayCallOptions extends ExecuteOptions {
   readonly deadline?: number | undefined;
 }
 
-/** Options for {@link gateway}. */
+/**
+ * Options for {@link gateway}.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type GatewayOptions } from 'breakwater/gateway';
+ *
+ * const options: GatewayOptions<ChatRequest> = {
+ *   targets: { chat: { endpoints: [east, west], fallbacks: ['chat-mini'] }, 'chat-mini': { endpoints: [mini] } },
+ *   ejection: { consecutiveFailures: 3, base: 10_000 },
+ *   maxFallbacks: 1, maxWait: 10_000,
+ *   name: 'llm',
+ * };
+ * const gw = gateway(options);
+ * ```
+ */
 export interface GatewayOptions<Q = unknown> {
   /** The targets, by name. */
   readonly targets: Readonly<Record<string, TargetOptions<Q>>>;
@@ -171,7 +271,19 @@ export interface GatewayOptions<Q = unknown> {
   readonly name?: string | undefined;
 }
 
-/** What a gateway call resolves to. */
+/**
+ * What a gateway call resolves to.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type GatewayResult } from 'breakwater/gateway';
+ *
+ * const gw = gateway({ targets });
+ * const result: GatewayResult<ChatCompletion> = await gw.call('chat', { messages });
+ * const { value, target, endpoint, attempts, fallbacks, usage, cost, ms } = result;
+ * log.info({ target, endpoint, attempts, fallbacks, outputTokens: usage?.outputTokens, cost, ms });
+ * ```
+ */
 export interface GatewayResult<T = unknown> {
   /**
    * The endpoint's result (for a stream, an async iterable of its chunks, metered as they pass, and
@@ -199,7 +311,22 @@ export interface GatewayResult<T = unknown> {
 
 type Base = PolicyEventBase & { readonly kind: 'gateway' };
 
-/** Events a gateway emits. */
+/**
+ * Events a gateway emits.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type GatewayEvent } from 'breakwater/gateway';
+ *
+ * gateway({ targets }).on('*', (e: GatewayEvent) => {
+ *   switch (e.type) {
+ *     case 'eject': log.warn(`${e.target}/${e.endpoint} out for ${e.duration} ms (${e.reason})`); break;
+ *     case 'fallback': log.info(`${e.from} → ${e.to} (${e.reason})`); break;
+ *     case 'usage': costCounter.add(e.cost, { model: e.model, key: e.key ?? 'anonymous' }); break;
+ *   }
+ * });
+ * ```
+ */
 export type GatewayEvent =
   /** An endpoint was picked for an attempt; `candidates` were available; `probe` when it ends an ejection. */
   | (Base & {
@@ -273,7 +400,19 @@ export type GatewayEvent =
       readonly error: unknown;
     });
 
-/** An endpoint's state in {@link GatewaySnapshot}. */
+/**
+ * An endpoint's state in {@link GatewaySnapshot}.
+ *
+ * @example
+ * ```ts
+ * import { type EndpointSnapshot, gateway } from 'breakwater/gateway';
+ *
+ * const endpoints: readonly EndpointSnapshot[] = gateway({ targets }).snapshot().targets.chat?.endpoints ?? [];
+ * for (const { id, state, inflight, latency, usage } of endpoints) {
+ *   console.log(id, state, `${inflight} in flight`, `${latency ?? '-'} ms`, `${usage.errors} errors`);
+ * }
+ * ```
+ */
 export interface EndpointSnapshot {
   readonly id: string;
   /** `'cooling'`: healthy but rate limited (a 429) until `cooldownUntil`. */
@@ -294,7 +433,20 @@ export interface EndpointSnapshot {
   readonly usage: UsageTotals;
 }
 
-/** A key's state in {@link GatewaySnapshot}. */
+/**
+ * A key's state in {@link GatewaySnapshot}.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type KeySnapshot } from 'breakwater/gateway';
+ *
+ * const team: KeySnapshot | undefined = gateway({ targets }).snapshot().keys['team-a'];
+ * if (team?.budget !== undefined) {
+ *   const { usd, spent, reserved } = team.budget;
+ *   console.log(`$${(usd - spent - reserved).toFixed(2)} left of $${usd}; ${team.usage.requests} requests`);
+ * }
+ * ```
+ */
 export interface KeySnapshot {
   readonly usage: UsageTotals;
   /** `reserved`: the estimated cost of the key's calls in flight, counted against the budget until they end. */
@@ -304,7 +456,18 @@ export interface KeySnapshot {
   readonly limits: KeyInfo['limits'];
 }
 
-/** Everything a gateway knows now: endpoint health, ejections, limits and usage. */
+/**
+ * Everything a gateway knows now: endpoint health, ejections, limits and usage.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type GatewaySnapshot } from 'breakwater/gateway';
+ *
+ * const snap: GatewaySnapshot = gateway({ targets }).snapshot();
+ * for (const [name, t] of Object.entries(snap.targets)) console.log(name, t.usage.requests, t.usage.cost);
+ * for (const [key, k] of Object.entries(snap.keys)) console.log(key, k.usage.cost, k.budget?.spent);
+ * ```
+ */
 export interface GatewaySnapshot {
   readonly targets: Readonly<
     Record<string, { readonly usage: UsageTotals; readonly endpoints: readonly EndpointSnapshot[] }>
@@ -312,7 +475,19 @@ export interface GatewaySnapshot {
   readonly keys: Readonly<Record<string, KeySnapshot>>;
 }
 
-/** A gateway: one entry point for every call to its targets. */
+/**
+ * A gateway: one entry point for every call to its targets.
+ *
+ * @example
+ * ```ts
+ * import { type Gateway, gateway } from 'breakwater/gateway';
+ *
+ * const llm: Gateway<ChatRequest> = gateway<ChatRequest>({ targets });
+ * llm.on('fallback', (e) => log.info(`${e.from} → ${e.to} (${e.reason})`));
+ * const { value } = await llm.call<ChatCompletion>('chat', { model: 'gpt-4o', messages });
+ * console.log(llm.snapshot().targets.chat?.usage.cost);
+ * ```
+ */
 export interface Gateway<Q = unknown> {
   /**
    * Calls `target`: picks an endpoint, fails over to the others and then to the fallback targets.
@@ -342,7 +517,23 @@ export interface Gateway<Q = unknown> {
   readonly name: string | undefined;
 }
 
-/** A call as an interceptor sees it (the shape `breakwater/otel` expects). */
+/**
+ * A call as an interceptor sees it (the shape `breakwater/otel` expects).
+ *
+ * @example
+ * ```ts
+ * import { gateway, type InterceptedGatewayCall } from 'breakwater/gateway';
+ *
+ * gateway({ targets }).intercept((call: InterceptedGatewayCall) => {
+ *   log.info(`${call.genAi.operation} ${call.name}`);
+ *   return call.proceed((ctx) => {
+ *     const a = call.attempt(ctx); // as the attempt starts: its number and endpoint
+ *     log.debug(`attempt ${a?.attempt} on ${a?.endpoint} (${a?.provider})`);
+ *     return call.fn(ctx);
+ *   });
+ * });
+ * ```
+ */
 export interface InterceptedGatewayCall {
   /** The function of one endpoint request. */
   readonly fn: (ctx: Context) => unknown;
@@ -377,5 +568,20 @@ export interface InterceptedGatewayCall {
     | undefined;
 }
 
-/** Runs around one gateway call; must call `call.proceed` once and return what it returns. */
+/**
+ * Runs around one gateway call; must call `call.proceed` once and return what it returns.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type GatewayInterceptor } from 'breakwater/gateway';
+ *
+ * const timing: GatewayInterceptor = async (call) => {
+ *   const start = performance.now();
+ *   const result = await call.proceed(call.fn);
+ *   log.debug(`${call.name} answered in ${Math.round(performance.now() - start)} ms`);
+ *   return result;
+ * };
+ * const stop = gateway({ targets }).intercept(timing);
+ * ```
+ */
 export type GatewayInterceptor = (call: InterceptedGatewayCall) => Promise<unknown>;

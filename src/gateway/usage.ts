@@ -1,12 +1,40 @@
 // Token usage: reading it from LLM responses and stream chunks, pricing it, and adding it up.
 
-/** Tokens one model request used. */
+/**
+ * Tokens one model request used.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type TokenUsage } from 'breakwater/gateway';
+ *
+ * // A provider that reports usage in its own shape.
+ * const usage = (result: unknown): TokenUsage | undefined => {
+ *   const t = (result as { meta?: { tokens?: { in: number; out: number } } }).meta?.tokens;
+ *   return t === undefined ? undefined : { inputTokens: t.in, outputTokens: t.out };
+ * };
+ * const gw = gateway({ targets: { chat: { endpoints, usage } } });
+ * ```
+ */
 export interface TokenUsage {
   readonly inputTokens: number;
   readonly outputTokens: number;
 }
 
-/** An endpoint's price, in US dollars per million tokens. */
+/**
+ * An endpoint's price, in US dollars per million tokens.
+ *
+ * @example
+ * ```ts
+ * import { gateway, type TokenCost } from 'breakwater/gateway';
+ *
+ * const gpt4o: TokenCost = { input: 2.5, output: 10 }; // USD per million tokens
+ * const gw = gateway({
+ *   targets: {
+ *     chat: { endpoints: [{ id: 'openai', call: (req, { signal }) => openai(req, { signal }), cost: gpt4o }] },
+ *   },
+ * });
+ * ```
+ */
 export interface TokenCost {
   /** USD per 1M input (prompt) tokens. */
   readonly input: number;
@@ -65,7 +93,20 @@ export function priceOf(usage: TokenUsage | undefined, price: TokenCost | undefi
   return (usage.inputTokens * price.input + usage.outputTokens * price.output) / 1_000_000;
 }
 
-/** Requests, tokens, cost and errors added up (per endpoint, target or key). */
+/**
+ * Requests, tokens, cost and errors added up (per endpoint, target or key).
+ *
+ * @example
+ * ```ts
+ * import { gateway, type UsageTotals } from 'breakwater/gateway';
+ *
+ * const totals: UsageTotals | undefined = gateway({ targets }).snapshot().targets.chat?.usage;
+ * if (totals !== undefined) {
+ *   const tokens = totals.inputTokens + totals.outputTokens;
+ *   console.log(`${totals.requests} ok, ${totals.errors} failed, ${tokens} tokens, $${totals.cost.toFixed(2)}`);
+ * }
+ * ```
+ */
 export interface UsageTotals {
   /** Requests that succeeded. */
   readonly requests: number;

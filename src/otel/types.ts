@@ -5,7 +5,18 @@ import type { PolicyEventBase, Unsubscribe } from '../core/events.js';
 import type { EVENT_TYPES } from './names.js';
 import type { readUsage } from './usage.js';
 
-/** What {@link instrument} reads of a layer: its kind and name (and, for gauges, its state). */
+/**
+ * What {@link instrument} reads of a layer: its kind and name (and, for gauges, its state).
+ *
+ * @example
+ * ```ts
+ * import { Policy } from 'breakwater';
+ * import type { LayerInfo } from 'breakwater/otel';
+ *
+ * const path = (layers: readonly LayerInfo[]): string => layers.map((l) => l.name ?? l.kind).join(' > ');
+ * path(Policy.wrap(timeout(10_000), retry({ maxRetries: 2, name: 'api' })).layers); // 'timeout > api'
+ * ```
+ */
 export interface LayerInfo {
   /** The policy kind, e.g. `'retry'`, `'breaker'`. */
   readonly kind: string;
@@ -31,6 +42,19 @@ export interface LayerInfo {
  *   layers in force now (a registry after a reload). A layer with `kind: 'breaker'` and a string
  *   `state`, or `kind: 'bulkhead'` and numeric `active` / `queued`, feeds the gauges.
  * - Optionally `name`, the target's label when the options give none.
+ *
+ * @example
+ * ```ts
+ * import { instrument, type Instrumentable } from 'breakwater/otel';
+ *
+ * // A job runner of your own: one stream of events, and a way to run each job.
+ * const runner: Instrumentable = {
+ *   name: 'jobs',
+ *   on: (type, listener) => bus.subscribe(type, listener), // returns an unsubscribe
+ *   execute: (fn, options) => jobs.run(fn, options), // replaced while instrumented
+ * };
+ * const uninstrument = instrument(runner);
+ * ```
  */
 export interface Instrumentable {
   /** Listens to the events of one type; returns an unsubscribe. */
@@ -48,10 +72,40 @@ export interface Instrumentable {
 /**
  * Runs around one call of a target that offers {@link Instrumentable.intercept}. It must call
  * `call.proceed` once (with `call.fn` or a function that calls it) and return what that returns.
+ *
+ * @example
+ * ```ts
+ * import type { Interceptor } from 'breakwater/otel';
+ * import { registry } from 'breakwater/registry';
+ *
+ * // Counts the calls through every target of a registry (`instrument` uses the same hook).
+ * const counting: Interceptor = (call) => {
+ *   callCounter.add(1, { target: call.name ?? 'unknown' });
+ *   return call.proceed(call.fn);
+ * };
+ * const stop = registry({ config }).intercept(counting);
+ * ```
  */
 export type Interceptor = <T>(call: InterceptedCall<T>) => Promise<T>;
 
-/** One call, as a target that offers `intercept` hands it to an {@link Interceptor}. */
+/**
+ * One call, as a target that offers `intercept` hands it to an {@link Interceptor}.
+ *
+ * @example
+ * ```ts
+ * import type { InterceptedCall } from 'breakwater/otel';
+ * import { registry } from 'breakwater/registry';
+ *
+ * async function timed<T>(call: InterceptedCall<T>): Promise<T> {
+ *   const start = performance.now();
+ *   const result = await call.proceed(call.fn);
+ *   const path = (call.layers ?? []).map((l) => l.kind).join(' > ');
+ *   log.debug(`${call.name} (${path}): ${Math.round(performance.now() - start)} ms`);
+ *   return result;
+ * }
+ * registry({ config }).intercept(timed);
+ * ```
+ */
 export interface InterceptedCall<T> {
   /**
    * The function the call runs; every invocation is one attempt (the user's function under a
@@ -73,7 +127,23 @@ export interface InterceptedCall<T> {
   readonly attempt?: ((ctx: Context) => AttemptInfo | undefined) | undefined;
 }
 
-/** One attempt of an intercepted call, as its target describes it (a gateway: the endpoint's request). */
+/**
+ * One attempt of an intercepted call, as its target describes it (a gateway: the endpoint's request).
+ *
+ * @example
+ * ```ts
+ * import { gateway } from 'breakwater/gateway';
+ * import type { AttemptInfo, Interceptor } from 'breakwater/otel';
+ *
+ * const perAttempt: Interceptor = (call) =>
+ *   call.proceed((ctx) => {
+ *     const info: AttemptInfo | undefined = call.attempt?.(ctx); // a gateway's: the endpoint it goes to
+ *     log.debug(`attempt ${info?.attempt ?? ctx.attempt} → ${info?.endpoint} (${info?.provider} ${info?.model})`);
+ *     return call.fn(ctx);
+ *   });
+ * gateway({ targets }).intercept(perAttempt);
+ * ```
+ */
 export interface AttemptInfo {
   /** Its number within the call (`breakwater.attempt`; 1 for the first). @defaultValue `ctx.attempt` */
   readonly attempt?: number | undefined;
@@ -85,7 +155,19 @@ export interface AttemptInfo {
   readonly model?: string | undefined;
 }
 
-/** What a generative-AI call is, for its `gen_ai.*` span and metric attributes. */
+/**
+ * What a generative-AI call is, for its `gen_ai.*` span and metric attributes.
+ *
+ * @example
+ * ```ts
+ * import { type GenAiCall, instrument, readUsage } from 'breakwater/otel';
+ *
+ * const genAi: GenAiCall = { operation: 'chat', model: 'gpt-4o', provider: 'openai', usage: readUsage };
+ * const llm = Policy.wrap(timeout(30_000), retry({ maxRetries: 2 }));
+ * const uninstrument = instrument(llm, { genAi }); // spans 'chat gpt-4o', gen_ai token metrics
+ * await llm.execute(({ signal }) => client.chat.completions.create({ model: 'gpt-4o', messages }, { signal }));
+ * ```
+ */
 export interface GenAiCall {
   /** `gen_ai.operation.name`: `'chat'`, `'embeddings'`, `'text_completion'`, `'execute_tool'`, … */
   readonly operation: string;
@@ -107,7 +189,21 @@ export interface GenAiCall {
   readonly usage?: ((result: unknown) => Usage | undefined) | undefined;
 }
 
-/** Token usage of one model request. */
+/**
+ * Token usage of one model request.
+ *
+ * @example
+ * ```ts
+ * import { instrument, type Usage } from 'breakwater/otel';
+ *
+ * // A provider with its own response shape: what one result used, for the gen_ai metrics.
+ * const usage = (result: unknown): Usage | undefined => {
+ *   const m = (result as { meta?: { model: string; tokensIn: number; tokensOut: number } }).meta;
+ *   return m === undefined ? undefined : { model: m.model, inputTokens: m.tokensIn, outputTokens: m.tokensOut };
+ * };
+ * instrument(llm, { genAi: { operation: 'chat', provider: 'acme', usage } });
+ * ```
+ */
 export interface Usage {
   /** The model that answered (`gen_ai.response.model`). */
   readonly model?: string | undefined;
@@ -124,12 +220,36 @@ export interface Usage {
 /**
  * The `usage` event a gateway emits after each model request, mapped to the `gen_ai` token and
  * cost metrics (and, inside a traced call, to its span's `gen_ai.usage.*` attributes).
+ *
+ * @example
+ * ```ts
+ * import { gateway } from 'breakwater/gateway';
+ * import type { UsageEvent } from 'breakwater/otel';
+ *
+ * gateway({ targets }).on('usage', (e: UsageEvent) => {
+ *   log.info(`${e.model}: ${e.inputTokens} in, ${e.outputTokens} out, $${e.cost ?? 0}`);
+ * });
+ * ```
  */
 export interface UsageEvent extends PolicyEventBase, Usage {
   readonly type: 'usage';
 }
 
-/** Options for {@link instrument}. */
+/**
+ * Options for {@link instrument}.
+ *
+ * @example
+ * ```ts
+ * import { instrument, type InstrumentOptions } from 'breakwater/otel';
+ *
+ * const options: InstrumentOptions = {
+ *   tracerProvider, meterProvider, // your SDK's; the global ones by default
+ *   name: 'llm',
+ *   genAi: (o) => ({ operation: 'chat', model: o?.data?.model as string | undefined }), // per call
+ * };
+ * const uninstrument = instrument(llm, options);
+ * ```
+ */
 export interface InstrumentOptions {
   /** Where spans go. @defaultValue the global provider (`trace.getTracerProvider()`): a no-op until an SDK registers one */
   readonly tracerProvider?: TracerProvider | undefined;
@@ -161,5 +281,18 @@ export interface InstrumentOptions {
   readonly clock?: Pick<Clock, 'now'> | undefined;
 }
 
-/** Removes the instrumentation: the original `execute` (or no interceptor) and no listener. Idempotent. */
+/**
+ * Removes the instrumentation: the original `execute` (or no interceptor) and no listener. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { instrument, type Uninstrument } from 'breakwater/otel';
+ *
+ * let uninstrument: Uninstrument | undefined;
+ * function setTracing(on: boolean): void {
+ *   uninstrument?.(); // idempotent: back to the original execute, no listeners
+ *   uninstrument = on ? instrument(policy, { name: 'search' }) : undefined;
+ * }
+ * ```
+ */
 export type Uninstrument = () => void;

@@ -5,10 +5,35 @@ import { BreakwaterError, type BreakwaterErrorOptions, errorGuard } from '../cor
  * would end past `maxWait` (`'max-wait'`) or past the call's deadline (`'deadline'`), the call costs
  * more than the bucket can ever hold (`'capacity'`, `retryAfter` is `Infinity`), or the shared store
  * is unreachable and `onStoreError` is `'fail-closed'` (`'store-unavailable'`).
+ *
+ * @example
+ * ```ts
+ * import { isRateLimitedError, type RateLimitReason } from 'breakwater/rate-limit';
+ *
+ * function httpStatus(reason: RateLimitReason): number {
+ *   switch (reason) {
+ *     case 'store-unavailable': return 503;
+ *     case 'capacity': return 413; // the call can never fit
+ *     default: return 429; // 'limit', 'max-wait', 'deadline'
+ *   }
+ * }
+ * if (isRateLimitedError(error)) res.status(httpStatus(error.reason)).end();
+ * ```
  */
 export type RateLimitReason = 'limit' | 'max-wait' | 'deadline' | 'capacity' | 'store-unavailable';
 
-/** Options of {@link RateLimitedError}. */
+/**
+ * Options of {@link RateLimitedError}.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitedError, type RateLimitedErrorOptions } from 'breakwater/rate-limit';
+ *
+ * // A quota check of your own fails as breakwater's limiter does (`retry` waits out `retryAfter`).
+ * const options: RateLimitedErrorOptions = { key: tenant, cost: tokens };
+ * if (quota.remaining(tenant) < tokens) throw new RateLimitedError('limit', quota.msUntilReset(tenant), options);
+ * ```
+ */
 export interface RateLimitedErrorOptions extends BreakwaterErrorOptions {
   /** The partition the call was counted in. @defaultValue '' */
   readonly key?: string | undefined;

@@ -4,7 +4,20 @@
 // (RFC 3339); a 429 or 503 `Retry-After` / `retry-after-ms`.
 import { type HeaderBag, header, retryAfterHeader } from '../core/headers.js';
 
-/** What the server said about its limit. */
+/**
+ * What the server said about its limit.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type ServerHint } from 'breakwater/rate-limit';
+ *
+ * const rpm = rateLimit({ limit: 500, per: 60_000 }); // reads the responses' rate limit headers
+ * rpm.on('feedback', (e) => {
+ *   const hint: ServerHint = e.hint;
+ *   log.info(`server: ${hint.remaining ?? '?'} left, whole again in ${hint.reset ?? '?'} ms`, hint.retryAfter);
+ * });
+ * ```
+ */
 export interface ServerHint {
   /** Admit nothing for this long (ms): a Retry-After. */
   readonly retryAfter?: number | undefined;

@@ -16,7 +16,22 @@ import {
   type StoreDecision,
 } from './store.js';
 
-/** Options for {@link rateLimit}. */
+/**
+ * Options for {@link rateLimit}.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type RateLimitOptions } from 'breakwater/rate-limit';
+ *
+ * const options: RateLimitOptions<{ usage: { total_tokens: number } }> = {
+ *   limit: 90_000, per: 60_000, burst: 120_000, // tokens per minute
+ *   cost: (ctx) => Number(ctx.data.estimate), actualCost: (r) => r.usage.total_tokens,
+ *   key: (ctx) => ctx.key ?? 'anonymous',
+ *   mode: 'wait', maxWait: 15_000,
+ * };
+ * const tpm = rateLimit(options);
+ * ```
+ */
 export interface RateLimitOptions<R = unknown> {
   /** Cost admitted per `per` ms: the refill rate of the bucket, or the cap of the window. */
   readonly limit: number;
@@ -74,7 +89,22 @@ export interface RateLimitOptions<R = unknown> {
 }
 
 type Base = PolicyEventBase & { readonly kind: 'rate-limit'; readonly key: string };
-/** Events of a rate limiter. */
+/**
+ * Events of a rate limiter.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type RateLimitEvent } from 'breakwater/rate-limit';
+ *
+ * rateLimit({ limit: 50, per: 1000, mode: 'wait' }).on('*', (e: RateLimitEvent) => {
+ *   switch (e.type) {
+ *     case 'rate-limited': log.info(`${e.key} turned away (${e.reason}), retry in ${e.retryAfter} ms`); break;
+ *     case 'wait': log.debug(`${e.key} waits ~${e.delay} ms (${e.queued} queued)`); break;
+ *     case 'store-error': log.warn(`rate limit store failed (${e.action})`, e.error); break;
+ *   }
+ * });
+ * ```
+ */
 export type RateLimitEvent =
   | (Base & {
       /** A call was not admitted (or, in shadow mode, would not have been). */
@@ -104,7 +134,19 @@ export type RateLimitEvent =
       readonly action: 'throw' | 'fail-open' | 'fail-closed' | 'ignored';
     });
 
-/** Which key and cost a low-level call is about. */
+/**
+ * Which key and cost a low-level call is about.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type RateLimitRequest } from 'breakwater/rate-limit';
+ *
+ * const limiter = rateLimit({ limit: 100, per: 1000 });
+ * const request: RateLimitRequest = { key: tenantId, cost: batch.length };
+ * const lease = await limiter.tryAcquire(request); // undefined when it does not fit now
+ * if (lease === undefined) console.log('over the limit; left now:', (await limiter.check(request)).remaining);
+ * ```
+ */
 export interface RateLimitRequest {
   /** The partition. @defaultValue '' (the limiter's one bucket when it has no `key` option) */
   readonly key?: string | undefined;
@@ -112,7 +154,21 @@ export interface RateLimitRequest {
   readonly cost?: number | undefined;
 }
 
-/** Options of {@link RateLimit.acquire}. */
+/**
+ * Options of {@link RateLimit.acquire}.
+ *
+ * @example
+ * ```ts
+ * import { estimateTokens } from 'breakwater/gateway';
+ * import { rateLimit, type RateLimitAcquireOptions } from 'breakwater/rate-limit';
+ *
+ * const tpm = rateLimit({ limit: 90_000, per: 60_000, mode: 'wait', maxWait: 20_000 });
+ * const options: RateLimitAcquireOptions = { key: apiKey, cost: estimateTokens(request), signal: req.signal };
+ * const lease = await tpm.acquire(options); // waits its turn, or rejects with RateLimitedError
+ * const reply = await llm(request);
+ * await lease.trueUp(reply.usage.total_tokens);
+ * ```
+ */
 export interface RateLimitAcquireOptions extends RateLimitRequest {
   /** Aborting it makes a waiting acquire leave the queue and reject with the signal's reason. */
   readonly signal?: AbortSignal | undefined;
@@ -120,7 +176,18 @@ export interface RateLimitAcquireOptions extends RateLimitRequest {
   readonly deadline?: number | undefined;
 }
 
-/** What {@link RateLimit.check} answers. */
+/**
+ * What {@link RateLimit.check} answers.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type RateLimitDecision } from 'breakwater/rate-limit';
+ *
+ * const limiter = rateLimit({ limit: 100, per: 60_000 });
+ * const d: RateLimitDecision = await limiter.check({ cost: 5 }); // takes nothing
+ * if (!d.allowed) console.log(`5 more fit in ${d.retryAfter} ms (${d.remaining} left now)`);
+ * ```
+ */
 export interface RateLimitDecision {
   /** True when `cost` would be admitted now. */
   readonly allowed: boolean;
@@ -130,7 +197,18 @@ export interface RateLimitDecision {
   readonly remaining: number;
 }
 
-/** One key's state, from {@link RateLimit.snapshot}. */
+/**
+ * One key's state, from {@link RateLimit.snapshot}.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type RateLimitSnapshot } from 'breakwater/rate-limit';
+ *
+ * const perUser = rateLimit({ limit: 60, per: 60_000, key: (ctx) => ctx.key ?? '' });
+ * const s: RateLimitSnapshot = await perUser.snapshot({ key: 'user-42' });
+ * console.log(`${s.key}: ${s.remaining}/${s.capacity}, ${s.waiting} waiting, held off ${s.blockedFor} ms`);
+ * ```
+ */
 export interface RateLimitSnapshot {
   readonly key: string;
   /** Cost available now (negative while a true-up charge is being paid off). */
@@ -143,7 +221,21 @@ export interface RateLimitSnapshot {
   readonly waiting: number;
 }
 
-/** Cost taken by {@link RateLimit.acquire} or {@link RateLimit.tryAcquire}, to be trued up. */
+/**
+ * Cost taken by {@link RateLimit.acquire} or {@link RateLimit.tryAcquire}, to be trued up.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type RateLimitLease } from 'breakwater/rate-limit';
+ *
+ * const tpm = rateLimit({ limit: 90_000, per: 60_000 });
+ * const lease: RateLimitLease | undefined = await tpm.tryAcquire({ cost: 2000 }); // the estimate
+ * if (lease !== undefined) {
+ *   const reply = await llm(request);
+ *   await lease.trueUp(reply.usage.total_tokens); // charges or refunds the difference
+ * }
+ * ```
+ */
 export interface RateLimitLease {
   readonly key: string;
   /** The cost taken. */
@@ -162,6 +254,16 @@ export interface RateLimitLease {
  * A rate limiter: a {@link Policy} whose calls take cost from a bucket, plus the low-level methods
  * a gateway builds on. With the in-memory store the low-level methods answer synchronously; with a
  * remote store they return promises (`await` works on both).
+ *
+ * @example
+ * ```ts
+ * import { type RateLimit, rateLimit } from 'breakwater/rate-limit';
+ *
+ * const perUser: RateLimit = rateLimit({ limit: 60, per: 60_000, key: (ctx) => ctx.key ?? '' });
+ * const { allowed, retryAfter } = await perUser.check({ key: userId });
+ * if (allowed) await perUser.execute(() => handle(req), { key: userId });
+ * else res.status(429).set('Retry-After', String(Math.ceil(retryAfter / 1000))).end();
+ * ```
  */
 export interface RateLimit extends Policy<RateLimitEvent> {
   /** Says whether `cost` for `key` would be admitted now, and if not when, without taking anything. */

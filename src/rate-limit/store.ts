@@ -3,10 +3,34 @@
 import { SlidingWindow, type SlidingWindowState } from './sliding-window.js';
 import { TokenBucket, type TokenBucketState } from './token-bucket.js';
 
-/** A value, or a promise of it: synchronous with the in-memory store, a promise with a remote one. */
+/**
+ * A value, or a promise of it: synchronous with the in-memory store, a promise with a remote one.
+ *
+ * @example
+ * ```ts
+ * import type { Awaitable, RateLimit } from 'breakwater/rate-limit';
+ *
+ * // Answers at once (no microtask) when the limiter's store is the in-memory one.
+ * function allowedNow(limiter: RateLimit, key: string): Awaitable<boolean> {
+ *   const d = limiter.check({ key });
+ *   return d instanceof Promise ? d.then((x) => x.allowed) : d.allowed;
+ * }
+ * ```
+ */
 export type Awaitable<T> = T | Promise<T>;
 
-/** The parameters a store applies to every key (handed to it on every operation). */
+/**
+ * The parameters a store applies to every key (handed to it on every operation).
+ *
+ * @example
+ * ```ts
+ * import type { RateLimitLimits } from 'breakwater/rate-limit';
+ *
+ * // In a store of your own: how long a key's state matters (until the bucket is full, the window empty).
+ * const ttl = (limits: RateLimitLimits): number =>
+ *   limits.algorithm === 'token-bucket' ? Math.ceil((limits.capacity / limits.limit) * limits.per) : limits.per;
+ * ```
+ */
 export interface RateLimitLimits {
   /** `'token-bucket'` or `'sliding-window'`. */
   readonly algorithm: 'token-bucket' | 'sliding-window';
@@ -18,7 +42,24 @@ export interface RateLimitLimits {
   readonly capacity: number;
 }
 
-/** What a store answers to an acquire or a check. */
+/**
+ * What a store answers to an acquire or a check.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimitStore, StoreDecision } from 'breakwater/rate-limit';
+ *
+ * // Wraps a shared store to count what it refuses.
+ * const counted = (inner: RateLimitStore): RateLimitStore => ({
+ *   async acquire(key, cost, limits, take) {
+ *     const d: StoreDecision = await inner.acquire(key, cost, limits, take);
+ *     if (!d.ok) refusals.add(1, { key, waitMs: d.wait, blocked: d.blockedFor > 0 });
+ *     return d;
+ *   },
+ *   adjust: (...a) => inner.adjust(...a), block: (...a) => inner.block(...a), cap: (...a) => inner.cap(...a),
+ * });
+ * ```
+ */
 export interface StoreDecision {
   /** True when the cost was taken (acquire) or would be (check). */
   readonly ok: boolean;
@@ -36,6 +77,19 @@ export interface StoreDecision {
  * Where a rate limiter keeps its state. The in-memory store is the default; `redisRateLimitStore`
  * (in `breakwater/rate-limit/redis`) shares it across processes. Every operation is atomic for its
  * key and uses the store's own clock; `limits` carries the limiter's parameters.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit, type RateLimitStore, RateLimitStoreError } from 'breakwater/rate-limit';
+ *
+ * // A store that is down, to test what the limiter does then.
+ * const down: RateLimitStore = {
+ *   acquire: () => Promise.reject(new RateLimitStoreError('store down')),
+ *   adjust: async () => {}, block: async () => {}, cap: async () => {},
+ * };
+ * const limiter = rateLimit({ limit: 10, per: 1000, store: down, onStoreError: 'fail-closed' });
+ * await limiter.execute(work); // rejects with RateLimitedError, reason 'store-unavailable'
+ * ```
  */
 export interface RateLimitStore {
   /** Takes `cost` for `key` when it fits now (`take` true), or only says whether it would (`take` false). */

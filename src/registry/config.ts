@@ -5,16 +5,50 @@ import { optionsOf } from './kinds.js';
 import { type CheckEnv, type ConfigIssue, check, join, jsonType, merge, type ObjectSchema, show } from './schema.js';
 import { suggest, unknownKey } from './suggest.js';
 
-/** One layer of a pipeline in config: an object with one policy kind as its key, e.g. `{ "retry": { "maxRetries": 3 } }`. */
+/**
+ * One layer of a pipeline in config: an object with one policy kind as its key, e.g.
+ * `{ "retry": { "maxRetries": 3 } }`.
+ *
+ * @example
+ * ```ts
+ * import { type LayerConfig, registry } from 'breakwater/registry';
+ *
+ * const attempt: LayerConfig = { timeout: { after: '20s', name: 'attempt' } }; // one kind per layer
+ * const retries: LayerConfig = { retry: 3 }; // a bare value: the kind's shorthand option (maxRetries)
+ * const mesh = registry({ config: { targets: { openai: [retries, attempt] } } });
+ * ```
+ */
 export type LayerConfig = { readonly [kind: string]: unknown };
 
 /**
  * A policy in config: the name of a policy in `policies`, one layer, or a pipeline (an array of
  * layers and policy names, outermost first).
+ *
+ * @example
+ * ```ts
+ * import { type PolicyConfig, registry } from 'breakwater/registry';
+ *
+ * const pipeline: PolicyConfig = [{ timeout: '60s' }, { retry: 2 }, { breaker: {} }]; // outermost first
+ * const byName: PolicyConfig = 'llm'; // a policy from `policies`
+ * const oneLayer: PolicyConfig = { timeout: 5000 };
+ * const mesh = registry({ config: { policies: { llm: pipeline }, targets: { openai: byName, search: oneLayer } } });
+ * ```
  */
 export type PolicyConfig = string | LayerConfig | readonly (string | LayerConfig)[];
 
-/** A target bound to a policy, with per-target overrides keyed by layer kind or layer `name`. */
+/**
+ * A target bound to a policy, with per-target overrides keyed by layer kind or layer `name`.
+ *
+ * @example
+ * ```ts
+ * import { registry, type TargetConfig } from 'breakwater/registry';
+ *
+ * // The shared `llm` policy, with this target's retries and its `attempt` timeout overridden.
+ * const anthropic: TargetConfig = { policy: 'llm', retry: { maxRetries: 6 }, attempt: { after: 5000 } };
+ * const llm = [{ retry: 2 }, { timeout: { after: '20s', name: 'attempt' } }];
+ * const mesh = registry({ config: { policies: { llm }, targets: { anthropic } } });
+ * ```
+ */
 export interface TargetConfig {
   /** The policy this target uses: a name from `policies`, one layer, or an inline pipeline. */
   readonly policy: PolicyConfig;
@@ -22,7 +56,22 @@ export interface TargetConfig {
   readonly [override: string]: unknown;
 }
 
-/** The registry's JSON config. `registrySchema()` (and the shipped `breakwater/registry/schema.json`) describe it. */
+/**
+ * The registry's JSON config. `registrySchema()` (and the shipped `breakwater/registry/schema.json`) describe it.
+ *
+ * @example
+ * ```ts
+ * import { registry, type RegistryConfig } from 'breakwater/registry';
+ *
+ * const config: RegistryConfig = {
+ *   $schema: './node_modules/breakwater/schema/registry.schema.json', // for editors
+ *   defaults: { retry: { maxRetries: 2, backoff: { type: 'exponential', initial: '250ms' } } },
+ *   policies: { llm: [{ timeout: '60s' }, { retry: {} }, { breaker: {} }] },
+ *   targets: { openai: 'llm', search: [{ timeout: 5000 }, { retry: 1 }] },
+ * };
+ * const mesh = registry({ config });
+ * ```
+ */
 export interface RegistryConfig {
   /** For editors: the path or URL of the JSON Schema. Ignored. */
   readonly $schema?: string | undefined;
@@ -34,7 +83,21 @@ export interface RegistryConfig {
   readonly targets?: { readonly [name: string]: PolicyConfig | TargetConfig } | undefined;
 }
 
-/** A layer of a target's pipeline, as resolved from config. */
+/**
+ * A layer of a target's pipeline, as resolved from config.
+ *
+ * @example
+ * ```ts
+ * import { registry, type ResolvedLayer } from 'breakwater/registry';
+ *
+ * const config = { defaults: { retry: { maxRetries: 2 } }, targets: { search: [{ timeout: '5s' }, { retry: {} }] } };
+ * const mesh = registry({ config });
+ * const layers: readonly ResolvedLayer[] = mesh.describe('search');
+ * for (const { path, kind, options } of layers) console.log(path, kind, options);
+ * // targets.search[0].timeout timeout { after: 5000, strategy: 'cooperative' }
+ * // targets.search[1].retry retry { maxRetries: 2 }
+ * ```
+ */
 export interface ResolvedLayer {
   /** The policy kind, e.g. `'retry'`. */
   readonly kind: string;

@@ -2,7 +2,25 @@ import type { Clock } from '../core/clock.js';
 import type { Policy } from '../core/policy.js';
 import type { ConfigIssue, ObjectSchema } from './schema.js';
 
-/** What a {@link PolicyFactory} gets besides its options. */
+/**
+ * What a {@link PolicyFactory} gets besides its options.
+ *
+ * @example
+ * ```ts
+ * import type { FactoryEnv, PolicyFactory } from 'breakwater/registry';
+ * import { retry, retryBudget } from 'breakwater/retry';
+ *
+ * const factories = {
+ *   budgetedRetry: {
+ *     // The budget (and what it has counted) is kept across config updates while `ratio` stays the same.
+ *     create: (o, env: FactoryEnv) => {
+ *       const budget = env.keep('budget', o.ratio, () => retryBudget({ ratio: o.ratio, clock: env.clock }));
+ *       return retry({ budget, clock: env.clock, random: env.random });
+ *     },
+ *   },
+ * } satisfies Record<string, PolicyFactory>;
+ * ```
+ */
 export interface FactoryEnv {
   /** The target this policy is built for. */
   readonly target: string;

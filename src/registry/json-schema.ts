@@ -74,7 +74,18 @@ function kindValue(f: PolicyFactory): Json {
   return short === undefined ? full : { anyOf: [convert(short), full] };
 }
 
-/** Options for {@link registrySchema}. */
+/**
+ * Options for {@link registrySchema}.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from 'node:fs';
+ * import { registrySchema, type RegistrySchemaOptions } from 'breakwater/registry';
+ *
+ * const options: RegistrySchemaOptions = { factories: { audit: auditFactory } }; // your custom kinds
+ * writeFileSync('resilience.schema.json', JSON.stringify(registrySchema(options), null, 2));
+ * ```
+ */
 export interface RegistrySchemaOptions {
   /** Custom kinds to include (as passed to `registry({ factories })`). */
   readonly factories?: Readonly<Record<string, PolicyFactory>> | undefined;

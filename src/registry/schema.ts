@@ -4,7 +4,18 @@ import { suggest, unknownKey } from './suggest.js';
 // three things: the validator (every problem with its path and what was expected), the
 // normalisation (durations to ms, defaults filled in), and the JSON Schema that editors read.
 
-/** One problem in a config: where (`targets.openai.retry.maxRetries`) and what was wrong. */
+/**
+ * One problem in a config: where (`targets.openai.retry.maxRetries`) and what was wrong.
+ *
+ * @example
+ * ```ts
+ * import { type ConfigIssue, registry } from 'breakwater/registry';
+ *
+ * const show = (issue: ConfigIssue): string => `${issue.path || '(the config)'}: ${issue.message}`;
+ * const r = registry({ config }).update({ targets: { openai: { retry: -1 } } });
+ * if (!r.ok) console.error(r.errors.map(show).join('\n')); // targets.openai.retry: expected an integer ≥ 0, got -1
+ * ```
+ */
 export interface ConfigIssue {
   /** Dotted path to the offending value (`''` for the whole config). */
   readonly path: string;
@@ -17,7 +28,20 @@ interface Described {
   readonly description?: string | undefined;
 }
 
-/** A number (optionally an integer, bounded); `duration` also accepts strings such as `"1.5s"`. */
+/**
+ * A number (optionally an integer, bounded); `duration` also accepts strings such as `"1.5s"`.
+ *
+ * @example
+ * ```ts
+ * import type { NumberSchema, PolicyFactory } from 'breakwater/registry';
+ *
+ * const ttl: NumberSchema = { type: 'number', duration: true, min: 0, exclusiveMin: true, default: 60_000 };
+ * const factories = {
+ *   // "ttl": "5m" in config arrives in `create` as 300000
+ *   cache: { options: { type: 'object', props: { ttl } }, create: (o) => cachePolicy({ ttl: o.ttl }) },
+ * } satisfies Record<string, PolicyFactory>;
+ * ```
+ */
 export interface NumberSchema extends Described {
   readonly type: 'number';
   readonly min?: number | undefined;
@@ -31,36 +55,114 @@ export interface NumberSchema extends Described {
   readonly default?: number | undefined;
 }
 
-/** A string, optionally one of `enum`. */
+/**
+ * A string, optionally one of `enum`.
+ *
+ * @example
+ * ```ts
+ * import type { PolicyFactory, StringSchema } from 'breakwater/registry';
+ *
+ * const level: StringSchema = { type: 'string', enum: ['debug', 'info', 'warn'], default: 'info' };
+ * const factories = {
+ *   audit: { options: { type: 'object', props: { level } }, create: (o) => auditPolicy(o.level) },
+ * } satisfies Record<string, PolicyFactory>;
+ * ```
+ */
 export interface StringSchema extends Described {
   readonly type: 'string';
   readonly enum?: readonly string[] | undefined;
   readonly default?: string | undefined;
 }
 
-/** `true` or `false`. */
+/**
+ * `true` or `false`.
+ *
+ * @example
+ * ```ts
+ * import type { BooleanSchema, PolicyFactory } from 'breakwater/registry';
+ *
+ * const dryRun: BooleanSchema = { type: 'boolean', default: false, description: 'Log, shed nothing.' };
+ * const factories = {
+ *   shed: { options: { type: 'object', props: { dryRun } }, create: (o) => loadShedder({ dryRun: o.dryRun }) },
+ * } satisfies Record<string, PolicyFactory>;
+ * ```
+ */
 export interface BooleanSchema extends Described {
   readonly type: 'boolean';
   readonly default?: boolean | undefined;
 }
 
-/** The name of a function passed to the registry in `functions` (JSON cannot hold a function). */
+/**
+ * The name of a function passed to the registry in `functions` (JSON cannot hold a function).
+ *
+ * @example
+ * ```ts
+ * import { type FunctionSchema, type PolicyFactory, registry } from 'breakwater/registry';
+ *
+ * const key: FunctionSchema = { type: 'function', description: 'Name of a function (ctx) => string.' };
+ * const factories = {
+ *   coalesce: { options: { type: 'object', props: { key } }, create: (o, env) => coalesce({ key: env.fn(o.key) }) },
+ * } satisfies Record<string, PolicyFactory>;
+ * const config = { targets: { orders: { coalesce: { key: 'byOrderId' } } } };
+ * const mesh = registry({ config, factories, functions: { byOrderId } });
+ * ```
+ */
 export interface FunctionSchema extends Described {
   readonly type: 'function';
 }
 
-/** Any JSON value. */
+/**
+ * Any JSON value.
+ *
+ * @example
+ * ```ts
+ * import type { AnySchema, PolicyFactory } from 'breakwater/registry';
+ *
+ * const value: AnySchema = { type: 'any', description: 'Served while the cache is cold (any JSON value).' };
+ * const factories = {
+ *   warmCache: { options: { type: 'object', props: { value } }, create: (o) => warmCache({ initial: o.value }) },
+ * } satisfies Record<string, PolicyFactory>;
+ * ```
+ */
 export interface AnySchema extends Described {
   readonly type: 'any';
 }
 
-/** A list of values of one schema. */
+/**
+ * A list of values of one schema.
+ *
+ * @example
+ * ```ts
+ * import type { ArraySchema, PolicyFactory } from 'breakwater/registry';
+ *
+ * const statuses: ArraySchema = { type: 'array', items: { type: 'number', integer: true, min: 100, max: 599 } };
+ * const factories = {
+ *   failOn: { options: { type: 'object', props: { statuses } }, create: (o) => failOn(new Set(o.statuses)) },
+ * } satisfies Record<string, PolicyFactory>;
+ * ```
+ */
 export interface ArraySchema extends Described {
   readonly type: 'array';
   readonly items: OptionSchema;
 }
 
-/** An object with known keys (any other key is an error). */
+/**
+ * An object with known keys (any other key is an error).
+ *
+ * @example
+ * ```ts
+ * import type { ObjectSchema, PolicyFactory } from 'breakwater/registry';
+ *
+ * const options: ObjectSchema = {
+ *   type: 'object',
+ *   props: { topic: { type: 'string' }, sample: { type: 'number', min: 0, max: 1, default: 1 } },
+ *   required: ['topic'], // any other key is reported with its path
+ * };
+ * const factories = {
+ *   audit: { options, create: (o) => auditPolicy(o.topic, o.sample) },
+ * } satisfies Record<string, PolicyFactory>;
+ * ```
+ */
 export interface ObjectSchema extends Described {
   readonly type: 'object';
   readonly props: { readonly [key: string]: OptionSchema };
@@ -72,20 +174,70 @@ export interface ObjectSchema extends Described {
   readonly check?: ((value: Readonly<Record<string, unknown>>) => readonly ConfigIssue[] | undefined) | undefined;
 }
 
-/** Objects told apart by a tag key: `{ "type": "exponential", "initial": 200 }`. */
+/**
+ * Objects told apart by a tag key: `{ "type": "exponential", "initial": 200 }`.
+ *
+ * @example
+ * ```ts
+ * import type { TaggedSchema } from 'breakwater/registry';
+ *
+ * // In config: { "type": "fixed", "size": "1m" } or { "type": "rolling", "size": "10s", "buckets": 10 }
+ * const window: TaggedSchema = {
+ *   type: 'tagged', tag: 'type',
+ *   variants: {
+ *     fixed: { type: 'object', props: { size: { type: 'number', duration: true } }, required: ['size'] },
+ *     rolling: { type: 'object', props: { size: { type: 'number', duration: true }, buckets: { type: 'number' } } },
+ *   },
+ * };
+ * ```
+ */
 export interface TaggedSchema extends Described {
   readonly type: 'tagged';
   readonly tag: string;
   readonly variants: { readonly [tag: string]: ObjectSchema };
 }
 
-/** One of several schemas, chosen by the JSON type of the value (a number or an object, …). */
+/**
+ * One of several schemas, chosen by the JSON type of the value (a number or an object, …).
+ *
+ * @example
+ * ```ts
+ * import type { EitherSchema } from 'breakwater/registry';
+ *
+ * // In config: "limit": 10, or "limit": { "max": 10, "queue": 50 }
+ * const limit: EitherSchema = {
+ *   type: 'either',
+ *   of: [
+ *     { type: 'number', integer: true, min: 1 },
+ *     { type: 'object', props: { max: { type: 'number' }, queue: { type: 'number' } } },
+ *   ],
+ * };
+ * ```
+ */
 export interface EitherSchema extends Described {
   readonly type: 'either';
   readonly of: readonly OptionSchema[];
 }
 
-/** A description of policy options, used for validation, normalisation and the JSON Schema. */
+/**
+ * A description of policy options, used for validation, normalisation and the JSON Schema.
+ *
+ * @example
+ * ```ts
+ * import type { OptionSchema } from 'breakwater/registry';
+ *
+ * // A starting value for an option, to write a sample config from a kind's schema.
+ * function sample(s: OptionSchema): unknown {
+ *   switch (s.type) {
+ *     case 'number': return s.default ?? s.min ?? 0;
+ *     case 'string': return s.default ?? s.enum?.[0] ?? '';
+ *     case 'boolean': return s.default ?? false;
+ *     case 'object': return Object.fromEntries(Object.entries(s.props).map(([k, p]) => [k, sample(p)]));
+ *     default: return null;
+ *   }
+ * }
+ * ```
+ */
 export type OptionSchema =
   | NumberSchema
   | StringSchema

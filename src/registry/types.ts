@@ -15,7 +15,23 @@ import type { RegistryConfig, ResolvedLayer } from './config.js';
 import type { PolicyFactory } from './kinds.js';
 import type { ConfigIssue } from './schema.js';
 
-/** Options for `registry()`. */
+/**
+ * Options for `registry()`.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { registry, type RegistryOptions } from 'breakwater/registry';
+ *
+ * const options: RegistryOptions = {
+ *   config: JSON.parse(readFileSync('resilience.json', 'utf8')),
+ *   functions: { isRetryable: (e: unknown) => (e as { status?: number }).status !== 400 }, // "handle": "isRetryable"
+ *   factories: { audit: auditFactory },
+ *   name: 'mesh',
+ * };
+ * const mesh = registry(options);
+ * ```
+ */
 export interface RegistryOptions {
   /** The initial config (plain JSON); see {@link RegistryConfig}. */
   readonly config: RegistryConfig;
@@ -37,6 +53,17 @@ export interface RegistryOptions {
 /**
  * One call through a registry target, as an interceptor sees it (the shape `breakwater/otel`'s
  * `instrument(registry)` uses).
+ *
+ * @example
+ * ```ts
+ * import { registry, type RegistryCall } from 'breakwater/registry';
+ *
+ * async function logged<T>(call: RegistryCall<T>): Promise<T> {
+ *   log.debug(`${call.name}: ${call.layers.map((l) => l.name ?? l.kind).join(' > ')}`);
+ *   return call.proceed(call.fn);
+ * }
+ * registry({ config }).intercept(logged);
+ * ```
  */
 export interface RegistryCall<T> {
   /** The function the call runs; each invocation is one attempt. */
@@ -49,10 +76,37 @@ export interface RegistryCall<T> {
   proceed(fn: (ctx: Context) => T | PromiseLike<T>): Promise<T>;
 }
 
-/** Runs around every call through a registry's targets; must call `call.proceed` once and return what it returns. */
+/**
+ * Runs around every call through a registry's targets; must call `call.proceed` once and return what it returns.
+ *
+ * @example
+ * ```ts
+ * import { registry, type RegistryInterceptor } from 'breakwater/registry';
+ *
+ * const perAttempt: RegistryInterceptor = (call) =>
+ *   call.proceed((ctx) => {
+ *     log.debug(`${call.name}: attempt ${ctx.attempt}`); // each invocation of fn is one attempt
+ *     return call.fn(ctx);
+ *   });
+ * const stop = registry({ config }).intercept(perAttempt);
+ * ```
+ */
 export type RegistryInterceptor = <T>(call: RegistryCall<T>) => Promise<T>;
 
-/** One option that differs between the old and the new settings of a rebuilt layer. */
+/**
+ * One option that differs between the old and the new settings of a rebuilt layer.
+ *
+ * @example
+ * ```ts
+ * import { type OptionChange, registry } from 'breakwater/registry';
+ *
+ * // 'search maxRetries: 2 → 4'
+ * const line = (target: string, o: OptionChange): string => `${target} ${o.path}: ${o.before} → ${o.after}`;
+ * registry({ config }).on('config-applied', (e) => {
+ *   for (const c of e.changes) for (const o of c.options ?? []) log.info(line(c.target, o));
+ * });
+ * ```
+ */
 export interface OptionChange {
   /** Path within the layer's options, e.g. `backoff.initial`. */
   readonly path: string;
@@ -62,7 +116,18 @@ export interface OptionChange {
   readonly after: unknown;
 }
 
-/** What an applied config changed in one layer of one target. */
+/**
+ * What an applied config changed in one layer of one target.
+ *
+ * @example
+ * ```ts
+ * import { type LayerChange, registry } from 'breakwater/registry';
+ *
+ * const line = (c: LayerChange): string => `${c.target}: ${c.change} ${c.kind} ${c.name ?? ''}`;
+ * const r = registry({ config }).update(next);
+ * if (r.ok) for (const c of r.changes) log.info(line(c)); // search: rebuilt retry
+ * ```
+ */
 export interface LayerChange {
   readonly target: string;
   readonly kind: string;
@@ -79,7 +144,19 @@ export interface LayerChange {
 
 type RegistryBase = PolicyEventBase & { readonly kind: 'registry'; readonly name: undefined };
 
-/** Emitted when `update()` (or a watched file) puts a new config in force. */
+/**
+ * Emitted when `update()` (or a watched file) puts a new config in force.
+ *
+ * @example
+ * ```ts
+ * import { type ConfigAppliedEvent, registry } from 'breakwater/registry';
+ *
+ * registry({ config }).on('config-applied', (e: ConfigAppliedEvent) => {
+ *   const { version, source, added, removed, changed } = e;
+ *   log.info(`config v${version} from ${source ?? 'update()'}`, { added, removed, changed });
+ * });
+ * ```
+ */
 export type ConfigAppliedEvent = RegistryBase & {
   readonly type: 'config-applied';
   /** The version now in force (1 is the initial config). */
@@ -94,7 +171,18 @@ export type ConfigAppliedEvent = RegistryBase & {
   readonly source?: string | undefined;
 };
 
-/** Emitted when a config is rejected; the version in force stays. */
+/**
+ * Emitted when a config is rejected; the version in force stays.
+ *
+ * @example
+ * ```ts
+ * import { type ConfigRejectedEvent, registry } from 'breakwater/registry';
+ *
+ * registry({ config }).on('config-rejected', (e: ConfigRejectedEvent) => {
+ *   log.error(`config from ${e.source ?? 'update()'} rejected; version ${e.version} stays`, e.errors);
+ * });
+ * ```
+ */
 export type ConfigRejectedEvent = RegistryBase & {
   readonly type: 'config-rejected';
   /** The version still in force. */
@@ -105,13 +193,39 @@ export type ConfigRejectedEvent = RegistryBase & {
   readonly source?: string | undefined;
 };
 
-/** An event of a target's pipeline, tagged with the target's name. */
+/**
+ * An event of a target's pipeline, tagged with the target's name.
+ *
+ * @example
+ * ```ts
+ * import { registry, type TargetEvent } from 'breakwater/registry';
+ * import type { RetryEvent } from 'breakwater/retry';
+ *
+ * const onRetry = (e: TargetEvent<RetryEvent>) => retryCounter.add(1, { target: e.target, attempt: e.attempt });
+ * registry({ config }).on('retry', onRetry);
+ * ```
+ */
 export type TargetEvent<E extends PolicyEventBase = PolicyEventBase> = E & {
   /** The registry target whose pipeline emitted it. */
   readonly target: string;
 };
 
-/** Events of the built-in policy kinds, as a registry delivers them. */
+/**
+ * Events of the built-in policy kinds, as a registry delivers them.
+ *
+ * @example
+ * ```ts
+ * import { type PipelineEvent, registry } from 'breakwater/registry';
+ *
+ * registry({ config }).get('openai').on('*', (e: PipelineEvent) => {
+ *   switch (e.type) {
+ *     case 'retry': log.info(`${e.target}: attempt ${e.attempt} failed, next in ${e.delay} ms`); break;
+ *     case 'open': log.warn(`${e.target}: breaker open for ${e.breakDuration} ms`); break;
+ *     case 'rate-limited': log.warn(`${e.target}: rate limited (${e.reason})`); break;
+ *   }
+ * });
+ * ```
+ */
 export type PipelineEvent = TargetEvent<
   | RetryEvent
   | BreakerEvent
@@ -124,15 +238,52 @@ export type PipelineEvent = TargetEvent<
   | RateLimitEvent
 >;
 
-/** Every event a registry emits. */
+/**
+ * Every event a registry emits.
+ *
+ * @example
+ * ```ts
+ * import { registry, type RegistryEvent } from 'breakwater/registry';
+ *
+ * registry({ config }).on('*', (e: RegistryEvent) => {
+ *   switch (e.type) {
+ *     case 'config-applied': log.info(`config v${e.version} applied`); break;
+ *     case 'config-rejected': log.error(`config rejected, v${e.version} stays`, e.errors); break;
+ *     case 'give-up': log.warn(`${e.target}: gave up after ${e.attempt} attempts (${e.reason})`); break;
+ *   }
+ * });
+ * ```
+ */
 export type RegistryEvent = ConfigAppliedEvent | ConfigRejectedEvent | PipelineEvent;
 
-/** The result of {@link Registry.update}. */
+/**
+ * The result of {@link Registry.update}.
+ *
+ * @example
+ * ```ts
+ * import { registry, type UpdateResult } from 'breakwater/registry';
+ *
+ * const r: UpdateResult = registry({ config }).update(next);
+ * if (r.ok) log.info(`version ${r.version}: ${r.changes.length} layers added, removed or rebuilt`);
+ * else log.error(`rejected, version ${r.version} stays`, r.errors);
+ * ```
+ */
 export type UpdateResult =
   | { readonly ok: true; readonly version: number; readonly changes: readonly LayerChange[] }
   | { readonly ok: false; readonly version: number; readonly errors: readonly ConfigIssue[] };
 
-/** A layer of a target's pipeline as built: see {@link Registry.describe}. */
+/**
+ * A layer of a target's pipeline as built: see {@link Registry.describe}.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from 'breakwater/breaker';
+ * import { type BuiltLayer, registry } from 'breakwater/registry';
+ *
+ * const breakers: BuiltLayer[] = registry({ config }).describe('openai').filter((l) => l.kind === 'breaker');
+ * for (const l of breakers) console.log(l.path, (l.policy as CircuitBreaker).state); // policies.llm[2].breaker closed
+ * ```
+ */
 export interface BuiltLayer extends ResolvedLayer {
   /** The policy built for it (a `CircuitBreaker` for a breaker: read its `state`, `isolate()` it). */
   readonly policy: Policy<any>;
@@ -141,6 +292,15 @@ export interface BuiltLayer extends ResolvedLayer {
 /**
  * The policy of one target: the same object across config updates. A call runs on the pipeline
  * in force when it starts and finishes on it; listeners keep working across updates.
+ *
+ * @example
+ * ```ts
+ * import { registry, type RegistryPolicy } from 'breakwater/registry';
+ *
+ * const openai: RegistryPolicy = registry({ config }).get('openai'); // the same object across config updates
+ * openai.on('retry', (e) => log.warn(`${e.target}: retry ${e.attempt} in ${e.delay} ms`));
+ * const reply = await openai.execute(({ signal }) => client.chat.completions.create(req, { signal }));
+ * ```
  */
 export interface RegistryPolicy extends Policy<PipelineEvent> {
   /** The target's name. */
@@ -151,7 +311,18 @@ export interface RegistryPolicy extends Policy<PipelineEvent> {
   on(type: string, listener: Listener<TargetEvent>): Unsubscribe;
 }
 
-/** Named pipelines built from one JSON config, updated while the process runs. */
+/**
+ * Named pipelines built from one JSON config, updated while the process runs.
+ *
+ * @example
+ * ```ts
+ * import { type Registry, registry } from 'breakwater/registry';
+ *
+ * const mesh: Registry = registry({ config });
+ * if (mesh.has('search')) await mesh.get('search').execute(({ signal }) => fetch(url, { signal }));
+ * console.log(`config v${mesh.version}: ${mesh.targets.join(', ')}`);
+ * ```
+ */
 export interface Registry {
   /**
    * The policy of `target`: the same object for the registry's life.

@@ -2,7 +2,18 @@ import { RateLimitStoreError } from '../errors.js';
 import type { RateLimitLimits, RateLimitStore, StoreDecision } from '../store.js';
 import { SCRIPT } from './lua.js';
 
-/** What the store needs from an ioredis client (`Redis`, or a cluster client: each key is one slot). */
+/**
+ * What the store needs from an ioredis client (`Redis`, or a cluster client: each key is one slot).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { type RedisLike, redisRateLimitStore } from 'breakwater/rate-limit/redis';
+ *
+ * const client: RedisLike = new Redis({ enableOfflineQueue: false }); // an ioredis Redis or Cluster
+ * const store = redisRateLimitStore(client, { prefix: 'myapp:rpm:' });
+ * ```
+ */
 export interface RedisLike {
   /** Runs a cached Lua script. */
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
@@ -10,7 +21,19 @@ export interface RedisLike {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
-/** Options for {@link redisRateLimitStore}. */
+/**
+ * Options for {@link redisRateLimitStore}.
+ *
+ * @example
+ * ```ts
+ * import { rateLimit } from 'breakwater/rate-limit';
+ * import { type RedisRateLimitStoreOptions, redisRateLimitStore } from 'breakwater/rate-limit/redis';
+ *
+ * const options: RedisRateLimitStoreOptions = { prefix: 'myapp:openai-tpm:', timeout: 250 }; // a prefix per limit
+ * const store = redisRateLimitStore(redis, options);
+ * const tpm = rateLimit({ limit: 90_000, per: 60_000, store, onStoreError: 'fail-open' });
+ * ```
+ */
 export interface RedisRateLimitStoreOptions {
   /**
    * Prefix of every key. Limiters that share a prefix (and a key) share one bucket: give each limit

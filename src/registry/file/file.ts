@@ -9,7 +9,18 @@ import { RegistryImpl } from '../registry.js';
 import type { ConfigIssue } from '../schema.js';
 import type { Registry, RegistryOptions, UpdateResult } from '../types.js';
 
-/** Options for {@link registryFromFile}: the registry's options, plus how to watch the file. */
+/**
+ * Options for {@link registryFromFile}: the registry's options, plus how to watch the file.
+ *
+ * @example
+ * ```ts
+ * import { type FileRegistryOptions, registryFromFile } from 'breakwater/registry/file';
+ *
+ * const options: FileRegistryOptions = { watch: true, debounce: 250, functions: { isRetryable }, name: 'mesh' };
+ * // A bad edit is reported (config-rejected) and ignored: the last good config stays.
+ * const mesh = await registryFromFile('./resilience.json', options);
+ * ```
+ */
 export interface FileRegistryOptions extends Omit<RegistryOptions, 'config'> {
   /** Reload the file when it changes (a bad file is reported as `config-rejected` and ignored). @defaultValue false */
   readonly watch?: boolean | undefined;
@@ -17,7 +28,20 @@ export interface FileRegistryOptions extends Omit<RegistryOptions, 'config'> {
   readonly debounce?: number | undefined;
 }
 
-/** A registry loaded from a JSON file. */
+/**
+ * A registry loaded from a JSON file.
+ *
+ * @example
+ * ```ts
+ * import { type FileRegistry, registryFromFile } from 'breakwater/registry/file';
+ *
+ * const mesh: FileRegistry = await registryFromFile('resilience.json');
+ * process.on('SIGHUP', async () => {
+ *   const r = await mesh.reload(); // reads mesh.path again, now
+ *   if (!r.ok) log.warn(`${mesh.path} rejected; version ${r.version} stays`, r.errors);
+ * });
+ * ```
+ */
 export interface FileRegistry extends Registry {
   /** The file's absolute path. */
   readonly path: string;
