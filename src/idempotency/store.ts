@@ -55,7 +55,8 @@ export interface IdempotencyRecord {
  * import { fingerprintOf, memoryIdempotencyStore, type ClaimRequest } from 'breakwater/idempotency';
  *
  * const store = memoryIdempotencyStore();
- * const request: ClaimRequest = { fingerprint: await fingerprintOf({ to, plan }, 'job-7'), lease: 30_000, now: Date.now() };
+ * const fingerprint = await fingerprintOf({ to, plan }, 'job-7');
+ * const request: ClaimRequest = { fingerprint, lease: 30_000, now: Date.now() };
  * const result = await store.claim('job-7', request); // the key is free: an in-progress record, leased 30 s
  * ```
  */
