@@ -2,7 +2,23 @@ import type { Context } from '../core/context.js';
 import { checkFunction, checkObject } from '../core/validate.js';
 import { type IdempotentOptions, idempotent } from './idempotent.js';
 
-/** Options for {@link idempotentConsumer}: those of `idempotent()` plus how to read a message. */
+/**
+ * Options for {@link idempotentConsumer}: those of `idempotent()` plus how to read a message.
+ *
+ * @example
+ * ```ts
+ * import { idempotentConsumer, type IdempotentConsumerOptions } from 'breakwater/idempotency';
+ * import { postgresIdempotencyStore } from 'breakwater/idempotency/postgres';
+ *
+ * const options: IdempotentConsumerOptions<OrderPlaced> = {
+ *   store: postgresIdempotencyStore(pool),
+ *   id: (m) => m.eventId,
+ *   fingerprint: (m) => ({ order: m.orderId, total: m.total }), // same id, other payload → error
+ *   ttl: 7 * 86_400_000, // longer than the broker redelivers
+ * };
+ * const onOrderPlaced = idempotentConsumer(options, (m) => sendReceipt(m.orderId));
+ * ```
+ */
 export interface IdempotentConsumerOptions<M> extends Omit<IdempotentOptions, 'fingerprint' | 'onMissingKey'> {
   /** The message id that identifies a delivery and its redeliveries (e.g. the broker's message id). */
   readonly id: (message: M) => string;

@@ -14,7 +14,23 @@ import { memoryIdempotencyStore } from './memory-store.js';
 import { decodeOutcome, encodeError, encodeValue, fingerprintOf } from './serialize.js';
 import type { IdempotencyStore } from './store.js';
 
-/** Options for {@link idempotent}. */
+/**
+ * Options for {@link idempotent}.
+ *
+ * @example
+ * ```ts
+ * import { idempotent, type IdempotentOptions } from 'breakwater/idempotency';
+ *
+ * const options: IdempotentOptions = {
+ *   ttl: 3_600_000, // replay a result for an hour
+ *   lease: 10_000,
+ *   onDuplicate: 'reject', // IdempotencyInProgressError (with retryAfter) while the first call runs
+ *   fingerprint: (ctx) => ctx.data.body,
+ *   cacheErrors: (e) => e instanceof ValidationError, // replayed; other failures free the key
+ * };
+ * const once = idempotent(options);
+ * ```
+ */
 export interface IdempotentOptions {
   /**
    * Where records live. Share one store between processes (SQLite, PostgreSQL, Redis) to dedupe
@@ -72,7 +88,21 @@ export interface IdempotentOptions {
   readonly name?: string | undefined;
 }
 
-/** Events of an `idempotent()` policy. `key` is the idempotency key. */
+/**
+ * Events of an `idempotent()` policy. `key` is the idempotency key.
+ *
+ * @example
+ * ```ts
+ * import { idempotent, type IdempotencyEvent } from 'breakwater/idempotency';
+ *
+ * const once = idempotent();
+ * once.on('*', (e: IdempotencyEvent) => {
+ *   if (e.type === 'duplicate') log.info(`${e.key}: duplicate (${e.inProcess ? 'this process' : 'another one'})`);
+ *   else if (e.type === 'lease-lost') log.warn(`${e.key}: lease lost, another holder may run it`);
+ *   else metrics.idempotency.inc({ type: e.type });
+ * });
+ * ```
+ */
 export type IdempotencyEvent =
   | (PolicyEventBase & { readonly type: 'claim'; readonly key: string })
   | (PolicyEventBase & { readonly type: 'complete'; readonly key: string })

@@ -2,7 +2,17 @@ import { checkNumber, checkObject } from '../core/validate.js';
 import type { ClaimRequest, ClaimResult, IdempotencyRecord, IdempotencyStore } from './store.js';
 import { newToken } from './store.js';
 
-/** Options for {@link memoryIdempotencyStore}. */
+/**
+ * Options for {@link memoryIdempotencyStore}.
+ *
+ * @example
+ * ```ts
+ * import { idempotent, memoryIdempotencyStore, type MemoryIdempotencyStoreOptions } from 'breakwater/idempotency';
+ *
+ * const options: MemoryIdempotencyStoreOptions = { maxEntries: 50_000 }; // well above the in-flight peak
+ * const once = idempotent({ store: memoryIdempotencyStore(options) });
+ * ```
+ */
 export interface MemoryIdempotencyStoreOptions {
   /**
    * Most records kept. When full, a lapsed record is evicted first, then the oldest completed one,

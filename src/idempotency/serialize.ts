@@ -35,7 +35,22 @@ export function encodeError(error: unknown): string {
   return JSON.stringify({ ok: false, error: stored });
 }
 
-/** The error a replayed stored failure is rethrown as. */
+/**
+ * The error a replayed stored failure is rethrown as.
+ *
+ * @example
+ * ```ts
+ * import { idempotent, type ReplayedError } from 'breakwater/idempotency';
+ *
+ * const once = idempotent({ cacheErrors: (e) => e instanceof CardDeclinedError });
+ * try {
+ *   await once.execute(() => charge(order), { key: `charge:${order.id}` });
+ * } catch (e) {
+ *   const err = e as Error & Partial<ReplayedError>;
+ *   if (err.replayed) console.log(`declined earlier (${err.name}, ${err.code}): ${err.message}`);
+ * }
+ * ```
+ */
 export interface ReplayedError extends Error {
   /** The original error's `code`, if it had a string one. */
   readonly code?: string;

@@ -1,9 +1,35 @@
 import { IdempotencyRecordMalformedError } from './errors.js';
 
-/** The state of a live record. A released or expired record is simply absent. */
+/**
+ * The state of a live record. A released or expired record is simply absent.
+ *
+ * @example
+ * ```ts
+ * import type { IdempotencyStatus } from 'breakwater/idempotency';
+ *
+ * function describe(status: IdempotencyStatus): string {
+ *   switch (status) {
+ *     case 'in-progress': return 'running: a holder has the lease, duplicates wait or are rejected';
+ *     case 'completed': return 'done: duplicates get the stored result';
+ *   }
+ * }
+ * ```
+ */
 export type IdempotencyStatus = 'in-progress' | 'completed';
 
-/** One stored idempotency record, as a store returns it. */
+/**
+ * One stored idempotency record, as a store returns it.
+ *
+ * @example
+ * ```ts
+ * import { memoryIdempotencyStore, type IdempotencyRecord } from 'breakwater/idempotency';
+ *
+ * const store = memoryIdempotencyStore(); // the store your `idempotent({ store })` uses
+ * const record: IdempotencyRecord | undefined = await store.get(`welcome:${userId}`, Date.now());
+ * if (record?.status === 'completed') console.log('sent; replayed until', new Date(record.expiresAt));
+ * else if (record) console.log('sending; lease ends in', record.leaseUntil - Date.now(), 'ms');
+ * ```
+ */
 export interface IdempotencyRecord {
   /** The idempotency key. */
   readonly key: string;
@@ -21,7 +47,19 @@ export interface IdempotencyRecord {
   readonly result: string | undefined;
 }
 
-/** What {@link IdempotencyStore.claim} is asked to store. */
+/**
+ * What {@link IdempotencyStore.claim} is asked to store.
+ *
+ * @example
+ * ```ts
+ * import { fingerprintOf, memoryIdempotencyStore, type ClaimRequest } from 'breakwater/idempotency';
+ *
+ * const store = memoryIdempotencyStore();
+ * const fingerprint = await fingerprintOf({ to, plan }, 'job-7');
+ * const request: ClaimRequest = { fingerprint, lease: 30_000, now: Date.now() };
+ * const result = await store.claim('job-7', request); // the key is free: an in-progress record, leased 30 s
+ * ```
+ */
 export interface ClaimRequest {
   /** The request fingerprint to store with the claim. */
   readonly fingerprint: string | undefined;
@@ -31,7 +69,19 @@ export interface ClaimRequest {
   readonly now: number;
 }
 
-/** The answer of {@link IdempotencyStore.claim}: the claim, or the live record that blocks it. */
+/**
+ * The answer of {@link IdempotencyStore.claim}: the claim, or the live record that blocks it.
+ *
+ * @example
+ * ```ts
+ * import { memoryIdempotencyStore, type ClaimResult } from 'breakwater/idempotency';
+ *
+ * const store = memoryIdempotencyStore();
+ * const first: ClaimResult = await store.claim('k', { fingerprint: undefined, lease: 1_000, now: 0 });
+ * const second: ClaimResult = await store.claim('k', { fingerprint: undefined, lease: 1_000, now: 500 });
+ * if (first.claimed && !second.claimed) console.log(second.record.token === first.token); // true: the live claim holds
+ * ```
+ */
 export type ClaimResult =
   | {
       readonly claimed: true;
@@ -51,6 +101,25 @@ export type ClaimResult =
  *
  * Times are the caller's clock (ms). Methods reject with `IdempotencyStoreUnavailableError` when the
  * backend cannot be reached, and with `IdempotencyRecordMalformedError` for an unreadable record.
+ *
+ * @example
+ * ```ts
+ * import { idempotent, memoryIdempotencyStore, type IdempotencyStore } from 'breakwater/idempotency';
+ *
+ * // A store around another one, counting the claims that found the key taken.
+ * const counted = (inner: IdempotencyStore): IdempotencyStore => ({
+ *   claim: async (key, request) => {
+ *     const result = await inner.claim(key, request);
+ *     if (!result.claimed) metrics.duplicates.inc({ status: result.record.status });
+ *     return result;
+ *   },
+ *   complete: (...args) => inner.complete(...args),
+ *   renew: (...args) => inner.renew(...args),
+ *   release: (...args) => inner.release(...args),
+ *   get: (...args) => inner.get(...args),
+ * });
+ * const once = idempotent({ store: counted(memoryIdempotencyStore()) });
+ * ```
  */
 export interface IdempotencyStore {
   /** Atomically claims `key`, or returns the live record that holds it. */

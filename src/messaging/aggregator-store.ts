@@ -4,6 +4,17 @@ import type { CompletedBy } from './completion.js';
  * One correlation key's group as a {@link AggregatorStore} keeps it: an open group with its
  * (serialised) messages, or the closed marker a completed group leaves behind (its message ids,
  * for deduplication and late messages).
+ *
+ * @example
+ * ```ts
+ * import { memoryAggregatorStore, type StoredGroup } from 'breakwater/messaging';
+ *
+ * const store = memoryAggregatorStore(); // the store your durable aggregator uses
+ * // Look at a key's group: no `write`, so the store leaves it as it is.
+ * const group: StoredGroup | undefined = await store.withGroup('task-7', async (g) => ({ value: g }));
+ * if (group?.status === 'open') log.info(`${group.messages.length} results, due at ${group.dueAt}`);
+ * else if (group?.status === 'closed') log.info(`completed by ${group.completedBy} at ${group.closedAt}`);
+ * ```
  */
 export interface StoredGroup {
   /** `'open'` while it collects messages; `'closed'` once completed. */
@@ -29,6 +40,17 @@ export interface StoredGroup {
 /**
  * What the function given to {@link AggregatorStore.withGroup} asks the store to keep: `write` a
  * group (replacing the key's), `null` to delete the key, `undefined` to leave it as it is.
+ *
+ * @example
+ * ```ts
+ * import { memoryAggregatorStore, type GroupUpdate } from 'breakwater/messaging';
+ *
+ * const store = memoryAggregatorStore();
+ * // An admin action: delete a stuck open group (`write: null`), and say whether there was one.
+ * const removed = await store.withGroup('task-7', async (g): Promise<GroupUpdate<boolean>> =>
+ *   g?.status === 'open' ? { write: null, value: true } : { value: false },
+ * );
+ * ```
  */
 export interface GroupUpdate<T> {
   readonly write?: StoredGroup | null | undefined;
@@ -46,6 +68,27 @@ export interface GroupUpdate<T> {
  *   your own commit (or roll back) with the group.
  * - `due(now, limit)` lists keys of open groups with `dueAt ≤ now`, earliest due first.
  * - `trim(keep)` deletes closed markers beyond the `keep` most recently closed.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator, memoryAggregatorStore, type AggregatorStore } from 'breakwater/messaging';
+ *
+ * // Any store, with the time each key's group is held measured.
+ * const timed = <Tx>(inner: AggregatorStore<Tx>): AggregatorStore<Tx> => ({
+ *   withGroup: (key, fn) => {
+ *     const start = Date.now();
+ *     return inner.withGroup(key, fn).finally(() => metrics.heldMs.observe(Date.now() - start));
+ *   },
+ *   due: (now, limit) => inner.due(now, limit),
+ *   count: () => inner.count(),
+ *   trim: (keep) => inner.trim(keep),
+ * });
+ * const results = durableAggregator({
+ *   store: timed(memoryAggregatorStore()),
+ *   correlate: (r: ToolResult) => r.taskId,
+ *   complete: { size: 3 },
+ * });
+ * ```
  */
 export interface AggregatorStore<Tx = undefined> {
   /** Runs `fn` with the key's group held exclusively and stores its `write` atomically. */

@@ -3,7 +3,21 @@ import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/val
 import { type CompletedBy, checkRules, dueAt, timedCompletion } from './completion.js';
 import { AggregatorClosedError, LateMessageError } from './errors.js';
 
-/** An open group, as `complete.predicate` sees it. */
+/**
+ * An open group, as `complete.predicate` sees it.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, type GroupView } from 'breakwater/messaging';
+ *
+ * // Complete once the chunk marked `last` arrived and every chunk before it too.
+ * const allIn = (g: GroupView<Chunk, string>): boolean => {
+ *   const last = g.messages.find((c) => c.last);
+ *   return last !== undefined && g.messages.length === last.seq + 1;
+ * };
+ * const streams = aggregator({ correlate: (c: Chunk) => c.streamId, complete: { predicate: allIn, timeout: 30_000 } });
+ * ```
+ */
 export interface GroupView<M, K> {
   /** The correlation key. */
   readonly key: K;
@@ -15,7 +29,23 @@ export interface GroupView<M, K> {
   readonly lastAt: number;
 }
 
-/** What `combine` and `onComplete` are told about a completed group. */
+/**
+ * What `combine` and `onComplete` are told about a completed group.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, type Completion } from 'breakwater/messaging';
+ *
+ * const report = (text: string, g: Completion<Part, string>): void =>
+ *   log.info(`${g.key}: ${g.messages.length} parts in ${g.completedAt - g.firstAt} ms (${g.completedBy})`);
+ * const answers = aggregator({
+ *   correlate: (p: Part) => p.taskId,
+ *   complete: { size: 3, deadline: 5_000 },
+ *   combine: (parts) => parts.map((p) => p.text).join('\n'),
+ *   onComplete: report,
+ * });
+ * ```
+ */
 export interface Completion<M, K> extends GroupView<M, K> {
   /** The rule (or action) that completed the group. */
   readonly completedBy: CompletedBy;
@@ -23,7 +53,22 @@ export interface Completion<M, K> extends GroupView<M, K> {
   readonly completedAt: number;
 }
 
-/** When a group completes; the first rule that holds wins. At least one is required. */
+/**
+ * When a group completes; the first rule that holds wins. At least one is required.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, type CompletionRules } from 'breakwater/messaging';
+ *
+ * const rules: CompletionRules<ToolResult, string> = {
+ *   size: 5, // all five tools answered
+ *   timeout: 2_000, // or none answered for 2 s
+ *   deadline: 10_000, // or 10 s after the first answer, whatever arrives
+ *   predicate: (g) => g.messages.some((r) => r.error !== undefined), // or one failed
+ * };
+ * const results = aggregator({ correlate: (r: ToolResult) => r.taskId, complete: rules });
+ * ```
+ */
 export interface CompletionRules<M, K> {
   /** Complete when the group holds this many messages. */
   readonly size?: number | undefined;
@@ -35,10 +80,43 @@ export interface CompletionRules<M, K> {
   readonly predicate?: ((group: GroupView<M, K>) => boolean) | undefined;
 }
 
-/** What to do with a message whose key already completed. */
+/**
+ * What to do with a message whose key already completed.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, isLateMessageError, type LatePolicy } from 'breakwater/messaging';
+ *
+ * const late: LatePolicy = 'reject'; // 'drop': add() returns 'dropped'; 'new-group': the key starts over
+ * const votes = aggregator({ correlate: (v: Vote) => v.pollId, complete: { deadline: 60_000 }, late });
+ * try {
+ *   votes.add(vote);
+ * } catch (e) {
+ *   if (isLateMessageError(e)) await tell(vote.voter, 'The poll has closed.');
+ * }
+ * ```
+ */
 export type LatePolicy = 'drop' | 'reject' | 'new-group';
 
-/** Options for {@link aggregator}. */
+/**
+ * Options for {@link aggregator}.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, type AggregatorOptions } from 'breakwater/messaging';
+ *
+ * const options: AggregatorOptions<Part, string, string> = {
+ *   correlate: (p) => p.taskId,
+ *   complete: { size: 3, deadline: 5_000 },
+ *   combine: (parts) => parts.map((p) => p.text).join('\n'),
+ *   onComplete: (text, { key }) => reply(key, text),
+ *   onError: (error, { key }) => log.error(`task ${key}`, error),
+ *   maxGroups: 1_000, // one more completes the oldest (completedBy: 'forced')
+ *   onClose: 'discard',
+ * };
+ * const answers = aggregator(options);
+ * ```
+ */
 export interface AggregatorOptions<M, K, R> {
   /** The correlation key of a message (compared with `SameValueZero`, like `Map` keys). */
   readonly correlate: (message: M) => K;
@@ -84,10 +162,38 @@ export interface AggregatorOptions<M, K, R> {
   readonly clock?: Clock | undefined;
 }
 
-/** What {@link Aggregator.add} did with a message. */
+/**
+ * What {@link Aggregator.add} did with a message.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, type AddResult } from 'breakwater/messaging';
+ *
+ * const answers = aggregator({ correlate: (p: Part) => p.taskId, complete: { size: 3 }, late: 'drop', onComplete });
+ * const result: AddResult = answers.add(part);
+ * switch (result) {
+ *   case 'added': break; // its group waits for more
+ *   case 'completed': metrics.tasks.inc(); break; // this part completed the group: `onComplete` was called
+ *   case 'dropped': log.debug(`late part for ${part.taskId}`); // its group had completed (late: 'drop')
+ * }
+ * ```
+ */
 export type AddResult = 'added' | 'completed' | 'dropped';
 
-/** An aggregator built by {@link aggregator}. */
+/**
+ * An aggregator built by {@link aggregator}.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, type Aggregator } from 'breakwater/messaging';
+ *
+ * const answers: Aggregator<Part, string> = aggregator({ correlate: (p: Part) => p.taskId, complete: { size: 3 } });
+ * answers.add(part);
+ * if (userCancelled) answers.complete(part.taskId); // completedBy: 'forced', with the parts so far
+ * gauge.set(answers.openGroups);
+ * process.on('SIGTERM', () => answers.close()); // completes the open groups (onClose: 'complete')
+ * ```
+ */
 export interface Aggregator<M, K> {
   /**
    * Adds a message to its group; completes the group when `size` or `predicate` holds.

@@ -1,6 +1,23 @@
 import { checkFunction, checkNumber, checkObject } from '../core/validate.js';
 
-/** How an aggregator group completed. */
+/**
+ * How an aggregator group completed.
+ *
+ * @example
+ * ```ts
+ * import { aggregator, type CompletedBy } from 'breakwater/messaging';
+ *
+ * const why: Record<CompletedBy, string> = {
+ *   size: 'all parts arrived', predicate: 'the final part arrived', timeout: 'no part for 2 s',
+ *   deadline: '10 s since the first part', forced: 'complete() or maxGroups', close: 'close()',
+ * };
+ * const parts = aggregator({
+ *   correlate: (p: Part) => p.taskId,
+ *   complete: { size: 3, timeout: 2_000, deadline: 10_000, predicate: (g) => g.messages.some((p) => p.final) },
+ *   onComplete: (ps, { key, completedBy }) => log.info(`${key}: ${ps.length} parts, ${why[completedBy]}`),
+ * });
+ * ```
+ */
 export type CompletedBy = 'size' | 'timeout' | 'deadline' | 'predicate' | 'forced' | 'close';
 
 /** The time fields of a group that the timed completion rules look at. @internal */

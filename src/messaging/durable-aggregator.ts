@@ -5,7 +5,25 @@ import type { AggregatorStore, GroupUpdate, StoredGroup } from './aggregator-sto
 import { type CompletedBy, checkRules, dueAt, timedCompletion } from './completion.js';
 import { AggregatorClosedError, LateMessageError } from './errors.js';
 
-/** What a durable aggregator's `combine` and `onComplete` are told about a completed group. */
+/**
+ * What a durable aggregator's `combine` and `onComplete` are told about a completed group.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator, type DurableCompletion } from 'breakwater/messaging';
+ * import { redisAggregatorStore } from 'breakwater/messaging/redis';
+ *
+ * // An effect outside the store cannot join its transaction: it dedupes on the completion's name.
+ * const notify = (results: readonly ToolResult[], g: DurableCompletion<ToolResult>) =>
+ *   webhook.post({ id: `${g.key}#${g.generation}`, results, completedBy: g.completedBy });
+ * const results = durableAggregator({
+ *   store: redisAggregatorStore(redis),
+ *   correlate: (r: ToolResult) => r.taskId,
+ *   complete: { size: 3 },
+ *   onComplete: notify,
+ * });
+ * ```
+ */
 export interface DurableCompletion<M> extends Completion<M, string> {
   /**
    * Which group of the key this was (1 for the first): `${key}#${generation}` names one completion,
@@ -14,7 +32,26 @@ export interface DurableCompletion<M> extends Completion<M, string> {
   readonly generation: number;
 }
 
-/** Options for {@link durableAggregator}. */
+/**
+ * Options for {@link durableAggregator}.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator, type DurableAggregatorOptions } from 'breakwater/messaging';
+ * import { postgresAggregatorStore, type PgClientLike } from 'breakwater/messaging/postgres';
+ *
+ * const options: DurableAggregatorOptions<ToolResult, readonly ToolResult[], PgClientLike> = {
+ *   store: postgresAggregatorStore(pool),
+ *   correlate: (r) => r.taskId,
+ *   id: (r) => r.callId, // a redelivered result is not added twice
+ *   complete: { size: 3, deadline: 60_000 },
+ *   onComplete: (results, { key }, tx) =>
+ *     tx.query('INSERT INTO answers (task, results) VALUES ($1, $2)', [key, JSON.stringify(results)]),
+ *   sweepInterval: 5_000,
+ * };
+ * const results = durableAggregator(options);
+ * ```
+ */
 export interface DurableAggregatorOptions<M, R, Tx> {
   /** Where groups live: `memoryAggregatorStore()`, `postgresAggregatorStore(pool)`, `redisAggregatorStore(client)`. */
   readonly store: AggregatorStore<Tx>;
@@ -83,10 +120,46 @@ export interface DurableAggregatorOptions<M, R, Tx> {
   readonly clock?: Clock | undefined;
 }
 
-/** What {@link DurableAggregator.add} did with a message. */
+/**
+ * What {@link DurableAggregator.add} did with a message.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator, type DurableAddResult } from 'breakwater/messaging';
+ *
+ * const results = durableAggregator({
+ *   store,
+ *   correlate: (r: ToolResult) => r.taskId,
+ *   id: (r) => r.callId,
+ *   complete: { size: 3 },
+ *   late: 'drop',
+ * });
+ * const outcome: DurableAddResult = await results.add(toolResult);
+ * if (outcome === 'duplicate') log.debug(`redelivery of ${toolResult.callId}`); // its group already took this id
+ * else if (outcome === 'dropped') log.debug(`late for ${toolResult.taskId}`); // its group completed (late: 'drop')
+ * msg.ack(); // 'added', 'completed', 'duplicate' and 'dropped' are all done with the message
+ * ```
+ */
 export type DurableAddResult = 'added' | 'completed' | 'dropped' | 'duplicate';
 
-/** An aggregator built by {@link durableAggregator}. */
+/**
+ * An aggregator built by {@link durableAggregator}.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator, type DurableAggregator } from 'breakwater/messaging';
+ * import { postgresAggregatorStore } from 'breakwater/messaging/postgres';
+ *
+ * const results: DurableAggregator<ToolResult> = durableAggregator({
+ *   store: postgresAggregatorStore(pool),
+ *   correlate: (r: ToolResult) => r.taskId,
+ *   complete: { size: 3, timeout: 30_000 },
+ * });
+ * await results.add(toolResult);
+ * gauge.set(await results.openGroups());
+ * process.on('SIGTERM', () => void results.close()); // open groups stay in the store for the other workers
+ * ```
+ */
 export interface DurableAggregator<M> {
   /**
    * Adds a message to its group under the key's lock; completes the group when `size` or

@@ -1,6 +1,21 @@
 import { BreakwaterError, type BreakwaterErrorOptions, errorGuard } from '../core/errors.js';
 
-/** Why a {@link NoRouteError} was thrown. */
+/**
+ * Why a {@link NoRouteError} was thrown.
+ *
+ * @example
+ * ```ts
+ * import { isNoRouteError, type NoRouteReason } from 'breakwater/messaging';
+ *
+ * try {
+ *   await intents.route(text);
+ * } catch (e) {
+ *   if (!isNoRouteError(e)) throw e;
+ *   const reason: NoRouteReason = e.reason;
+ *   await say(reason === 'low-confidence' ? `Did you mean ${e.route}?` : 'Sorry, I cannot help with that.');
+ * }
+ * ```
+ */
 export type NoRouteReason = 'no-match' | 'low-confidence';
 
 /**

@@ -5,10 +5,36 @@ import { checkPolicy, evaluate } from './condition.js';
 import { FilteredError } from './errors.js';
 import type { Condition, Handler } from './types.js';
 
-/** What a filter does with a message its predicate rejects. */
+/**
+ * What a filter does with a message its predicate rejects.
+ *
+ * @example
+ * ```ts
+ * import { filter, type RejectAction } from 'breakwater/messaging';
+ *
+ * // Strict deployments refuse outright; the others hand the message to a human.
+ * const onReject: RejectAction<string, string> = strict ? 'throw' : (text) => reviewQueue.hold(text);
+ * const safe = filter<string, string>(isSafe, { onReject });
+ * ```
+ */
 export type RejectAction<M, D> = 'drop' | 'throw' | Handler<M, D>;
 
-/** Options for {@link filter}. */
+/**
+ * Options for {@link filter}.
+ *
+ * @example
+ * ```ts
+ * import { filter, type FilterOptions } from 'breakwater/messaging';
+ * import { timeout } from 'breakwater/timeout';
+ *
+ * const options: FilterOptions<string, never> = {
+ *   onReject: 'throw', // FilteredError, with `filter: 'moderation'`
+ *   name: 'moderation',
+ *   policy: timeout(30_000), // around the downstream handler, not the predicate
+ * };
+ * const answer = filter(isSafe, options).to(agent);
+ * ```
+ */
 export interface FilterOptions<M, D> {
   /**
    * `'drop'`: the result says `{ accepted: false, dropped: true }`; `'throw'`: reject with
@@ -25,13 +51,37 @@ export interface FilterOptions<M, D> {
   readonly name?: string | undefined;
 }
 
-/** The outcome of a filtered call. */
+/**
+ * The outcome of a filtered call.
+ *
+ * @example
+ * ```ts
+ * import { filter, type FilterResult } from 'breakwater/messaging';
+ *
+ * const safe = filter<string, string>(isSafe, { onReject: (text) => escalate(text) });
+ * const answer = safe.to((text, { signal }) => agent.run(text, { signal }));
+ * const r: FilterResult<string, string> = await answer(prompt, ctx);
+ * if (r.accepted) await reply(r.value); // the agent's answer
+ * else if (!r.dropped) await reply(`A human will follow up (ticket ${r.value}).`); // what `escalate` returned
+ * ```
+ */
 export type FilterResult<R, D = never> =
   | { readonly accepted: true; readonly dropped: false; readonly value: R }
   | { readonly accepted: false; readonly dropped: true; readonly value: undefined }
   | { readonly accepted: false; readonly dropped: false; readonly value: D };
 
-/** A message filter built by {@link filter}. */
+/**
+ * A message filter built by {@link filter}.
+ *
+ * @example
+ * ```ts
+ * import { filter, type MessageFilter } from 'breakwater/messaging';
+ *
+ * const relevant: MessageFilter<Doc> = filter<Doc>((doc) => doc.score >= 0.5); // onReject: 'drop'
+ * const { accepted } = await relevant.check(doc);
+ * const summarize = relevant.to(summarizer); // runs `summarizer` for relevant documents only
+ * ```
+ */
 export interface MessageFilter<M, D = never> {
   /**
    * Checks one message: accepted → `{ accepted: true, value: message }`; rejected → per `onReject`.

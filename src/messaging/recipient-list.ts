@@ -4,7 +4,26 @@ import { checkObject } from '../core/validate.js';
 import { checkConfidence, checkPolicy, checkRoutes, evaluate } from './condition.js';
 import type { Route } from './types.js';
 
-/** Options for {@link recipientList}. */
+/**
+ * Options for {@link recipientList}.
+ *
+ * @example
+ * ```ts
+ * import { recipientList, type RecipientListOptions } from 'breakwater/messaging';
+ * import { retry } from 'breakwater/retry';
+ *
+ * const options: RecipientListOptions<Alert, void> = {
+ *   routes: [
+ *     { name: 'pager', when: (a) => a.severity === 'critical', to: page },
+ *     { name: 'security', when: (a, { signal }) => securityScore(a, { signal }), to: notifySecurity },
+ *     { name: 'slack', when: () => true, to: postToSlack },
+ *   ],
+ *   minConfidence: 0.6, // a security score below 0.6 does not page the security team
+ *   policy: retry({ maxRetries: 3 }),
+ * };
+ * const notify = recipientList(options);
+ * ```
+ */
 export interface RecipientListOptions<M, R> {
   /** Candidate recipients; every one whose `when` matches gets the message, in parallel. */
   readonly routes: readonly Route<M, R>[];
@@ -20,7 +39,21 @@ export interface RecipientListOptions<M, R> {
   readonly policy?: Policy<any> | undefined;
 }
 
-/** One recipient's outcome, in route order. */
+/**
+ * One recipient's outcome, in route order.
+ *
+ * @example
+ * ```ts
+ * import { recipientList, type RecipientResult } from 'breakwater/messaging';
+ *
+ * const reviewers = recipientList<PullRequest, string>({ routes: [securityBot, styleBot, testBot] });
+ * const results: RecipientResult<string>[] = await reviewers.route(pr);
+ * for (const r of results) {
+ *   if (r.status === 'ok') await comment(pr, `${r.name}: ${r.value}`);
+ *   else log.warn(`${r.name} failed`, r.error); // the others still ran
+ * }
+ * ```
+ */
 export type RecipientResult<R> =
   | {
       readonly name: string;
@@ -37,7 +70,17 @@ export type RecipientResult<R> =
       readonly error: unknown;
     };
 
-/** A recipient list built by {@link recipientList}. */
+/**
+ * A recipient list built by {@link recipientList}.
+ *
+ * @example
+ * ```ts
+ * import { recipientList, type RecipientList } from 'breakwater/messaging';
+ *
+ * const reviewers: RecipientList<PullRequest, Review> = recipientList({ routes: [securityBot, styleBot] });
+ * const reviews = await reviewers.route(pr, { signal: AbortSignal.timeout(60_000) }); // [] when none matched
+ * ```
+ */
 export interface RecipientList<M, R> {
   /**
    * Evaluates every `when` (in parallel), sends `message` to every match in parallel and resolves,

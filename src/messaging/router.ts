@@ -5,7 +5,24 @@ import { checkConfidence, checkPolicy, checkRoutes, evaluate } from './condition
 import { NoRouteError } from './errors.js';
 import type { Handler, Route } from './types.js';
 
-/** Options for {@link router}. */
+/**
+ * Options for {@link router}.
+ *
+ * @example
+ * ```ts
+ * import { router, type RouterOptions } from 'breakwater/messaging';
+ *
+ * const options: RouterOptions<string, string> = {
+ *   routes: [
+ *     { name: 'search', when: async (q, { signal }) => (await classify(q, { signal })).search, to: search },
+ *     { name: 'code', when: (q) => q.startsWith('/code'), to: codeAgent },
+ *   ],
+ *   minConfidence: 0.7, // a search score below 0.7 goes to `otherwise`
+ *   otherwise: chat,
+ * };
+ * const intents = router(options);
+ * ```
+ */
 export interface RouterOptions<M, R> {
   /** Routes tried in order; the first whose `when` matches gets the message. */
   readonly routes: readonly Route<M, R>[];
@@ -26,7 +43,19 @@ export interface RouterOptions<M, R> {
   readonly policy?: Policy<any> | undefined;
 }
 
-/** What {@link Router.route} resolves with. */
+/**
+ * What {@link Router.route} resolves with.
+ *
+ * @example
+ * ```ts
+ * import { router, type RouteResult } from 'breakwater/messaging';
+ *
+ * const intents = router<string, string>({ routes, otherwise: chat });
+ * const { route, confidence, value }: RouteResult<string> = await intents.route('find papers on RAG');
+ * log.info(`answered by ${route} (confidence ${confidence})`); // route is 'otherwise' when nothing matched
+ * await reply(value);
+ * ```
+ */
 export interface RouteResult<R> {
   /** The name of the route taken, or `'otherwise'`. */
   readonly route: string;
@@ -36,7 +65,19 @@ export interface RouteResult<R> {
   readonly value: R;
 }
 
-/** A content-based router built by {@link router}. */
+/**
+ * A content-based router built by {@link router}.
+ *
+ * @example
+ * ```ts
+ * import { router, scatterGather, type Router } from 'breakwater/messaging';
+ *
+ * const intents: Router<string, string> = router({ routes, otherwise: chat });
+ * const { route, value } = await intents.route(prompt, { signal });
+ * // `handler` nests the router in another node, here as one branch of a scatter-gather:
+ * const panel = scatterGather<string, string>({ handlers: { routed: intents.handler, expert: askExpert } });
+ * ```
+ */
 export interface Router<M, R> {
   /**
    * Sends `message` to the first matching route (or `otherwise`) and resolves with its result.

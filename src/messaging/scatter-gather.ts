@@ -13,6 +13,18 @@ import type { Handler } from './types.js';
 /**
  * When the gather decides: after every branch settled (`'all'`), at the first success (`'first'`),
  * at `k` successes (`{ quorum: k }`), or when `until(successes)` holds — always by `timeout` at the latest.
+ *
+ * @example
+ * ```ts
+ * import { scatterGather, type GatherMode } from 'breakwater/messaging';
+ *
+ * // Interactive: decide at two successes. Batch: once Claude answered, else when every model settled.
+ * const gather: GatherMode<string> = interactive
+ *   ? { quorum: 2 }
+ *   : { until: (successes) => successes.some((s) => s.name === 'claude') };
+ * const models = { gpt: askGpt, claude: askClaude, gemini: askGemini };
+ * const panel = scatterGather<string, string>({ handlers: models, gather });
+ * ```
  */
 export type GatherMode<R> =
   | 'all'
@@ -30,13 +42,52 @@ export type GatherMode<R> =
  * How the value is picked from the successes: the earliest (`'first'`), the highest `score`
  * (`'best'`), a majority over normalised values (`'vote'`), or a function of the successes
  * (in completion order).
+ *
+ * @example
+ * ```ts
+ * import { scatterGather, type SelectMode } from 'breakwater/messaging';
+ *
+ * // The first answer in that cites a source, else the first answer in.
+ * const cited: SelectMode<Answer> = (successes) =>
+ *   successes.reduce((a, b) => (a.value.sources.length === 0 && b.value.sources.length > 0 ? b : a)).value;
+ * const select: SelectMode<Answer> = needsCitations ? cited : 'first';
+ * const panel = scatterGather<string, Answer>({ handlers: { gpt: askGpt, claude: askClaude }, select });
+ * ```
  */
 export type SelectMode<R> = 'first' | 'best' | 'vote' | ((successes: readonly BranchValue<R>[]) => R);
 
-/** How the gather decided. */
+/**
+ * How the gather decided.
+ *
+ * @example
+ * ```ts
+ * import { scatterGather, type GatherCompletedBy } from 'breakwater/messaging';
+ *
+ * const models = { gpt: askGpt, claude: askClaude, gemini: askGemini };
+ * const panel = scatterGather<string, string>({ handlers: models, select: 'vote', timeout: 20_000 });
+ * const result = await panel.execute(question);
+ * const by: GatherCompletedBy = result.completedBy; // 'all', or 'timeout': a model was still running at 20 s
+ * const late = result.branches.filter((b) => b.status === 'timeout').map((b) => b.name);
+ * if (by === 'timeout') log.warn('voted without', late);
+ * ```
+ */
 export type GatherCompletedBy = 'all' | 'first' | 'quorum' | 'until' | 'timeout';
 
-/** One branch's outcome. */
+/**
+ * One branch's outcome.
+ *
+ * @example
+ * ```ts
+ * import { scatterGather, type BranchOutcome } from 'breakwater/messaging';
+ *
+ * const race = scatterGather<string, string>({ handlers: { gpt: askGpt, claude: askClaude }, gather: 'first' });
+ * const { branches } = await race.execute(question);
+ * branches.forEach((b: BranchOutcome<string>) => {
+ *   if (b.status === 'error') log.warn(`${b.name} failed after ${b.ms} ms`, b.error);
+ *   else if (b.status === 'cancelled') log.debug(`${b.name} lost the race (cancelled after ${b.ms} ms)`);
+ * });
+ * ```
+ */
 export interface BranchOutcome<R> {
   /** The handler's name. */
   readonly name: string;
@@ -50,7 +101,18 @@ export interface BranchOutcome<R> {
   readonly ms: number;
 }
 
-/** What {@link ScatterGather.execute} resolves with. */
+/**
+ * What {@link ScatterGather.execute} resolves with.
+ *
+ * @example
+ * ```ts
+ * import { scatterGather, type GatherResult } from 'breakwater/messaging';
+ *
+ * const panel = scatterGather<string, string>({ handlers: { gpt: askGpt, claude: askClaude }, gather: { quorum: 2 } });
+ * const result: GatherResult<string> = await panel.execute(question, { signal });
+ * log.info(result.value, result.completedBy, result.branches.map((b) => `${b.name}: ${b.status} in ${b.ms} ms`));
+ * ```
+ */
 export interface GatherResult<R> {
   /** The selected value. */
   readonly value: R;
@@ -60,7 +122,27 @@ export interface GatherResult<R> {
   readonly branches: readonly BranchOutcome<R>[];
 }
 
-/** Options for {@link scatterGather}. */
+/**
+ * Options for {@link scatterGather}.
+ *
+ * @example
+ * ```ts
+ * import { scatterGather, type ScatterGatherOptions } from 'breakwater/messaging';
+ * import { retry } from 'breakwater/retry';
+ *
+ * const options: ScatterGatherOptions<string, Answer> = {
+ *   handlers: [
+ *     { name: 'fast', handler: smallModel },
+ *     { name: 'smart', handler: largeModel },
+ *   ],
+ *   select: 'best',
+ *   score: (a) => a.confidence,
+ *   timeout: 15_000,
+ *   policy: retry({ maxRetries: 1 }),
+ * };
+ * const ask = scatterGather(options);
+ * ```
+ */
 export interface ScatterGatherOptions<Q, R> {
   /** The handlers, by name (in declaration order) or as a list of `{ name, handler }`. */
   readonly handlers:
@@ -100,7 +182,24 @@ export interface ScatterGatherOptions<Q, R> {
   readonly clock?: Clock | undefined;
 }
 
-/** A scatter-gather built by {@link scatterGather}. */
+/**
+ * A scatter-gather built by {@link scatterGather}.
+ *
+ * @example
+ * ```ts
+ * import { isGatherError, scatterGather, type ScatterGather } from 'breakwater/messaging';
+ *
+ * const consensus: ScatterGather<string, string> = scatterGather({
+ *   handlers: { gpt: askGpt, claude: askClaude, gemini: askGemini },
+ *   gather: { quorum: 2 },
+ *   select: 'vote',
+ * });
+ * const { value } = await consensus.execute(question, { signal }).catch((e) => {
+ *   if (isGatherError(e)) return { value: 'The models could not agree.' }; // fewer than 2 answered
+ *   throw e;
+ * });
+ * ```
+ */
 export interface ScatterGather<Q, R> {
   /**
    * Sends `request` to every handler in parallel and resolves with the selected value, how the

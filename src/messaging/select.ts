@@ -1,4 +1,16 @@
-/** A successful branch, as selection sees it. */
+/**
+ * A successful branch, as selection sees it.
+ *
+ * @example
+ * ```ts
+ * import { scatterGather, type BranchValue } from 'breakwater/messaging';
+ *
+ * // Of the answers in, take the one of the earliest-declared (preferred) model.
+ * const preferred = (successes: readonly BranchValue<string>[]): string =>
+ *   successes.reduce((a, b) => (b.index < a.index ? b : a)).value;
+ * const ask = scatterGather<string, string>({ handlers: { large: askLarge, small: askSmall }, select: preferred });
+ * ```
+ */
 export interface BranchValue<R> {
   /** The branch's name. */
   readonly name: string;

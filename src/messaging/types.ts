@@ -23,7 +23,24 @@ export type Handler<M, R> = (message: M, ctx: Context) => R | PromiseLike<R>;
  */
 export type Condition<M> = (message: M, ctx: Context) => boolean | number | PromiseLike<boolean | number>;
 
-/** One route of a router or recipient list. */
+/**
+ * One route of a router or recipient list.
+ *
+ * @example
+ * ```ts
+ * import { recipientList, router, type Route } from 'breakwater/messaging';
+ * import { retry } from 'breakwater/retry';
+ *
+ * const billing: Route<Ticket, string> = {
+ *   name: 'billing',
+ *   when: (t) => t.tags.includes('invoice'),
+ *   to: (t, { signal }) => billingAgent.answer(t, { signal }),
+ *   policy: retry({ maxRetries: 2 }), // instead of the node's own `policy`
+ * };
+ * const triage = router({ routes: [billing], otherwise: generalAgent });
+ * const audit = recipientList({ routes: [billing, auditLog] });
+ * ```
+ */
 export interface Route<M, R> {
   /** The route's name, reported in results and errors. */
   readonly name: string;

@@ -5,13 +5,40 @@ import { checkRecord, newToken } from '../store.js';
 /**
  * What the store needs from `pg`: a `Pool`, a `Client`, or a `PoolClient` checked out for a
  * transaction all fit.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { postgresIdempotencyStore, type PgQueryable } from 'breakwater/idempotency/postgres';
+ *
+ * const pool = new pg.Pool();
+ * // A Pool, a Client or a PoolClient fits as it is; so does a wrapper, here one that traces the SQL.
+ * const traced: PgQueryable = {
+ *   query: (text, values) => {
+ *     log.debug(text);
+ *     return pool.query(text, values);
+ *   },
+ * };
+ * const store = postgresIdempotencyStore(traced);
+ * ```
  */
 export interface PgQueryable {
   /** Runs one parameterised statement. */
   query(text: string, values?: unknown[]): Promise<{ readonly rows: any[]; readonly rowCount: number | null }>;
 }
 
-/** Options for {@link postgresIdempotencyStore}. */
+/**
+ * Options for {@link postgresIdempotencyStore}.
+ *
+ * @example
+ * ```ts
+ * import { postgresIdempotencyStore, type PostgresIdempotencyStoreOptions } from 'breakwater/idempotency/postgres';
+ *
+ * const options: PostgresIdempotencyStoreOptions = { table: 'app.idempotency', timeout: 2_000 };
+ * const store = postgresIdempotencyStore(pool, options);
+ * await store.migrate();
+ * ```
+ */
 export interface PostgresIdempotencyStoreOptions {
   /**
    * Table name, optionally schema-qualified (`app.idempotency`); letters, digits and `_` only.
@@ -26,7 +53,21 @@ export interface PostgresIdempotencyStoreOptions {
   readonly timeout?: number | undefined;
 }
 
-/** A PostgreSQL idempotency store: the interface plus schema and housekeeping helpers. */
+/**
+ * A PostgreSQL idempotency store: the interface plus schema and housekeeping helpers.
+ *
+ * @example
+ * ```ts
+ * import { idempotent } from 'breakwater/idempotency';
+ * import { postgresIdempotencyStore, type PostgresIdempotencyStore } from 'breakwater/idempotency/postgres';
+ *
+ * const store: PostgresIdempotencyStore = postgresIdempotencyStore(pool);
+ * await store.migrate();
+ * setInterval(() => void store.purgeExpired(Date.now()), 3_600_000); // housekeeping
+ * // On a client inside your own BEGIN … COMMIT, the claim and the result commit with your writes:
+ * const inTransaction = idempotent({ store: store.withClient(client) });
+ * ```
+ */
 export interface PostgresIdempotencyStore extends IdempotencyStore {
   /** Creates the table and its index if missing. Idempotent; safe to run from many processes at once. */
   migrate(): Promise<void>;

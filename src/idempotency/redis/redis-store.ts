@@ -2,7 +2,19 @@ import { IdempotencyRecordMalformedError, IdempotencyStoreUnavailableError } fro
 import type { ClaimRequest, ClaimResult, IdempotencyRecord, IdempotencyStore } from '../store.js';
 import { checkRecord, newToken } from '../store.js';
 
-/** What the store needs from an ioredis client (`Redis` or a cluster client with one slot per key). */
+/**
+ * What the store needs from an ioredis client (`Redis` or a cluster client with one slot per key).
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from 'ioredis';
+ * import { redisIdempotencyStore, type RedisLike } from 'breakwater/idempotency/redis';
+ *
+ * // A `Redis` client fits, and so does a cluster client: each record is one key.
+ * const client: RedisLike = new Cluster([{ host: '127.0.0.1', port: 7000 }], { enableOfflineQueue: false });
+ * const store = redisIdempotencyStore(client);
+ * ```
+ */
 export interface RedisLike {
   /** Runs a cached Lua script. */
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
@@ -12,7 +24,18 @@ export interface RedisLike {
   get(key: string): Promise<string | null>;
 }
 
-/** Options for {@link redisIdempotencyStore}. */
+/**
+ * Options for {@link redisIdempotencyStore}.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { redisIdempotencyStore, type RedisIdempotencyStoreOptions } from 'breakwater/idempotency/redis';
+ *
+ * const options: RedisIdempotencyStoreOptions = { prefix: 'billing:idem:', timeout: 1_000 };
+ * const store = redisIdempotencyStore(new Redis({ enableOfflineQueue: false }), options);
+ * ```
+ */
 export interface RedisIdempotencyStoreOptions {
   /**
    * Prefix of every record key.

@@ -6,7 +6,18 @@ import { checkRecord, newToken } from '../store.js';
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
 
-/** Options for {@link sqliteIdempotencyStore}. */
+/**
+ * Options for {@link sqliteIdempotencyStore}.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3';
+ * import { sqliteIdempotencyStore, type SqliteIdempotencyStoreOptions } from 'breakwater/idempotency/sqlite';
+ *
+ * const options: SqliteIdempotencyStoreOptions = { table: 'agent_tool_calls' };
+ * const store = sqliteIdempotencyStore(new Database('state.db'), options);
+ * ```
+ */
 export interface SqliteIdempotencyStoreOptions {
   /**
    * Table name (letters, digits, `_`). Created if missing.
@@ -15,7 +26,20 @@ export interface SqliteIdempotencyStoreOptions {
   readonly table?: string | undefined;
 }
 
-/** A SQLite idempotency store: the interface plus `purgeExpired`. */
+/**
+ * A SQLite idempotency store: the interface plus `purgeExpired`.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3';
+ * import { idempotent } from 'breakwater/idempotency';
+ * import { sqliteIdempotencyStore, type SqliteIdempotencyStore } from 'breakwater/idempotency/sqlite';
+ *
+ * const store: SqliteIdempotencyStore = sqliteIdempotencyStore(new Database('state.db'));
+ * const once = idempotent({ store });
+ * setInterval(async () => log.info('purged', await store.purgeExpired(Date.now())), 3_600_000);
+ * ```
+ */
 export interface SqliteIdempotencyStore extends IdempotencyStore {
   /** Deletes records that lapsed before `now`; returns how many. Run it now and then. */
   purgeExpired(now: number): Promise<number>;

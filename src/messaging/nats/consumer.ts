@@ -19,16 +19,54 @@ import { ConsumerClosedError, MessageDecodeError } from './errors.js';
  *
  * An error with a numeric `retryAfter` (ms; breakwater's own errors carry one, e.g. an open circuit
  * or an idempotency key still held by another worker) waits at least that long.
+ *
+ * @example
+ * ```ts
+ * import { jetstreamConsumer, type NakBackoff } from 'breakwater/messaging/nats';
+ * import { exponential } from 'breakwater/retry';
+ *
+ * const steps: NakBackoff = [1_000, 5_000, 30_000]; // then 30 s for every later failure
+ * const curve: NakBackoff = exponential({ initial: 500, max: 60_000, jitter: 'full' });
+ * const custom: NakBackoff = (deliveryCount, error) => (isQuotaError(error) ? 60_000 : deliveryCount * 2_000);
+ * const worker = jetstreamConsumer({ consumer, handler: runTool, backoff: steps });
+ * ```
  */
 export type NakBackoff = readonly number[] | BackoffLike | ((deliveryCount: number, error: unknown) => number);
 
-/** A delay schedule shaped like `breakwater/retry`'s `Backoff` (`constant`, `linear`, `exponential`). */
+/**
+ * A delay schedule shaped like `breakwater/retry`'s `Backoff` (`constant`, `linear`, `exponential`).
+ *
+ * @example
+ * ```ts
+ * import { jetstreamConsumer, type BackoffLike } from 'breakwater/messaging/nats';
+ *
+ * // 2 s more per failed delivery, ±20 % jitter (`random` is the consumer's `random` option).
+ * const linearJitter: BackoffLike = { delay: (retry, random) => retry * 2_000 * (0.8 + 0.4 * random()) };
+ * const worker = jetstreamConsumer({ consumer, handler: runTool, backoff: linearJitter });
+ * ```
+ */
 export interface BackoffLike {
   /** The delay in ms before retry number `retry` (here: after delivery number `retry` failed). */
   delay(retry: number, random: () => number, state: { prev: number }): number;
 }
 
-/** Deduplication of redeliveries through an idempotency store. */
+/**
+ * Deduplication of redeliveries through an idempotency store.
+ *
+ * @example
+ * ```ts
+ * import { jetstreamConsumer, type JetStreamIdempotencyOptions } from 'breakwater/messaging/nats';
+ * import { redisIdempotencyStore } from 'breakwater/idempotency/redis';
+ *
+ * const idempotency: JetStreamIdempotencyOptions = {
+ *   store: redisIdempotencyStore(redis),
+ *   key: (msg) => msg.headers?.get('Order-Id') || `${msg.info.stream}:${msg.seq}`,
+ *   ttl: 7 * 86_400_000, // longer than a redelivery can come
+ *   lease: 60_000, // renewed while the handler runs; a crashed worker's claim lapses after 1 min
+ * };
+ * const worker = jetstreamConsumer({ consumer, handler: chargeOrder, idempotency });
+ * ```
+ */
 export interface JetStreamIdempotencyOptions {
   /** The store; share a durable one (PostgreSQL, Redis) between the workers of a consumer. */
   readonly store: IdempotencyStore;
@@ -51,7 +89,18 @@ export interface JetStreamIdempotencyOptions {
   readonly lease?: number | undefined;
 }
 
-/** Where messages that will not succeed go. */
+/**
+ * Where messages that will not succeed go.
+ *
+ * @example
+ * ```ts
+ * import { jetstreamConsumer, type DeadLetterOptions } from 'breakwater/messaging/nats';
+ *
+ * // One dead-letter subject per source subject; a stream should capture `dlq.>`.
+ * const deadLetter: DeadLetterOptions = { js, subject: (msg) => `dlq.${msg.subject}` };
+ * const worker = jetstreamConsumer({ consumer, handler: runTool, maxDeliver: 5, deadLetter });
+ * ```
+ */
 export interface DeadLetterOptions {
   /** The JetStream client that publishes them (the subject should belong to a stream). */
   readonly js: JetStreamClient;
@@ -59,7 +108,26 @@ export interface DeadLetterOptions {
   readonly subject: string | ((msg: JsMsg) => string);
 }
 
-/** Options for {@link jetstreamConsumer}. */
+/**
+ * Options for {@link jetstreamConsumer}.
+ *
+ * @example
+ * ```ts
+ * import { isTerminalMessageError, jetstreamConsumer, type JetStreamConsumerOptions } from 'breakwater/messaging/nats';
+ * import { postgresIdempotencyStore } from 'breakwater/idempotency/postgres';
+ *
+ * const options: JetStreamConsumerOptions<ToolCall> = {
+ *   consumer: await js.consumers.get('TOOLS', 'tool-workers'),
+ *   handler: (call, { signal }) => runTool(call, { signal }),
+ *   decode: (msg) => msg.json<ToolCall>(),
+ *   terminal: (e) => isTerminalMessageError(e) || e instanceof ValidationError,
+ *   idempotency: postgresIdempotencyStore(pool),
+ *   ack: 'fire', // a lost ack is a redelivery, which `idempotency` dedupes
+ *   concurrency: 8,
+ * };
+ * const worker = jetstreamConsumer(options);
+ * ```
+ */
 export interface JetStreamConsumerOptions<M> {
   /** A pull consumer: `await js.consumers.get(stream, durable)`. Share a durable one between workers. */
   readonly consumer: Consumer;
@@ -142,7 +210,22 @@ export interface JetStreamConsumerOptions<M> {
   readonly name?: string | undefined;
 }
 
-/** Why a message was terminated. */
+/**
+ * Why a message was terminated.
+ *
+ * @example
+ * ```ts
+ * import { jetstreamConsumer, type TermReason } from 'breakwater/messaging/nats';
+ *
+ * const deadLetter = { js, subject: 'tools.dead' };
+ * const worker = jetstreamConsumer({ consumer, handler: runTool, maxDeliver: 5, deadLetter });
+ * worker.on('dead-letter', (e) => {
+ *   const reason: TermReason = e.reason; // also in the dead letter's `Breakwater-Reason` header
+ *   if (reason === 'max-deliver') alert(`seq ${e.seq} failed ${e.deliveryCount} deliveries`, e.error);
+ *   else log.warn(`seq ${e.seq} cannot succeed`, e.error); // 'terminal'
+ * });
+ * ```
+ */
 export type TermReason = 'terminal' | 'max-deliver';
 
 interface EventBase extends PolicyEventBase {
@@ -152,7 +235,24 @@ interface EventBase extends PolicyEventBase {
   readonly deliveryCount: number;
 }
 
-/** Events of a {@link JetStreamConsumer}. */
+/**
+ * Events of a {@link JetStreamConsumer}.
+ *
+ * @example
+ * ```ts
+ * import { jetstreamConsumer, type JetStreamConsumerEvent } from 'breakwater/messaging/nats';
+ *
+ * const worker = jetstreamConsumer({ consumer, handler: runTool, name: 'tools' });
+ * worker.on('*', (e: JetStreamConsumerEvent) => {
+ *   switch (e.type) {
+ *     case 'ack': metrics.acked.inc({ worker: e.name }); break;
+ *     case 'nak': log.info(`seq ${e.seq}: delivery ${e.deliveryCount} failed, again in ${e.delay} ms`, e.error); break;
+ *     case 'dead-letter': log.warn(`seq ${e.seq} → ${e.subject ?? 'terminated'} (${e.reason})`, e.error); break;
+ *     case 'error': log.error(`${e.op} failed for seq ${e.seq}`, e.error);
+ *   }
+ * });
+ * ```
+ */
 export type JetStreamConsumerEvent =
   | (EventBase & { readonly type: 'ack' })
   | (EventBase & { readonly type: 'nak'; readonly delay: number; readonly error: unknown })
@@ -170,7 +270,20 @@ export type JetStreamConsumerEvent =
       readonly error: unknown;
     });
 
-/** A running consumer, built by {@link jetstreamConsumer}. */
+/**
+ * A running consumer, built by {@link jetstreamConsumer}.
+ *
+ * @example
+ * ```ts
+ * import { jetstreamConsumer, type JetStreamConsumer } from 'breakwater/messaging/nats';
+ *
+ * const worker: JetStreamConsumer = jetstreamConsumer({ consumer, handler: runTool, concurrency: 4 });
+ * const off = worker.on('nak', (e) => log.info(`seq ${e.seq} again in ${e.delay} ms`)); // off() unsubscribes
+ * setInterval(() => gauge.set(worker.inFlight), 5_000);
+ * worker.done.catch((e) => log.fatal('pulling failed for good', e));
+ * process.on('SIGTERM', () => void worker.close({ timeout: 30_000 })); // drains; nak's what is still running at 30 s
+ * ```
+ */
 export interface JetStreamConsumer {
   /**
    * Drains: stops pulling, handles the messages the client had already buffered (at most `batch`),

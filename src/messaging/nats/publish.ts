@@ -3,7 +3,27 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 import { Policy } from '../../core/policy.js';
 import { fail } from '../../core/validate.js';
 
-/** Options for {@link publish}. */
+/**
+ * Options for {@link publish}.
+ *
+ * @example
+ * ```ts
+ * import { headers } from '@nats-io/transport-node';
+ * import { publish, type PublishOptions } from 'breakwater/messaging/nats';
+ * import { retry } from 'breakwater/retry';
+ *
+ * const h = headers();
+ * h.set('Trace-Id', traceId);
+ * const options: PublishOptions = {
+ *   msgId: `order-${order.id}:shipped`, // from what the message is about: a retry is deduped
+ *   headers: h,
+ *   timeout: 2_000,
+ *   expect: { streamName: 'ORDERS' },
+ *   policy: retry({ maxRetries: 3 }),
+ * };
+ * const ack = await publish(js, 'orders.shipped', order, options);
+ * ```
+ */
 export interface PublishOptions {
   /**
    * The message's id, sent as `Nats-Msg-Id`: the stream stores a message once per id within its

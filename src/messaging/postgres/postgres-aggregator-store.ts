@@ -1,31 +1,116 @@
 import type { AggregatorStore, GroupUpdate, StoredGroup } from '../aggregator-store.js';
 import type { CompletedBy } from '../completion.js';
 
-/** A `pg` query result, as far as the store reads it. */
+/**
+ * A `pg` query result, as far as the store reads it.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator } from 'breakwater/messaging';
+ * import { postgresAggregatorStore, type PgResult } from 'breakwater/messaging/postgres';
+ *
+ * const results = durableAggregator({
+ *   store: postgresAggregatorStore(pool),
+ *   correlate: (r: ToolResult) => r.taskId,
+ *   complete: { size: 3 },
+ *   onComplete: async (results, { key }, tx) => {
+ *     const updated: PgResult = await tx.query('UPDATE tasks SET done = true WHERE id = $1', [key]);
+ *     if (updated.rowCount === 0) throw new Error(`no task ${key}`); // nothing commits: the group stays open
+ *   },
+ * });
+ * ```
+ */
 export interface PgResult {
   readonly rows: any[];
   readonly rowCount: number | null;
 }
 
-/** What the store needs from a `pg` `Client` / `PoolClient`: one parameterised statement at a time. */
+/**
+ * What the store needs from a `pg` `Client` / `PoolClient`: one parameterised statement at a time.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator } from 'breakwater/messaging';
+ * import { postgresAggregatorStore, type PgClientLike } from 'breakwater/messaging/postgres';
+ *
+ * // `tx` is the client inside the store's transaction: this insert commits with the completion.
+ * const save = (tx: PgClientLike, key: string, results: readonly ToolResult[]) =>
+ *   tx.query('INSERT INTO answers (task, results) VALUES ($1, $2)', [key, JSON.stringify(results)]);
+ * const results = durableAggregator({
+ *   store: postgresAggregatorStore(pool),
+ *   correlate: (r: ToolResult) => r.taskId,
+ *   complete: { size: 3 },
+ *   onComplete: (results, { key }, tx) => save(tx, key, results),
+ * });
+ * ```
+ */
 export interface PgClientLike {
   /** Runs one parameterised statement. */
   query(text: string, values?: unknown[]): Promise<PgResult>;
 }
 
-/** A client checked out of a pool, as far as the store uses it. */
+/**
+ * A client checked out of a pool, as far as the store uses it.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { postgresAggregatorStore, type PgPoolClientLike, type PgPoolLike } from 'breakwater/messaging/postgres';
+ *
+ * const pool = new pg.Pool();
+ * // A pool whose clients log how long each of the store's transactions held them.
+ * const timed: PgPoolLike = {
+ *   query: (text, values) => pool.query(text, values),
+ *   async connect(): Promise<PgPoolClientLike> {
+ *     const client = await pool.connect();
+ *     const start = Date.now();
+ *     return {
+ *       query: (text, values) => client.query(text, values),
+ *       release: (error) => {
+ *         log.debug(`held ${Date.now() - start} ms`);
+ *         client.release(error); // `release(error)` destroys a broken client
+ *       },
+ *     };
+ *   },
+ * };
+ * const store = postgresAggregatorStore(timed);
+ * ```
+ */
 export interface PgPoolClientLike extends PgClientLike {
   /** Returns the client to the pool; `release(error)` destroys a broken one. */
   release(error?: Error | boolean): void;
 }
 
-/** What the store needs from a `pg` `Pool`: statements, and a client checked out for a transaction. */
+/**
+ * What the store needs from a `pg` `Pool`: statements, and a client checked out for a transaction.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { postgresAggregatorStore, type PgPoolLike } from 'breakwater/messaging/postgres';
+ *
+ * const pool: PgPoolLike = new pg.Pool({ max: 10 }); // a `pg` Pool fits as it is
+ * const store = postgresAggregatorStore(pool, { table: 'tool_results' });
+ * ```
+ */
 export interface PgPoolLike extends PgClientLike {
   /** Checks out a client for a transaction. */
   connect(): Promise<PgPoolClientLike>;
 }
 
-/** Options for {@link postgresAggregatorStore}. */
+/**
+ * Options for {@link postgresAggregatorStore}.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { postgresAggregatorStore, type PostgresAggregatorStoreOptions } from 'breakwater/messaging/postgres';
+ *
+ * const options: PostgresAggregatorStoreOptions = { table: 'app.tool_results' }; // one table per aggregator
+ * const store = postgresAggregatorStore(new pg.Pool(), options);
+ * await store.migrate();
+ * ```
+ */
 export interface PostgresAggregatorStoreOptions {
   /**
    * Table name, optionally schema-qualified (`app.tool_results`); letters, digits and `_` only. Use
@@ -35,7 +120,20 @@ export interface PostgresAggregatorStoreOptions {
   readonly table?: string | undefined;
 }
 
-/** A PostgreSQL aggregator store: the interface plus schema helpers. */
+/**
+ * A PostgreSQL aggregator store: the interface plus schema helpers.
+ *
+ * @example
+ * ```ts
+ * import { durableAggregator } from 'breakwater/messaging';
+ * import { postgresAggregatorStore, type PostgresAggregatorStore } from 'breakwater/messaging/postgres';
+ *
+ * const store: PostgresAggregatorStore = postgresAggregatorStore(pool, { table: 'tool_results' });
+ * await store.migrate(); // once per deploy; safe from many processes
+ * const results = durableAggregator({ store, correlate: (r: ToolResult) => r.taskId, complete: { size: 3 } });
+ * log.info(`${await store.count()} groups open`);
+ * ```
+ */
 export interface PostgresAggregatorStore extends AggregatorStore<PgClientLike> {
   /** Creates the table and its indexes if missing. Idempotent; safe from many processes at once. */
   migrate(): Promise<void>;

@@ -2,7 +2,18 @@ import type { AggregatorStore, GroupUpdate, StoredGroup } from '../aggregator-st
 import type { CompletedBy } from '../completion.js';
 import { AggregatorLockError } from '../errors.js';
 
-/** What the store needs from an ioredis client: Lua scripts. */
+/**
+ * What the store needs from an ioredis client: Lua scripts.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { redisAggregatorStore, type RedisScriptable } from 'breakwater/messaging/redis';
+ *
+ * const client: RedisScriptable = new Redis({ maxRetriesPerRequest: 1 }); // an ioredis `Redis` fits as it is
+ * const store = redisAggregatorStore(client, { prefix: 'myapp:results:' });
+ * ```
+ */
 export interface RedisScriptable {
   /** Runs a cached Lua script. */
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
@@ -10,7 +21,22 @@ export interface RedisScriptable {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
-/** Options for {@link redisAggregatorStore}. */
+/**
+ * Options for {@link redisAggregatorStore}.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { redisAggregatorStore, type RedisAggregatorStoreOptions } from 'breakwater/messaging/redis';
+ *
+ * const options: RedisAggregatorStoreOptions = {
+ *   prefix: 'myapp:results:', // one per aggregator
+ *   lease: 10_000, // a crashed holder's lock lapses after 10 s
+ *   lockWait: 2_000, // then AggregatorLockError (reason: 'timeout'): the broker redelivers
+ * };
+ * const store = redisAggregatorStore(new Redis(), options);
+ * ```
+ */
 export interface RedisAggregatorStoreOptions {
   /**
    * Prefix of every key the store writes; use one per aggregator.
