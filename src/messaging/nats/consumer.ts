@@ -17,6 +17,9 @@ import { ConsumerClosedError, MessageDecodeError } from './errors.js';
  *   asked for retry number = delivery count;
  * - a function `(deliveryCount, error) => ms`.
  *
+ * Without a `backoff` option the consumer uses the backoff of the outermost `retry()` in its
+ * `policy`, else `[1000, 2000, 5000, 10000, 30000]`.
+ *
  * An error with a numeric `retryAfter` (ms; breakwater's own errors carry one, e.g. an open circuit
  * or an idempotency key still held by another worker) waits at least that long.
  *
