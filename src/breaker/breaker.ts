@@ -9,13 +9,42 @@ import { BrokenCircuitError, IsolatedCircuitError } from './errors.js';
 import { type BreakerSnapshot, type BreakerState, readSnapshot } from './snapshot.js';
 import { type BreakerStrategy, consecutive, intern, type StrategyWindow } from './strategies.js';
 
-/** A delay schedule object, such as a backoff from `breakwater/retry` (`exponential(…)`). */
+/**
+ * A delay schedule object, such as a backoff from `breakwater/retry` (`exponential(…)`).
+ *
+ * @example
+ * ```ts
+ * import { type BreakBackoff, circuitBreaker } from 'breakwater/breaker';
+ * import { exponential } from 'breakwater/retry';
+ *
+ * // Breaks of 5 s, 10 s, 20 s, … (at most 5 min) while the circuit keeps reopening; reset on close.
+ * const breakDuration: BreakBackoff = exponential({ initial: 5_000, max: 300_000, jitter: 'none' });
+ * const breaker = circuitBreaker({ breakDuration });
+ * ```
+ */
 export interface BreakBackoff {
   /** The break in ms before probe number `n` (1 for the first opening). */
   delay(n: number, random: () => number, state: { prev: number }): number;
 }
 
-/** Options for {@link circuitBreaker}. */
+/**
+ * Options for {@link circuitBreaker}.
+ *
+ * @example
+ * ```ts
+ * import { type CircuitBreakerOptions, circuitBreaker, failureRate } from 'breakwater/breaker';
+ *
+ * const options: CircuitBreakerOptions = {
+ *   strategy: failureRate({ threshold: 0.5, window: 30_000, minThroughput: 20 }),
+ *   breakDuration: (openings) => Math.min(5_000 * 2 ** (openings - 1), 120_000),
+ *   halfOpen: { probes: 3, probeTimeout: 2_000 },
+ *   slowCall: { duration: 1_500, rate: 0.8 },
+ *   handle: (error) => (error as { status?: number }).status !== 404,
+ *   name: 'search',
+ * };
+ * const breaker = circuitBreaker(options);
+ * ```
+ */
 export interface CircuitBreakerOptions {
   /** When to open. @defaultValue `consecutive(5)` */
   readonly strategy?: BreakerStrategy | undefined;
@@ -58,6 +87,20 @@ export interface CircuitBreakerOptions {
  * What a breaker reports to its {@link BreakerStore}: one of its own transitions (`open`, `close`,
  * `half-open`, `isolate`), an `isolate()` call, the release of its last isolation handle
  * (`release`: with a store, the store decides when the circuit closes), or `reset()`.
+ *
+ * @example
+ * ```ts
+ * import type { BreakerChange, BreakerStore } from 'breakwater/breaker';
+ *
+ * // The `changed` hook of a custom store: page on the changes that stop traffic.
+ * const changed: BreakerStore['changed'] = (change: BreakerChange, detail) => {
+ *   switch (change) {
+ *     case 'open': return pager.notify(`circuit open for ${detail?.breakDuration} ms`);
+ *     case 'isolate': return pager.notify('circuit isolated');
+ *     default: return log.info(`circuit ${change}`); // half-open, close, release, reset
+ *   }
+ * };
+ * ```
  */
 export type BreakerChange = 'open' | 'close' | 'half-open' | 'isolate' | 'release' | 'reset';
 
@@ -65,6 +108,16 @@ export type BreakerChange = 'open' | 'close' | 'half-open' | 'isolate' | 'releas
  * The hooks a breaker calls on a shared state store (the {@link CircuitBreakerOptions.store}
  * option). A closed breaker's calls never reach the store; only transitions, probes and
  * `isolate()` / `reset()` do. Implement it to share breaker state through another backend.
+ *
+ * @example
+ * ```ts
+ * import { type BreakerStore, circuitBreaker } from 'breakwater/breaker';
+ * import { redisBreakerStore } from 'breakwater/breaker/redis';
+ *
+ * // Every process built with this store's key shares one circuit.
+ * const store: BreakerStore = redisBreakerStore(redis, { key: 'llm:openai' });
+ * const breaker = circuitBreaker({ store, breakDuration: 10_000 });
+ * ```
  */
 export interface BreakerStore {
   /** Called once by `circuitBreaker()`: the store keeps `breaker` to read and drive it. */
@@ -87,7 +140,30 @@ export interface BreakerStore {
   done(ok: boolean): void;
 }
 
-/** A breaker as its {@link BreakerStore} sees it. */
+/**
+ * A breaker as its {@link BreakerStore} sees it.
+ *
+ * @example
+ * ```ts
+ * import { type BreakerLink, type BreakerStore, circuitBreaker } from 'breakwater/breaker';
+ *
+ * // A store keeping local rules (every probe may run) that logs each change. With a store, the last
+ * // isolation's release closes the circuit only when the store says so: this one does at once.
+ * let link: BreakerLink | undefined;
+ * const store: BreakerStore = {
+ *   attach(breaker) {
+ *     link = breaker;
+ *   },
+ *   changed(change) {
+ *     log.info(`${link?.name}: ${change}`);
+ *     if (change === 'release') link?.sync('closed', 0, 0);
+ *   },
+ *   lease: async () => true,
+ *   done() {},
+ * };
+ * const breaker = circuitBreaker({ name: 'payments', store });
+ * ```
+ */
 export interface BreakerLink {
   /** The breaker's `name` option. */
   readonly name: string | undefined;
@@ -110,7 +186,21 @@ export interface BreakerLink {
 }
 
 type Base = PolicyEventBase & { readonly kind: 'breaker' };
-/** Events of a circuit breaker. */
+/**
+ * Events of a circuit breaker.
+ *
+ * @example
+ * ```ts
+ * import { type BreakerEvent, circuitBreaker } from 'breakwater/breaker';
+ *
+ * const breaker = circuitBreaker({ name: 'search' });
+ * breaker.on('*', (e: BreakerEvent) => {
+ *   if (e.type === 'open') log.warn(`${e.name} open for ${e.breakDuration} ms (#${e.openings})`, e.cause);
+ *   else if (e.type === 'reject') metrics.increment('breaker.rejected', { code: e.error.code });
+ *   else if (e.type === 'failure') metrics.histogram(`breaker.failure.${e.reason}`, e.duration);
+ * });
+ * ```
+ */
 export type BreakerEvent =
   | (Base & {
       readonly type: 'open';
@@ -134,13 +224,44 @@ export type BreakerEvent =
       readonly duration: number;
     });
 
-/** Ends one {@link CircuitBreaker.isolate} call; the circuit closes when every handle is released. */
+/**
+ * Ends one {@link CircuitBreaker.isolate} call; the circuit closes when every handle is released.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, type IsolationHandle } from 'breakwater/breaker';
+ *
+ * const breaker = circuitBreaker({ name: 'billing' });
+ * // The provider's maintenance window: calls fail at once with IsolatedCircuitError.
+ * const maintenance: IsolationHandle = breaker.isolate();
+ * await maintenanceOver();
+ * maintenance.release(); // the circuit closes once every handle is released
+ * ```
+ */
 export interface IsolationHandle {
   /** Releases this isolation. Calling it twice is harmless. */
   release(): void;
 }
 
-/** A circuit breaker: a {@link Policy} with state you can read, force and save. */
+/**
+ * A circuit breaker: a {@link Policy} with state you can read, force and save.
+ *
+ * @example
+ * ```ts
+ * import { type CircuitBreaker, circuitBreaker } from 'breakwater/breaker';
+ *
+ * const byHost = new Map<string, CircuitBreaker>();
+ * function breakerFor(host: string): CircuitBreaker {
+ *   const known = byHost.get(host);
+ *   if (known !== undefined) return known;
+ *   const breaker = circuitBreaker({ name: host });
+ *   byHost.set(host, breaker);
+ *   return breaker;
+ * }
+ * const res = await breakerFor(url.host).execute(({ signal }) => fetch(url, { signal }));
+ * const states = [...byHost].map(([host, b]) => ({ host, state: b.state }));
+ * ```
+ */
 export interface CircuitBreaker extends Policy<BreakerEvent> {
   /** The current state; reads `'half-open'` as soon as the break has elapsed. */
   readonly state: BreakerState;

@@ -1,13 +1,37 @@
 import { checkNumber, checkObject, checkOneOf, fail } from '../core/validate.js';
 import type { WindowSnapshot } from './strategies.js';
 
-/** The state of a circuit breaker. */
+/**
+ * The state of a circuit breaker.
+ *
+ * @example
+ * ```ts
+ * import { type BreakerState, circuitBreaker } from 'breakwater/breaker';
+ *
+ * const breaker = circuitBreaker({ name: 'search' });
+ * const level: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
+ * setInterval(() => metrics.gauge('breaker_state', level[breaker.state], { breaker: 'search' }), 5_000);
+ * ```
+ */
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /**
  * A circuit breaker's state as plain JSON (`JSON.stringify`-safe), from `snapshot()`, for the
  * `initialState` option. A restored `half-open` state probes first; a restored `isolated` state
  * lasts until `reset()` or the release of a new `isolate()` handle.
+ *
+ * @example
+ * ```ts
+ * import { type BreakerSnapshot, circuitBreaker } from 'breakwater/breaker';
+ *
+ * // Carry the circuit's state across a restart.
+ * const saved = await cache.get('breaker:search');
+ * const breaker = circuitBreaker({ initialState: saved ? (JSON.parse(saved) as BreakerSnapshot) : undefined });
+ * process.on('SIGTERM', () => {
+ *   const snapshot: BreakerSnapshot = breaker.snapshot();
+ *   cache.set('breaker:search', JSON.stringify(snapshot));
+ * });
+ * ```
  */
 export interface BreakerSnapshot {
   /** The state when the snapshot was taken. */

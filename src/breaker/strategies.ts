@@ -1,6 +1,20 @@
 import { checkNumber, checkObject } from '../core/validate.js';
 
-/** Plain-JSON state of a {@link StrategyWindow}, as found in a breaker snapshot. */
+/**
+ * Plain-JSON state of a {@link StrategyWindow}, as found in a breaker snapshot.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, type WindowSnapshot } from 'breakwater/breaker';
+ *
+ * const window: WindowSnapshot = circuitBreaker().snapshot().window;
+ * switch (window.type) {
+ *   case 'consecutive': console.log(`${window.count} failures in a row`); break;
+ *   case 'failure-rate': console.log(`${window.counts.length / 3} time buckets, newest ${window.head}`); break;
+ *   case 'count-window': console.log(`${window.filled} calls recorded`); break;
+ * }
+ * ```
+ */
 export type WindowSnapshot =
   | { readonly type: 'consecutive'; readonly count: number }
   | {
@@ -20,7 +34,20 @@ export type WindowSnapshot =
       readonly flags: readonly number[];
     };
 
-/** What a window holds at `now`: calls, failures and slow calls it still counts. */
+/**
+ * What a window holds at `now`: calls, failures and slow calls it still counts.
+ *
+ * @example
+ * ```ts
+ * import { countWindow, type WindowStats } from 'breakwater/breaker';
+ *
+ * // How the rule would judge the last calls, without a breaker.
+ * const window = countWindow({ size: 20, threshold: 0.5 }).create();
+ * for (const failed of recentOutcomes) window.record(Date.now(), failed, false);
+ * const { calls, failures, slow }: WindowStats = window.stats(Date.now());
+ * console.log(`${failures} of ${calls} failed, ${slow} slow`);
+ * ```
+ */
 export interface WindowStats {
   readonly calls: number;
   readonly failures: number;
@@ -30,6 +57,16 @@ export interface WindowStats {
 /**
  * The mutable statistics of one breaker, created by a {@link BreakerStrategy}. A window is a pure
  * function of the outcomes recorded and the `now` passed in: it starts no timers and reads no clock.
+ *
+ * @example
+ * ```ts
+ * import { failureRate, type StrategyWindow } from 'breakwater/breaker';
+ *
+ * // A window is pure: replay outcomes through a rule to see when a breaker would open.
+ * const window: StrategyWindow = failureRate({ threshold: 0.5, window: 10_000, minThroughput: 4 }).create();
+ * const opens = [false, true, false, true].map((failed, i) => window.record(i * 100, failed, false));
+ * // [false, false, false, true]: at the 4th call, 2 of the 4 calls failed (the threshold, 0.5)
+ * ```
  */
 export interface StrategyWindow {
   /** The window needs the time of each outcome (a time-bucketed window). */
@@ -52,6 +89,16 @@ export interface StrategyWindow {
 /**
  * When a circuit breaker opens. Strategies are immutable and can be shared by many breakers; each
  * breaker calls `create` once for its own window.
+ *
+ * @example
+ * ```ts
+ * import { type BreakerStrategy, circuitBreaker, failureRate } from 'breakwater/breaker';
+ *
+ * // One immutable strategy shared by many breakers; each keeps its own window.
+ * const strategy: BreakerStrategy = failureRate({ threshold: 0.5, window: 30_000 });
+ * const search = circuitBreaker({ strategy, name: 'search' });
+ * const billing = circuitBreaker({ strategy, name: 'billing' });
+ * ```
  */
 export interface BreakerStrategy {
   /** Which rule this is. */
@@ -109,7 +156,18 @@ export function consecutive(n: number): BreakerStrategy {
   return { type: 'consecutive', create: () => new ConsecutiveWindow(n) };
 }
 
-/** Options for {@link failureRate}. */
+/**
+ * Options for {@link failureRate}.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, type FailureRateOptions, failureRate } from 'breakwater/breaker';
+ *
+ * // Judged over the last minute in 5 s buckets, once 20 calls finished in it.
+ * const options: FailureRateOptions = { threshold: 0.5, window: 60_000, minThroughput: 20, buckets: 12 };
+ * const breaker = circuitBreaker({ strategy: failureRate(options) });
+ * ```
+ */
 export interface FailureRateOptions {
   /** Share of failed calls, in (0, 1], at which the breaker opens. */
   readonly threshold: number;
@@ -292,7 +350,18 @@ export function failureRate(options: FailureRateOptions): BreakerStrategy {
   };
 }
 
-/** Options for {@link countWindow}. */
+/**
+ * Options for {@link countWindow}.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, type CountWindowOptions, countWindow } from 'breakwater/breaker';
+ *
+ * // Opens when a quarter of the last 100 calls failed (judged from the 20th call on).
+ * const options: CountWindowOptions = { size: 100, threshold: 0.25, minCalls: 20 };
+ * const breaker = circuitBreaker({ strategy: countWindow(options) });
+ * ```
+ */
 export interface CountWindowOptions {
   /** Number of most recent calls judged. */
   readonly size: number;

@@ -5,7 +5,18 @@ import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP } from
 import { checkNumber, checkObject } from '../core/validate.js';
 import { BulkheadRejectedError } from './errors.js';
 
-/** Options for {@link bulkhead}. */
+/**
+ * Options for {@link bulkhead}.
+ *
+ * @example
+ * ```ts
+ * import { type BulkheadOptions, bulkhead } from 'breakwater/bulkhead';
+ *
+ * // 8 calls at once, 16 more waiting at most 2 s each; anything beyond is rejected at once.
+ * const options: BulkheadOptions = { limit: 8, queue: 16, queueTimeout: 2_000, name: 'model-api' };
+ * const pool = bulkhead(options);
+ * ```
+ */
 export interface BulkheadOptions {
   /** Most calls running at once (an integer ≥ 1). */
   readonly limit: number;
@@ -23,13 +34,38 @@ export interface BulkheadOptions {
 }
 
 type Base = PolicyEventBase & { readonly kind: 'bulkhead' };
-/** Events of a bulkhead. */
+/**
+ * Events of a bulkhead.
+ *
+ * @example
+ * ```ts
+ * import { type BulkheadEvent, bulkhead } from 'breakwater/bulkhead';
+ *
+ * const pool = bulkhead({ limit: 4, queue: 10, name: 'renderer' });
+ * pool.on('*', (e: BulkheadEvent) => {
+ *   if (e.type === 'reject') metrics.increment('bulkhead.rejected', { reason: e.error.reason });
+ *   else if (e.type === 'enqueue') metrics.gauge('bulkhead.queued', e.queued);
+ *   else metrics.histogram('bulkhead.wait_ms', e.waited); // 'dequeue'
+ * });
+ * ```
+ */
 export type BulkheadEvent =
   | (Base & { readonly type: 'reject'; readonly error: BulkheadRejectedError })
   | (Base & { readonly type: 'enqueue'; readonly queued: number })
   | (Base & { readonly type: 'dequeue'; readonly waited: number });
 
-/** A bulkhead: a {@link Policy} that bounds concurrency, with a bounded FIFO queue. */
+/**
+ * A bulkhead: a {@link Policy} that bounds concurrency, with a bounded FIFO queue.
+ *
+ * @example
+ * ```ts
+ * import { type Bulkhead, bulkhead } from 'breakwater/bulkhead';
+ *
+ * const pool: Bulkhead = bulkhead({ limit: 8, queue: 16 });
+ * const html = await pool.execute(({ signal }) => render(page, { signal }));
+ * setInterval(() => metrics.gauge('render.saturation', (pool.active + pool.queued) / 24), 5_000);
+ * ```
+ */
 export interface Bulkhead extends Policy<BulkheadEvent> {
   /** Calls running now. */
   readonly active: number;

@@ -1,6 +1,17 @@
 import { BreakwaterError, errorGuard } from '../core/errors.js';
 
-/** Why a bulkhead turned a call away. */
+/**
+ * Why a bulkhead turned a call away.
+ *
+ * @example
+ * ```ts
+ * import { type BulkheadRejectReason, isBulkheadRejectedError } from 'breakwater/bulkhead';
+ *
+ * const status: Record<BulkheadRejectReason, number> = { full: 429, 'queue-timeout': 503 };
+ * const r = await pool.executeOutcome(() => handle(req));
+ * if (!r.ok && isBulkheadRejectedError(r.error)) res.status(status[r.error.reason]).end();
+ * ```
+ */
 export type BulkheadRejectReason = 'full' | 'queue-timeout';
 
 /**

@@ -5,10 +5,33 @@ import { BaseLayer, type Chain, FAILURE_ONLY, FAST, invoke, Pipeline, type Polic
 import { checkNumber, checkObject, fail } from '../core/validate.js';
 import { InjectedFaultError } from './errors.js';
 
-/** What `chaos()` injected into a call. */
+/**
+ * What `chaos()` injected into a call.
+ *
+ * @example
+ * ```ts
+ * import { type ChaosInjection, chaos } from 'breakwater/chaos';
+ *
+ * const gameDay = chaos({ fault: { rate: 0.1 }, latency: { rate: 0.2, ms: 2_000 } });
+ * const injected: Record<ChaosInjection, number> = { latency: 0, fault: 0, result: 0 };
+ * gameDay.on('chaos', (e) => injected[e.injection]++);
+ * ```
+ */
 export type ChaosInjection = 'latency' | 'fault' | 'result';
 
-/** Events a chaos policy emits. */
+/**
+ * Events a chaos policy emits.
+ *
+ * @example
+ * ```ts
+ * import { type ChaosEvent, chaos } from 'breakwater/chaos';
+ *
+ * const gameDay = chaos({ latency: { rate: 0.2, ms: 2_000 }, fault: { rate: 0.05 }, name: 'search' });
+ * gameDay.on('chaos', (e: ChaosEvent) => {
+ *   log.info(`chaos in ${e.name}: ${e.injection}`, e.ms === undefined ? {} : { ms: e.ms });
+ * });
+ * ```
+ */
 export type ChaosEvent = PolicyEventBase & {
   readonly type: 'chaos';
   /** What was injected. */
@@ -17,7 +40,21 @@ export type ChaosEvent = PolicyEventBase & {
   readonly ms?: number | undefined;
 };
 
-/** Fails a share of calls without running them. */
+/**
+ * Fails a share of calls without running them.
+ *
+ * @example
+ * ```ts
+ * import { chaos, type FaultInjection } from 'breakwater/chaos';
+ *
+ * // 5 % of calls fail as the API's rate limit would, with the delay it asks for (`retryAfter`, ms).
+ * const rateLimited: FaultInjection = {
+ *   rate: 0.05,
+ *   error: () => Object.assign(new Error('429 Too Many Requests'), { status: 429, retryAfter: 1_000 }),
+ * };
+ * const gameDay = chaos({ fault: rateLimited });
+ * ```
+ */
 export interface FaultInjection {
   /** Share of calls, in [0, 1]. */
   readonly rate: number;
@@ -28,7 +65,21 @@ export interface FaultInjection {
   readonly error?: unknown;
 }
 
-/** Delays a share of calls before they run. */
+/**
+ * Delays a share of calls before they run.
+ *
+ * @example
+ * ```ts
+ * import { Policy } from 'breakwater';
+ * import { chaos, type LatencyInjection } from 'breakwater/chaos';
+ * import { retry } from 'breakwater/retry';
+ * import { timeout } from 'breakwater/timeout';
+ *
+ * // Half of the first attempts stall for 5 s; retries run at full speed.
+ * const stall: LatencyInjection = { rate: 0.5, ms: (ctx) => (ctx.attempt === 1 ? 5_000 : 0) };
+ * const policy = Policy.wrap(retry({ maxRetries: 2 }), timeout(1_000), chaos({ latency: stall }));
+ * ```
+ */
 export interface LatencyInjection {
   /** Share of calls, in [0, 1]. */
   readonly rate: number;
@@ -36,7 +87,18 @@ export interface LatencyInjection {
   readonly ms: number | ((ctx: Context) => number);
 }
 
-/** Replaces the result of a share of calls without running them. */
+/**
+ * Replaces the result of a share of calls without running them.
+ *
+ * @example
+ * ```ts
+ * import { chaos, type ResultInjection } from 'breakwater/chaos';
+ *
+ * // One call in ten gets an empty page instead of running, to exercise the empty state.
+ * const emptyPage: ResultInjection = { rate: 0.1, value: { items: [], next: null } };
+ * const gameDay = chaos({ result: emptyPage });
+ * ```
+ */
 export interface ResultInjection {
   /** Share of calls, in [0, 1]. */
   readonly rate: number;
@@ -44,7 +106,24 @@ export interface ResultInjection {
   readonly value?: unknown;
 }
 
-/** Options for {@link chaos}. */
+/**
+ * Options for {@link chaos}.
+ *
+ * @example
+ * ```ts
+ * import { type ChaosOptions, chaos } from 'breakwater/chaos';
+ * import { seededRandom } from 'breakwater/testing';
+ *
+ * const options: ChaosOptions = {
+ *   latency: { rate: 0.2, ms: 2_000 },
+ *   fault: { rate: 0.1 },
+ *   enabled: () => process.env.CHAOS === 'on', // asked on every call
+ *   random: seededRandom(42), // the same draws on every run
+ *   name: 'game-day',
+ * };
+ * const gameDay = chaos(options);
+ * ```
+ */
 export interface ChaosOptions {
   /** Throw instead of calling `fn`. */
   readonly fault?: FaultInjection | undefined;

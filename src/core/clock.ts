@@ -1,9 +1,36 @@
-/** An opaque handle returned by {@link Clock.setTimeout}. */
+/**
+ * An opaque handle returned by {@link Clock.setTimeout}.
+ *
+ * @example
+ * ```ts
+ * import { systemClock, type TimerHandle } from 'breakwater';
+ *
+ * const handle: TimerHandle = systemClock.setTimeout(() => flushMetrics(), 60_000);
+ * systemClock.unref?.(handle); // the pending flush does not keep the process alive
+ * onShutdown(() => systemClock.clearTimeout(handle));
+ * ```
+ */
 export type TimerHandle = unknown;
 
 /**
  * The source of time for every policy. Inject `virtualClock()` from `breakwater/testing` to drive
  * time in tests; the default, {@link systemClock}, uses the platform's timers.
+ *
+ * @example
+ * ```ts
+ * import { type Clock, systemClock } from 'breakwater';
+ * import { retry } from 'breakwater/retry';
+ *
+ * // The platform clock, recording every backoff sleep a retry takes.
+ * const clock: Clock = {
+ *   ...systemClock,
+ *   sleep(ms, signal) {
+ *     metrics.histogram('retry_sleep_ms', ms);
+ *     return systemClock.sleep(ms, signal);
+ *   },
+ * };
+ * const policy = retry({ maxRetries: 3, clock });
+ * ```
  */
 export interface Clock {
   /** Current time in milliseconds (epoch-based on the system clock). */

@@ -1,6 +1,20 @@
 import type { DeadlineEntry } from './deadline-queue.js';
 
-/** Options every `execute` call accepts. */
+/**
+ * Options every `execute` call accepts.
+ *
+ * @example
+ * ```ts
+ * import type { ExecuteOptions } from 'breakwater';
+ *
+ * const options: ExecuteOptions = {
+ *   signal: AbortSignal.timeout(5_000),
+ *   key: `order-${order.id}`,
+ *   data: { tenant: 'acme' },
+ * };
+ * const receipt = await policy.execute(({ key, signal }) => payments.charge(order, { key, signal }), options);
+ * ```
+ */
 export interface ExecuteOptions {
   /** The caller's signal: aborting it aborts `ctx.signal` and rejects with its `reason`. */
   readonly signal?: AbortSignal | undefined;
@@ -10,7 +24,21 @@ export interface ExecuteOptions {
   readonly data?: Record<string, unknown> | undefined;
 }
 
-/** What a protected function is told about its call. Read-only. */
+/**
+ * What a protected function is told about its call. Read-only.
+ *
+ * @example
+ * ```ts
+ * import type { Context } from 'breakwater';
+ * import { retry } from 'breakwater/retry';
+ *
+ * async function loadUser(ctx: Context, id: string) {
+ *   const headers = { 'x-attempt': String(ctx.attempt), 'x-tenant': String(ctx.data.tenant) };
+ *   return (await fetch(`${api}/users/${id}`, { signal: ctx.signal, headers })).json();
+ * }
+ * const user = await retry().execute((ctx) => loadUser(ctx, '42'), { data: { tenant: 'acme' } });
+ * ```
+ */
 export interface Context {
   /**
    * Aborts when the caller aborts or an enclosing timeout fires. It belongs to this call: two calls

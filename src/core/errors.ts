@@ -1,6 +1,17 @@
 const BRAND: unique symbol = Symbol.for('breakwater.error') as never;
 
-/** Options accepted by every breakwater error constructor. */
+/**
+ * Options accepted by every breakwater error constructor.
+ *
+ * @example
+ * ```ts
+ * import { type BreakwaterErrorOptions, TimeoutError } from 'breakwater';
+ *
+ * const options: BreakwaterErrorOptions = { cause: new Error('socket hang up') };
+ * const error = new TimeoutError(5_000, options);
+ * console.log(error.code, error.cause); // 'ERR_TIMEOUT', the socket error
+ * ```
+ */
 export interface BreakwaterErrorOptions {
   /** The error this one wraps, if any. */
   readonly cause?: unknown;

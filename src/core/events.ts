@@ -1,4 +1,17 @@
-/** Fields every policy event carries. */
+/**
+ * Fields every policy event carries.
+ *
+ * @example
+ * ```ts
+ * import { Policy, type PolicyEventBase } from 'breakwater';
+ * import { retry } from 'breakwater/retry';
+ * import { timeout } from 'breakwater/timeout';
+ *
+ * const logEvent = (e: PolicyEventBase) => log.info(`${e.kind}${e.name ? `(${e.name})` : ''}: ${e.type}`);
+ * const policy = Policy.wrap(timeout(10_000), retry({ name: 'search' }));
+ * policy.on('*', logEvent); // every event of both layers
+ * ```
+ */
 export interface PolicyEventBase {
   /** The event name, e.g. `'retry'`. */
   readonly type: string;
@@ -8,10 +21,36 @@ export interface PolicyEventBase {
   readonly name: string | undefined;
 }
 
-/** A listener for events of type `E`. */
+/**
+ * A listener for events of type `E`.
+ *
+ * @example
+ * ```ts
+ * import type { Listener } from 'breakwater';
+ * import { retry, type RetryEvent } from 'breakwater/retry';
+ *
+ * const logRetry: Listener<RetryEvent> = (e) => log.info(`${e.name} ${e.type} after attempt ${e.attempt}`);
+ * const policy = retry({ name: 'search' });
+ * policy.on('retry', logRetry);
+ * policy.on('give-up', logRetry);
+ * ```
+ */
 export type Listener<E> = (event: E) => void;
 
-/** Removes a listener. Calling it twice is harmless. */
+/**
+ * Removes a listener. Calling it twice is harmless.
+ *
+ * @example
+ * ```ts
+ * import type { Unsubscribe } from 'breakwater';
+ * import { retry } from 'breakwater/retry';
+ *
+ * const policy = retry({ maxRetries: 3 });
+ * const off: Unsubscribe = policy.on('retry', (e) => log.warn(`retrying in ${e.delay} ms`));
+ * // later, e.g. when the request that added it ends:
+ * off();
+ * ```
+ */
 export type Unsubscribe = () => void;
 
 /**

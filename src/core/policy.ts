@@ -1,10 +1,34 @@
 import { CallContext, type Context, type ExecuteOptions } from './context.js';
 import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from './events.js';
 
-/** The result of {@link Policy.executeOutcome}: never a rejection. */
+/**
+ * The result of {@link Policy.executeOutcome}: never a rejection.
+ *
+ * @example
+ * ```ts
+ * import type { Outcome } from 'breakwater';
+ * import { retry } from 'breakwater/retry';
+ *
+ * const outcome: Outcome<Response> = await retry().executeOutcome(({ signal }) => fetch(url, { signal }));
+ * if (outcome.ok) console.log(outcome.value.status);
+ * else log.error('request failed', outcome.error);
+ * ```
+ */
 export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
-/** The event a listener receives for `type` (or every event for `'*'`). */
+/**
+ * The event a listener receives for `type` (or every event for `'*'`).
+ *
+ * @example
+ * ```ts
+ * import type { EventOf } from 'breakwater';
+ * import { retry, type RetryEvent } from 'breakwater/retry';
+ *
+ * type GiveUp = EventOf<RetryEvent, 'give-up'>; // the 'give-up' variant, with its `reason`
+ * const alert = (e: GiveUp) => pager.notify(`${e.name} gave up after ${e.attempt} attempts: ${e.reason}`);
+ * retry({ name: 'billing' }).on('give-up', alert);
+ * ```
+ */
 export type EventOf<E extends PolicyEventBase, K> = K extends '*' ? E : Extract<E, { type: K }>;
 
 /**

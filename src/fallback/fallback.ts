@@ -7,19 +7,59 @@ import { checkFunction, checkObject } from '../core/validate.js';
  * What the fallback replaces: the error, or a result that `handleResult` rejected. Each variant
  * declares the other's key as absent, so `({ error }) => …` destructures; tell them apart with
  * `'error' in reason` (an error may itself be `undefined`).
+ *
+ * @example
+ * ```ts
+ * import { fallback, type FallbackReason } from 'breakwater/fallback';
+ *
+ * const fromCache = (reason: FallbackReason) => {
+ *   log.warn('serving the cached page', 'error' in reason ? reason.error : 'empty result');
+ *   return cache.get(url);
+ * };
+ * const policy = fallback({ to: fromCache, handleResult: (page) => page === null });
+ * ```
  */
 export type FallbackReason =
   | { readonly error: unknown; readonly result?: undefined }
   | { readonly result: unknown; readonly error?: undefined };
 
-/** Events a fallback policy emits. */
+/**
+ * Events a fallback policy emits.
+ *
+ * @example
+ * ```ts
+ * import { type FallbackEvent, fallback } from 'breakwater/fallback';
+ *
+ * const policy = fallback({ to: () => staleAnswer, handleResult: (r) => r === null, name: 'answers' });
+ * policy.on('fallback', (e: FallbackEvent) => {
+ *   metrics.increment('fallback', { policy: e.name ?? '-', on: 'error' in e ? 'error' : 'result' });
+ * });
+ * ```
+ */
 export type FallbackEvent = PolicyEventBase & {
   readonly type: 'fallback';
   readonly error?: unknown;
   readonly result?: unknown;
 };
 
-/** Options for {@link fallback}. */
+/**
+ * Options for {@link fallback}.
+ *
+ * @example
+ * ```ts
+ * import { isTimeoutError, Policy } from 'breakwater';
+ * import { type FallbackOptions, fallback } from 'breakwater/fallback';
+ * import { timeout } from 'breakwater/timeout';
+ *
+ * const options: FallbackOptions<Answer> = {
+ *   to: () => cheapModel.answer(question),
+ *   handle: (error) => isTimeoutError(error),
+ *   handleResult: (answer) => (answer as Answer).text === '',
+ *   name: 'answer',
+ * };
+ * const policy = Policy.wrap(fallback(options), timeout(20_000));
+ * ```
+ */
 export interface FallbackOptions<R = unknown> {
   /**
    * Produces the replacement value. Receives the failure (`{ error }` or `{ result }`) and the

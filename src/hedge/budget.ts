@@ -1,7 +1,18 @@
 import { SlidingBudget } from '../core/budget.js';
 import type { Clock } from '../core/clock.js';
 
-/** Options for {@link hedgeBudget}. */
+/**
+ * Options for {@link hedgeBudget}.
+ *
+ * @example
+ * ```ts
+ * import { type HedgeBudgetOptions, hedge, hedgeBudget } from 'breakwater/hedge';
+ *
+ * // At most 5 % extra attempts over the last 30 s, and 2 per second whatever the traffic.
+ * const options: HedgeBudgetOptions = { ratio: 0.05, minPerSecond: 2, window: 30_000 };
+ * const policy = hedge({ delay: { percentile: 95 }, budget: hedgeBudget(options) });
+ * ```
+ */
 export interface HedgeBudgetOptions {
   /** Hedged attempts allowed per call in the window. @defaultValue 0.1 */
   readonly ratio?: number | undefined;
@@ -13,7 +24,19 @@ export interface HedgeBudgetOptions {
   readonly clock?: Pick<Clock, 'now'> | undefined;
 }
 
-/** A hedge budget shared by any number of hedge policies. */
+/**
+ * A hedge budget shared by any number of hedge policies.
+ *
+ * @example
+ * ```ts
+ * import { type HedgeBudget, hedge, hedgeBudget } from 'breakwater/hedge';
+ *
+ * const budget: HedgeBudget = hedgeBudget({ ratio: 0.1 });
+ * const reads = hedge({ delay: { percentile: 95 }, budget });
+ * const scans = hedge({ delay: 500, budget });
+ * setInterval(() => metrics.gauge('hedges_per_call', budget.hedges / Math.max(1, budget.calls)), 10_000);
+ * ```
+ */
 export interface HedgeBudget {
   /** Calls counted in the current window. */
   readonly calls: number;

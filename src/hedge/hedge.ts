@@ -8,7 +8,21 @@ import type { HedgeBudget } from './budget.js';
 import { HedgeCancelledError } from './errors.js';
 import { LatencyWindow } from './percentile.js';
 
-/** Events a hedge policy emits. */
+/**
+ * Events a hedge policy emits.
+ *
+ * @example
+ * ```ts
+ * import { type HedgeEvent, hedge } from 'breakwater/hedge';
+ *
+ * const policy = hedge({ delay: { percentile: 95, max: 2_000 }, name: 'search' });
+ * policy.on('*', (e: HedgeEvent) => {
+ *   if (e.type === 'hedge') log.debug(`attempt ${e.attempt} started (${e.trigger}, delay ${e.delay} ms)`);
+ *   else if (e.type === 'hedge-denied') metrics.increment('hedge.denied');
+ *   else metrics.increment('hedge.won', { attempt: e.attempt, of: e.attempts }); // 'hedge-win'
+ * });
+ * ```
+ */
 export type HedgeEvent =
   | (PolicyEventBase & {
       /** A hedged attempt started. */
@@ -38,6 +52,15 @@ export type HedgeEvent =
 /**
  * A delay computed from the latencies this policy observed: the `percentile` of the primary attempt's
  * time to success over the latest `window` calls, clamped to `[min, max]`.
+ *
+ * @example
+ * ```ts
+ * import { hedge, type PercentileDelay } from 'breakwater/hedge';
+ *
+ * // Hedge calls slower than the p95 of the last 500, kept within 50 ms – 2 s (2 s until 20 samples).
+ * const delay: PercentileDelay = { percentile: 95, window: 500, min: 50, max: 2_000 };
+ * const policy = hedge({ delay });
+ * ```
  */
 export interface PercentileDelay {
   /** Percent, e.g. `95` for p95 (between 1 and 100). */
@@ -58,7 +81,23 @@ export interface PercentileDelay {
   readonly max?: number | undefined;
 }
 
-/** Options for {@link hedge}. */
+/**
+ * Options for {@link hedge}.
+ *
+ * @example
+ * ```ts
+ * import { type HedgeOptions, hedge, hedgeBudget } from 'breakwater/hedge';
+ *
+ * const options: HedgeOptions = {
+ *   delay: (ctx) => (ctx.data.interactive ? 200 : 1_000),
+ *   maxHedges: 2,
+ *   budget: hedgeBudget({ ratio: 0.05 }),
+ *   handle: (error) => (error as { status?: number }).status !== 400,
+ *   name: 'replicas',
+ * };
+ * const policy = hedge(options);
+ * ```
+ */
 export interface HedgeOptions {
   /**
    * How long an attempt may run before the next one starts: ms, a function of the call's context

@@ -1,15 +1,54 @@
 import { checkNumber, checkOneOf } from '../core/validate.js';
 
-/** How a delay is spread: `none`, `full` (U·d), `equal` (d/2 + U·d/2) or `decorrelated` (Polly v2). */
+/**
+ * How a delay is spread: `none`, `full` (U·d), `equal` (d/2 + U·d/2) or `decorrelated` (Polly v2).
+ *
+ * @example
+ * ```ts
+ * import { exponential, type Jitter } from 'breakwater/retry';
+ *
+ * const jitter: Jitter = process.env.NODE_ENV === 'test' ? 'none' : 'decorrelated';
+ * const backoff = exponential({ initial: 100, jitter });
+ * ```
+ */
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
 
-/** Per-call state a backoff may keep between retries (created on the first failure only). */
+/**
+ * Per-call state a backoff may keep between retries (created on the first failure only).
+ *
+ * @example
+ * ```ts
+ * import { type Backoff, type BackoffState, retry } from 'breakwater/retry';
+ *
+ * // Each delay triples the last one kept in `state.prev` (100, 300, 900 ms, …; fresh per call).
+ * const tripling: Backoff = {
+ *   delay(_retry: number, random: () => number, state: BackoffState) {
+ *     state.prev = state.prev === 0 ? 100 : Math.min(state.prev * 3, 10_000);
+ *     return state.prev * (0.5 + random() / 2);
+ *   },
+ * };
+ * retry({ backoff: tripling });
+ * ```
+ */
 export interface BackoffState {
   /** Free for the backoff's use; the decorrelated jitter keeps its previous curve value here. */
   prev: number;
 }
 
-/** A delay schedule. `retry` is 1 for the first retry; `random` returns a number in [0, 1). */
+/**
+ * A delay schedule. `retry` is 1 for the first retry; `random` returns a number in [0, 1).
+ *
+ * @example
+ * ```ts
+ * import { type Backoff, retry } from 'breakwater/retry';
+ *
+ * // Fixed steps, then 5 s for every later retry, each spread over its upper half.
+ * const steps: Backoff = {
+ *   delay: (n, random) => ([100, 500, 2_000][n - 1] ?? 5_000) * (0.5 + random() / 2),
+ * };
+ * const policy = retry({ maxRetries: 6, backoff: steps });
+ * ```
+ */
 export interface Backoff {
   /** The delay in ms before retry number `retry`. Always finite and ≥ 0. */
   delay(retry: number, random: () => number, state: BackoffState): number;
@@ -23,7 +62,17 @@ function spread(d: number, jitter: Jitter, random: () => number): number {
   return d;
 }
 
-/** Options for {@link constant}. */
+/**
+ * Options for {@link constant}.
+ *
+ * @example
+ * ```ts
+ * import { type ConstantOptions, constant, retry } from 'breakwater/retry';
+ *
+ * const options: ConstantOptions = { jitter: 'full' };
+ * retry({ maxRetries: 5, backoff: constant(1_000, options) });
+ * ```
+ */
 export interface ConstantOptions {
   /**
    * Spread applied to the delay (`decorrelated` is not meaningful here and is rejected).
@@ -47,7 +96,17 @@ export function constant(ms: number, options?: ConstantOptions): Backoff {
   return { delay: (_retry, random) => spread(ms, jitter, random) };
 }
 
-/** Options for {@link linear}. */
+/**
+ * Options for {@link linear}.
+ *
+ * @example
+ * ```ts
+ * import { type LinearOptions, linear, retry } from 'breakwater/retry';
+ *
+ * const options: LinearOptions = { initial: 250, step: 250, max: 2_000, jitter: 'equal' };
+ * retry({ maxRetries: 8, backoff: linear(options) });
+ * ```
+ */
 export interface LinearOptions {
   /** Delay before the first retry. @defaultValue 200 */
   readonly initial?: number | undefined;
@@ -78,7 +137,17 @@ export function linear(options?: LinearOptions): Backoff {
   };
 }
 
-/** Options for {@link exponential}. */
+/**
+ * Options for {@link exponential}.
+ *
+ * @example
+ * ```ts
+ * import { type ExponentialOptions, exponential, retry } from 'breakwater/retry';
+ *
+ * const options: ExponentialOptions = { initial: 100, factor: 3, max: 10_000, jitter: 'equal' };
+ * retry({ maxRetries: 5, backoff: exponential(options) });
+ * ```
+ */
 export interface ExponentialOptions {
   /** Delay before the first retry (the median for `decorrelated`). @defaultValue 200 */
   readonly initial?: number | undefined;

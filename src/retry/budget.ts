@@ -1,7 +1,18 @@
 import { SlidingBudget } from '../core/budget.js';
 import type { Clock } from '../core/clock.js';
 
-/** Options for {@link retryBudget}. */
+/**
+ * Options for {@link retryBudget}.
+ *
+ * @example
+ * ```ts
+ * import { type RetryBudgetOptions, retry, retryBudget } from 'breakwater/retry';
+ *
+ * const options: RetryBudgetOptions = { ratio: 0.1, minPerSecond: 5, window: 30_000 };
+ * const budget = retryBudget(options);
+ * const policy = retry({ maxRetries: 3, budget });
+ * ```
+ */
 export interface RetryBudgetOptions {
   /** Retries allowed per call in the window. @defaultValue 0.2 */
   readonly ratio?: number | undefined;
@@ -13,7 +24,19 @@ export interface RetryBudgetOptions {
   readonly clock?: Clock | undefined;
 }
 
-/** A retry budget shared by any number of retry policies. */
+/**
+ * A retry budget shared by any number of retry policies.
+ *
+ * @example
+ * ```ts
+ * import { type RetryBudget, retry, retryBudget } from 'breakwater/retry';
+ *
+ * const budget: RetryBudget = retryBudget({ ratio: 0.2 });
+ * const users = retry({ maxRetries: 3, budget });
+ * const orders = retry({ maxRetries: 5, budget });
+ * setInterval(() => metrics.gauge('retries_per_call', budget.retries / Math.max(1, budget.calls)), 10_000);
+ * ```
+ */
 export interface RetryBudget {
   /** Calls counted in the current window. */
   readonly calls: number;

@@ -11,12 +11,34 @@ import { retryAfterHint } from './retry-after.js';
  * What the last attempt produced: an error, or a result that `handleResult` asked to retry. Each
  * variant declares the other's key as absent, so `(n, { error }) => …` destructures; tell them apart
  * with `'error' in outcome`.
+ *
+ * @example
+ * ```ts
+ * import { retry, type RetryOutcome } from 'breakwater/retry';
+ *
+ * // A 503 response waits 5 s; an error waits 1 s, 2 s, 3 s, … as the attempts go.
+ * const backoff = (attempt: number, outcome: RetryOutcome) => ('error' in outcome ? 1_000 * attempt : 5_000);
+ * const policy = retry({ backoff, handleResult: (r) => (r as Response).status === 503 });
+ * ```
  */
 export type RetryOutcome<T = unknown> =
   | { readonly error: unknown; readonly result?: undefined }
   | { readonly result: T; readonly error?: undefined };
 
-/** Events a retry policy emits. */
+/**
+ * Events a retry policy emits.
+ *
+ * @example
+ * ```ts
+ * import { retry, type RetryEvent } from 'breakwater/retry';
+ *
+ * const policy = retry({ maxRetries: 3, name: 'search' });
+ * policy.on('*', (e: RetryEvent) => {
+ *   if (e.type === 'retry') log.warn(`attempt ${e.attempt} failed, next in ${e.delay} ms`, e.error);
+ *   else if (e.type === 'give-up') log.error(`${e.name} gave up after ${e.attempt} attempts (${e.reason})`);
+ * });
+ * ```
+ */
 export type RetryEvent =
   | (PolicyEventBase & {
       readonly type: 'retry';
@@ -42,7 +64,22 @@ export type RetryEvent =
       readonly attempt: number;
     });
 
-/** Options for {@link retry}. */
+/**
+ * Options for {@link retry}.
+ *
+ * @example
+ * ```ts
+ * import { exponential, retry, type RetryOptions } from 'breakwater/retry';
+ *
+ * const options: RetryOptions = {
+ *   maxRetries: 4,
+ *   backoff: exponential({ initial: 200, max: 5_000 }),
+ *   handle: (error) => (error as { status?: number }).status !== 400,
+ *   name: 'payments',
+ * };
+ * const policy = retry(options);
+ * ```
+ */
 export interface RetryOptions {
   /** Retries after the first call; at most `maxRetries + 1` calls. `Infinity` retries forever. @defaultValue 3 */
   readonly maxRetries?: number | undefined;

@@ -3,6 +3,23 @@ import { BreakwaterError, type BreakwaterErrorOptions, errorGuard } from '../cor
 /**
  * Which limit of a {@link StreamTimeoutError} passed: the first chunk came too late, the stream
  * went silent between two chunks, or the whole stream took too long.
+ *
+ * @example
+ * ```ts
+ * import { isStreamTimeoutError, type StreamTimeoutPhase } from 'breakwater/stream';
+ *
+ * const notice: Record<StreamTimeoutPhase, string> = {
+ *   'first-chunk': 'The model did not start answering in time.',
+ *   idle: 'The answer stalled.',
+ *   total: 'The answer took too long.',
+ * };
+ * try {
+ *   for await (const chunk of await chat.execute(call)) write(chunk);
+ * } catch (e) {
+ *   if (!isStreamTimeoutError(e)) throw e;
+ *   write(notice[e.phase]);
+ * }
+ * ```
  */
 export type StreamTimeoutPhase = 'first-chunk' | 'idle' | 'total';
 

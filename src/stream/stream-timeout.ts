@@ -12,7 +12,27 @@ import { BaseLayer, type Chain, invoke, type Outcome, Pipeline, type Policy } fr
 import { checkNumber, checkObject } from '../core/validate.js';
 import { StreamTimeoutError, type StreamTimeoutPhase } from './errors.js';
 
-/** What a reader of a web `ReadableStream` offers (the subset `streamTimeout` uses). */
+/**
+ * What a reader of a web `ReadableStream` offers (the subset `streamTimeout` uses).
+ *
+ * @example
+ * ```ts
+ * import { type StreamReader, streamTimeout } from 'breakwater/stream';
+ *
+ * // A test source that sends one chunk, then stalls: the idle limit ends the stream.
+ * const chunks = ['hello'];
+ * const stalling: StreamReader<string> = {
+ *   read: () => {
+ *     const value = chunks.shift();
+ *     return value === undefined ? new Promise<never>(() => {}) : Promise.resolve({ done: false, value });
+ *   },
+ *   cancel: async () => {},
+ *   releaseLock: () => {},
+ * };
+ * const stream = await streamTimeout({ idle: 1_000 }).execute(() => ({ getReader: () => stalling }));
+ * for await (const chunk of stream) console.log(chunk); // 'hello', then a StreamTimeoutError (idle)
+ * ```
+ */
 export interface StreamReader<C> {
   /** Reads the next chunk. */
   read(): PromiseLike<{ readonly done: boolean; readonly value?: C | undefined }>;
@@ -22,7 +42,22 @@ export interface StreamReader<C> {
   releaseLock(): void;
 }
 
-/** A web `ReadableStream`, or anything with the same `getReader()` (browsers' streams are not all async-iterable). */
+/**
+ * A web `ReadableStream`, or anything with the same `getReader()` (browsers' streams are not all async-iterable).
+ *
+ * @example
+ * ```ts
+ * import { type ReadableStreamLike, streamTimeout } from 'breakwater/stream';
+ *
+ * // A fetch body: read through `getReader()` where the runtime's streams are not async-iterable.
+ * async function open(signal: AbortSignal): Promise<ReadableStreamLike<Uint8Array>> {
+ *   const res = await fetch(url, { signal });
+ *   if (res.body === null) throw new Error(`no body (HTTP ${res.status})`);
+ *   return res.body;
+ * }
+ * const body = await streamTimeout({ firstChunk: 10_000, idle: 5_000 }).execute(({ signal }) => open(signal));
+ * ```
+ */
 export interface ReadableStreamLike<C> {
   /** Locks the stream to a new reader. */
   getReader(): StreamReader<C>;
@@ -31,6 +66,23 @@ export interface ReadableStreamLike<C> {
 /**
  * What `fn` may return under `streamTimeout`: an `AsyncIterable` (an SDK stream, an async
  * generator) or a web `ReadableStream` (read through `getReader()` where it is not async-iterable).
+ *
+ * @example
+ * ```ts
+ * import type { Context } from 'breakwater';
+ * import { type StreamSource, streamTimeout } from 'breakwater/stream';
+ *
+ * // An async generator is a source: each page is a chunk, and `idle` bounds the wait for the next one.
+ * async function* pages(signal: AbortSignal) {
+ *   for (let cursor: string | null = ''; cursor !== null; ) {
+ *     const page = await api.list({ cursor, signal });
+ *     cursor = page.next;
+ *     yield page;
+ *   }
+ * }
+ * const source = (ctx: Context): StreamSource<Page> => pages(ctx.signal);
+ * const stream = await streamTimeout({ firstChunk: 5_000, idle: 5_000 }).execute(source);
+ * ```
  */
 export type StreamSource<C> = AsyncIterable<C> | ReadableStream<C> | ReadableStreamLike<C>;
 
@@ -38,6 +90,18 @@ export type StreamSource<C> = AsyncIterable<C> | ReadableStream<C> | ReadableStr
  * The stream `execute` resolves to once the first chunk has arrived: it yields that chunk, then the
  * rest of the source's. Iterate it once (it is its own iterator, like a generator). After the first
  * chunk, a failure or a stall makes `next()` reject; it is never retried.
+ *
+ * @example
+ * ```ts
+ * import { streamTimeout, type TimedStream } from 'breakwater/stream';
+ *
+ * const policy = streamTimeout({ firstChunk: 10_000, idle: 5_000 });
+ * const stream: TimedStream<string> = await policy.execute(({ signal }) => llm.streamText(prompt, { signal }));
+ * for await (const text of stream) {
+ *   res.write(text);
+ *   if (res.destroyed) break; // calls return(): the call's signal aborts and the source is closed
+ * }
+ * ```
  */
 export interface TimedStream<C> extends AsyncIterable<C> {
   /** Returns this stream (it is its own iterator). */
@@ -51,12 +115,37 @@ export interface TimedStream<C> extends AsyncIterable<C> {
   return(): Promise<IteratorResult<C, undefined>>;
 }
 
-/** How a stream that `execute` handed out ended. */
+/**
+ * How a stream that `execute` handed out ended.
+ *
+ * @example
+ * ```ts
+ * import { type StreamEndOutcome, streamTimeout } from 'breakwater/stream';
+ *
+ * const policy = streamTimeout({ firstChunk: 10_000, idle: 5_000, name: 'chat' });
+ * const ended: Record<StreamEndOutcome, number> = { complete: 0, error: 0, timeout: 0, abort: 0, return: 0 };
+ * policy.on('stream-end', (e) => ended[e.outcome]++);
+ * ```
+ */
 export type StreamEndOutcome = 'complete' | 'error' | 'timeout' | 'abort' | 'return';
 
 type Base = PolicyEventBase & { readonly kind: 'stream-timeout' };
 
-/** Events a stream-timeout policy emits. */
+/**
+ * Events a stream-timeout policy emits.
+ *
+ * @example
+ * ```ts
+ * import { type StreamTimeoutEvent, streamTimeout } from 'breakwater/stream';
+ *
+ * const policy = streamTimeout({ firstChunk: 10_000, idle: 5_000, name: 'chat' });
+ * policy.on('*', (e: StreamTimeoutEvent) => {
+ *   if (e.type === 'first-chunk') metrics.histogram('llm.ttft_ms', e.ms);
+ *   else if (e.type === 'timeout') log.warn(`${e.name}: ${e.phase} limit of ${e.ms} ms passed`);
+ *   else metrics.histogram('llm.stream_ms', e.ms, { outcome: e.outcome, chunks: e.chunks }); // 'stream-end'
+ * });
+ * ```
+ */
 export type StreamTimeoutEvent =
   /** The first chunk arrived; `ms` since the call started (time to first chunk, TTFT). */
   | (Base & { readonly type: 'first-chunk'; readonly ms: number })
@@ -73,7 +162,18 @@ export type StreamTimeoutEvent =
       readonly ms: number;
     });
 
-/** Options for {@link streamTimeout}. Give at least one of `firstChunk`, `idle`, `total`. */
+/**
+ * Options for {@link streamTimeout}. Give at least one of `firstChunk`, `idle`, `total`.
+ *
+ * @example
+ * ```ts
+ * import { type StreamTimeoutOptions, streamTimeout } from 'breakwater/stream';
+ *
+ * // First token within 15 s, no gap over 5 s, and the whole answer within 2 min.
+ * const options: StreamTimeoutOptions = { firstChunk: 15_000, idle: 5_000, total: 120_000, name: 'chat' };
+ * const policy = streamTimeout(options);
+ * ```
+ */
 export interface StreamTimeoutOptions {
   /**
    * Longest wait for the first chunk, in ms from the start of the call (time to first chunk,
@@ -104,6 +204,16 @@ export interface StreamTimeoutOptions {
  * A stream-timeout policy: `execute` resolves to a {@link TimedStream} of the source's chunks. The
  * second signature exists for composition (`Policy.wrap`): a value that is not a stream is passed
  * through as is.
+ *
+ * @example
+ * ```ts
+ * import { type StreamPolicy, streamTimeout } from 'breakwater/stream';
+ *
+ * const tokens: StreamPolicy = streamTimeout({ firstChunk: 10_000, idle: 5_000 });
+ * const r = await tokens.executeOutcome(({ signal }) => llm.streamText(prompt, { signal }));
+ * if (r.ok) for await (const text of r.value) res.write(text);
+ * else res.write(cannedAnswer); // no chunk was delivered, so nothing is said twice
+ * ```
  */
 export interface StreamPolicy extends Policy<StreamTimeoutEvent> {
   /** Runs `fn`, pulls the source's first chunk, and resolves to the stream once it has arrived. */

@@ -18,7 +18,21 @@ function fail(message: string, expected: unknown, actual: unknown): never {
 const shape = (e: NewEvent | Event) =>
   e.metadata === undefined ? { type: e.type, data: e.data } : { type: e.type, data: e.data, metadata: e.metadata };
 
-/** What a decider spec checks after `when`. */
+/**
+ * What a decider spec checks after `when`.
+ *
+ * @example
+ * ```ts
+ * import { type DeciderThen, deciderSpec } from 'breakwater/testing';
+ *
+ * // A helper for several tests: adding `n` to a counter that already holds 1 (`counter`: see DeciderSpec).
+ * const add = (n: number): DeciderThen<number, Added> =>
+ *   deciderSpec(counter).given([{ type: 'Added', data: { n: 1 } }]).when({ type: 'add', n });
+ * await add(2).thenEvents({ type: 'Added', data: { n: 2 } });
+ * await add(2).thenState(3);
+ * await add(-1).thenThrows(RangeError);
+ * ```
+ */
 export interface DeciderThen<S, E extends Event> {
   /** The command produced exactly these events (type, data and metadata if given; ids ignored). */
   thenEvents(expected: NewEvent<E> | readonly NewEvent<E>[]): Promise<void>;
@@ -32,13 +46,45 @@ export interface DeciderThen<S, E extends Event> {
   thenState(expected: S): Promise<void>;
 }
 
-/** A decider spec after `given`. */
+/**
+ * A decider spec after `given`.
+ *
+ * @example
+ * ```ts
+ * import { type DeciderWhen, deciderSpec } from 'breakwater/testing';
+ *
+ * // One history, several commands (`counter`: see DeciderSpec).
+ * const fresh: DeciderWhen<number, Add, Added> = deciderSpec(counter).given();
+ * await fresh.when({ type: 'add', n: 5 }).thenState(5);
+ * await fresh.when({ type: 'add', n: -1 }).thenThrows(/negative/);
+ * ```
+ */
 export interface DeciderWhen<S, C, E extends Event> {
   /** The command under test. */
   when(command: C): DeciderThen<S, E>;
 }
 
-/** A decider spec. */
+/**
+ * A decider spec.
+ *
+ * @example
+ * ```ts
+ * import type { Event } from 'breakwater/event-store';
+ * import { type DeciderSpec, deciderSpec } from 'breakwater/testing';
+ *
+ * type Add = { type: 'add'; n: number };
+ * type Added = Event<'Added', { n: number }>;
+ * const spec: DeciderSpec<number, Add, Added> = deciderSpec<number, Add, Added>({
+ *   initialState: 0,
+ *   evolve: (total, e) => total + e.data.n,
+ *   decide: ({ n }) => {
+ *     if (n < 0) throw new RangeError('negative amount');
+ *     return { type: 'Added', data: { n } };
+ *   },
+ * });
+ * await spec.given([{ type: 'Added', data: { n: 1 } }]).when({ type: 'add', n: 2 }).thenState(3);
+ * ```
+ */
 export interface DeciderSpec<S, C, E extends Event> {
   /** The stream's past events (none for a new stream). */
   given(events?: readonly E[]): DeciderWhen<S, C, E>;
@@ -120,7 +166,22 @@ export function deciderSpec<S, C, E extends Event = Event>(decider: Decider<S, C
   };
 }
 
-/** A projection spec after `given`. */
+/**
+ * A projection spec after `given`.
+ *
+ * @example
+ * ```ts
+ * import { type ProjectionWhen, projectionSpec } from 'breakwater/testing';
+ *
+ * // `given` events, then more with `when`, or `thenReadModel` at once (`costPerModel`: see ProjectionSpec).
+ * const spec: ProjectionWhen = projectionSpec(costPerModel).given([
+ *   { type: 'ModelReplied', data: { model: 'a', cost: 2 } },
+ * ]);
+ * await spec
+ *   .when([{ type: 'ModelReplied', data: { model: 'a', cost: 3 } }])
+ *   .thenReadModel(() => expect(costs.get('a')).toBe(5));
+ * ```
+ */
 export interface ProjectionWhen {
   /** Events applied after the given ones (optional; `then` may follow `given` directly). */
   when(events: readonly (Event & { readonly stream?: string })[]): ProjectionThen;
@@ -128,7 +189,20 @@ export interface ProjectionWhen {
   thenReadModel(assert: () => void | PromiseLike<void>): Promise<void>;
 }
 
-/** What a projection spec checks. */
+/**
+ * What a projection spec checks.
+ *
+ * @example
+ * ```ts
+ * import { type ProjectionThen, projectionSpec } from 'breakwater/testing';
+ *
+ * // `balances` is a projection whose handler throws on an overdraft.
+ * const overdraft: ProjectionThen = projectionSpec(balances)
+ *   .given([{ type: 'Deposited', data: { account: 'a', amount: 10 } }])
+ *   .when([{ type: 'Withdrawn', data: { account: 'a', amount: 20 } }]);
+ * await overdraft.thenThrows(/overdraft/);
+ * ```
+ */
 export interface ProjectionThen {
   /** Applies the events, then runs `assert` on your read model. */
   thenReadModel(assert: () => void | PromiseLike<void>): Promise<void>;
@@ -136,7 +210,25 @@ export interface ProjectionThen {
   thenThrows(pattern?: RegExp): Promise<void>;
 }
 
-/** A projection spec. */
+/**
+ * A projection spec.
+ *
+ * @example
+ * ```ts
+ * import { type Event, projection } from 'breakwater/event-store';
+ * import { type ProjectionSpec, projectionSpec } from 'breakwater/testing';
+ *
+ * const costs = new Map<string, number>();
+ * const costPerModel = projection<Event<'ModelReplied', { model: string; cost: number }>>({
+ *   name: 'cost-per-model',
+ *   handles: { ModelReplied: (e) => void costs.set(e.data.model, (costs.get(e.data.model) ?? 0) + e.data.cost) },
+ * });
+ * const spec: ProjectionSpec = projectionSpec(costPerModel);
+ * await spec
+ *   .given([{ type: 'ModelReplied', data: { model: 'a', cost: 2 } }])
+ *   .thenReadModel(() => expect(costs.get('a')).toBe(2));
+ * ```
+ */
 export interface ProjectionSpec {
   /** Events already applied (stream `'spec'` unless an event names one). */
   given(events?: readonly (Event & { readonly stream?: string })[]): ProjectionWhen;

@@ -2,7 +2,18 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { sleepWith } from '../core/clock.js';
 import { checkNumber } from '../core/validate.js';
 
-/** Options for {@link virtualClock}. */
+/**
+ * Options for {@link virtualClock}.
+ *
+ * @example
+ * ```ts
+ * import { type VirtualClockOptions, virtualClock } from 'breakwater/testing';
+ *
+ * // Dates in events and logs read naturally; more turns for long promise chains between timers.
+ * const options: VirtualClockOptions = { start: Date.parse('2025-01-01T00:00:00Z'), flushTurns: 200 };
+ * const clock = virtualClock(options);
+ * ```
+ */
 export interface VirtualClockOptions {
   /**
    * The clock's initial `now()`.
@@ -17,7 +28,21 @@ export interface VirtualClockOptions {
   readonly flushTurns?: number | undefined;
 }
 
-/** A {@link Clock} whose time moves only when a test says so. */
+/**
+ * A {@link Clock} whose time moves only when a test says so.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, consecutive } from 'breakwater/breaker';
+ * import { type VirtualClock, virtualClock } from 'breakwater/testing';
+ *
+ * const clock: VirtualClock = virtualClock();
+ * const breaker = circuitBreaker({ strategy: consecutive(1), breakDuration: 30_000, clock });
+ * await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+ * await clock.advance(30_000); // no real wait
+ * expect(breaker.state).toBe('half-open');
+ * ```
+ */
 export interface VirtualClock extends Clock {
   /**
    * Moves time forward by `ms`, firing every timer that falls due in time order; between timers,

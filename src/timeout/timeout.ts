@@ -6,17 +6,52 @@ import type { PolicyEventBase } from '../core/events.js';
 import { BaseLayer, type Chain, FAST, invoke, Pipeline, type Policy, SKIP } from '../core/policy.js';
 import { checkFunction, checkNumber, checkObject, checkOneOf } from '../core/validate.js';
 
-/** `cooperative` waits for `fn` to settle after aborting its signal; `aggressive` walks away at once. */
+/**
+ * `cooperative` waits for `fn` to settle after aborting its signal; `aggressive` walks away at once.
+ *
+ * @example
+ * ```ts
+ * import { timeout, type TimeoutStrategy } from 'breakwater/timeout';
+ *
+ * // Walk away at once from a client that ignores its signal; otherwise wait for it to stop.
+ * const strategy: TimeoutStrategy = client.honoursAbort ? 'cooperative' : 'aggressive';
+ * const policy = timeout({ after: 5_000, strategy });
+ * ```
+ */
 export type TimeoutStrategy = 'cooperative' | 'aggressive';
 
-/** Events a timeout policy emits. */
+/**
+ * Events a timeout policy emits.
+ *
+ * @example
+ * ```ts
+ * import { type TimeoutEvent, timeout } from 'breakwater/timeout';
+ *
+ * const perAttempt = timeout({ after: 10_000, name: 'llm-attempt' });
+ * perAttempt.on('timeout', (e: TimeoutEvent) => log.warn(`${e.name} timed out after ${e.ms} ms`));
+ * ```
+ */
 export type TimeoutEvent = PolicyEventBase & {
   readonly type: 'timeout';
   /** The limit that passed, in ms. */
   readonly ms: number;
 };
 
-/** Options for {@link timeout}. */
+/**
+ * Options for {@link timeout}.
+ *
+ * @example
+ * ```ts
+ * import { timeout, type TimeoutOptions } from 'breakwater/timeout';
+ *
+ * const options: TimeoutOptions = {
+ *   after: (ctx) => (ctx.data.batch ? 120_000 : 10_000),
+ *   strategy: 'cooperative',
+ *   name: 'render',
+ * };
+ * const policy = timeout(options);
+ * ```
+ */
 export interface TimeoutOptions {
   /** The limit in ms, or a function of the call's context. `Infinity` disables the limit. */
   readonly after: number | ((ctx: Context) => number);

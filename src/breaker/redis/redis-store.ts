@@ -4,7 +4,24 @@ import type { BreakerStore } from '../breaker.js';
 import type { BreakerBackend, Op, Reply, Shared } from './backend.js';
 import { SharedBreakerStore } from './shared-store.js';
 
-/** The subscriber connection the store makes with `duplicate()` (an ioredis client). */
+/**
+ * The subscriber connection the store makes with `duplicate()` (an ioredis client).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { type RedisBreakerClient, type RedisBreakerSubscriber, redisBreakerStore } from 'breakwater/breaker/redis';
+ *
+ * const redis = new Redis({ maxRetriesPerRequest: 1 });
+ * const client: RedisBreakerClient = {
+ *   evalsha: (sha, keys, ...args) => redis.evalsha(sha, keys, ...args),
+ *   eval: (script, keys, ...args) => redis.eval(script, keys, ...args),
+ *   // The store's notification connection, named so that it shows in CLIENT LIST.
+ *   duplicate: (): RedisBreakerSubscriber => redis.duplicate({ connectionName: 'breaker-events' }),
+ * };
+ * const store = redisBreakerStore(client, { key: 'llm:openai' });
+ * ```
+ */
 export interface RedisBreakerSubscriber {
   /** Subscribes to a channel. */
   subscribe(channel: string): Promise<unknown>;
@@ -14,7 +31,20 @@ export interface RedisBreakerSubscriber {
   disconnect(): void;
 }
 
-/** What the store needs from an ioredis client (`Redis`; on a cluster every key shares one hash slot). */
+/**
+ * What the store needs from an ioredis client (`Redis`; on a cluster every key shares one hash slot).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { type RedisBreakerClient, redisBreakerStore } from 'breakwater/breaker/redis';
+ *
+ * const client: RedisBreakerClient = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+ *   maxRetriesPerRequest: 1,
+ * });
+ * const store = redisBreakerStore(client, { key: 'llm:openai' });
+ * ```
+ */
 export interface RedisBreakerClient {
   /** Runs a cached Lua script. */
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
@@ -26,7 +56,23 @@ export interface RedisBreakerClient {
   readonly status?: string | undefined;
 }
 
-/** Options for {@link redisBreakerStore}. */
+/**
+ * Options for {@link redisBreakerStore}.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker } from 'breakwater/breaker';
+ * import { type RedisBreakerStoreOptions, redisBreakerStore } from 'breakwater/breaker/redis';
+ *
+ * const options: RedisBreakerStoreOptions = {
+ *   key: 'llm:openai',
+ *   prefix: 'myapp:breaker:',
+ *   staleness: 500, // the fleet agrees within 0.5 s
+ *   timeout: 250, // a slower operation counts Redis as unreachable: the breaker runs on local state
+ * };
+ * const breaker = circuitBreaker({ store: redisBreakerStore(redis, options) });
+ * ```
+ */
 export interface RedisBreakerStoreOptions {
   /** The breaker's name in Redis: every instance with the same `key` (and `prefix`) shares one circuit. */
   readonly key: string;
@@ -58,7 +104,20 @@ export interface RedisBreakerStoreOptions {
   readonly clock?: Clock | undefined;
 }
 
-/** A {@link BreakerStore} in Redis: pass it as `circuitBreaker({ store })`. */
+/**
+ * A {@link BreakerStore} in Redis: pass it as `circuitBreaker({ store })`.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker } from 'breakwater/breaker';
+ * import { type RedisBreakerStore, redisBreakerStore } from 'breakwater/breaker/redis';
+ *
+ * const store: RedisBreakerStore = redisBreakerStore(redis, { key: 'llm:openai' });
+ * const breaker = circuitBreaker({ store });
+ * const health = () => ({ circuit: breaker.state, sharedStateReachable: !store.degraded });
+ * process.on('SIGTERM', () => void store.close());
+ * ```
+ */
 export interface RedisBreakerStore extends BreakerStore {
   /** True while Redis is unreachable and the breaker runs on its local state. */
   readonly degraded: boolean;
