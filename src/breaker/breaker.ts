@@ -123,8 +123,9 @@ export interface BreakerStore {
   /** Called once by `circuitBreaker()`: the store keeps `breaker` to read and drive it. */
   attach(breaker: BreakerLink): void;
   /**
-   * The breaker changed on its own (never called for a {@link BreakerLink.sync} from the store);
-   * `detail` comes with `open`.
+   * The breaker changed state; `detail` comes with `open`. Also called, synchronously inside the
+   * call, for a state the store itself applied through {@link BreakerLink.sync}: a store that
+   * writes changes out should skip those (the Redis store sets a flag around its `sync` calls).
    */
   changed(change: BreakerChange, detail?: { readonly breakDuration: number; readonly openings: number }): void;
   /**
