@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../../core/clock.js';
+import { LuaScript } from '../../core/redis.js';
 import { checkNumber, checkObject, fail } from '../../core/validate.js';
 import type { BreakerStore } from '../breaker.js';
 import type { BreakerBackend, Op, Reply, Shared } from './backend.js';
@@ -278,14 +279,7 @@ function readShared(v: readonly unknown[], at: number, member: unknown): Shared 
   };
 }
 
-async function sha1(text: string): Promise<string> {
-  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text)));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
-}
-
-let scriptSha: Promise<string> | undefined;
+const RUN = /*#__PURE__*/ new LuaScript(SCRIPT);
 
 /** The shared record in Redis: the script above, and the channel for notifications. @internal */
 export class RedisBackend implements BreakerBackend {
@@ -307,14 +301,7 @@ export class RedisBackend implements BreakerBackend {
   async exec(op: Op, me: string, slots: number, args: readonly (string | number)[]): Promise<Reply> {
     const keys = this.#keys;
     for (let i = keys.length - 1; i <= slots; i++) keys.push(`${this.#base}:probe:${i}`);
-    const all = [...keys.slice(0, 2 + slots), op, me, ...args];
-    scriptSha ??= sha1(SCRIPT);
-    const sha = await scriptSha;
-    const client = this.#client;
-    const v = await client.evalsha(sha, 2 + slots, ...all).catch((error: unknown) => {
-      if (!String((error as Error | null)?.message).startsWith('NOSCRIPT')) throw error;
-      return client.eval(SCRIPT, 2 + slots, ...all);
-    });
+    const v = await RUN.run(this.#client, keys.slice(0, 2 + slots), [op, me, ...args]);
     if (!Array.isArray(v)) throw new Error('Unexpected reply from the breaker script');
     return { ok: Number(v[0]), state: v.length > 1 ? readShared(v, 1, v[7]) : undefined };
   }

@@ -1,3 +1,4 @@
+import { LuaScript, withTimeout } from '../../core/redis.js';
 import { IdempotencyRecordMalformedError, IdempotencyStoreUnavailableError } from '../errors.js';
 import type { ClaimRequest, ClaimResult, IdempotencyRecord, IdempotencyStore } from '../store.js';
 import { checkRecord, newToken } from '../store.js';
@@ -56,7 +57,7 @@ export interface RedisIdempotencyStoreOptions {
 // Physical expiry (PX) follows the lease or the TTL, so crashed holders' keys disappear by themselves.
 
 // Claim: SET NX PX; else take over a lapsed record; else return the live value.
-const CLAIM = `
+const CLAIM = /*#__PURE__*/ new LuaScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
@@ -66,11 +67,11 @@ if ok and type(h) == 'table' and tonumber(h[4]) and tonumber(h[4]) <= tonumber(A
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
-return v`;
+return v`);
 
 // Compare-and-set on the owner: in progress, same token, lease not lapsed. ARGV[3] = '' deletes;
 // otherwise the header is replaced by ARGV[3] and ARGV[5] is appended (the result).
-const CAS = `
+const CAS = /*#__PURE__*/ new LuaScript(`
 local v = redis.call('GET', KEYS[1])
 if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
 local nl = string.find(v, '\\n', 1, true)
@@ -82,25 +83,17 @@ if ARGV[3] == '' then
 else
   redis.call('SET', KEYS[1], ARGV[3] .. string.sub(v, nl) .. ARGV[5], 'PX', ARGV[4])
 end
-return 1`;
+return 1`);
 
 const header = (status: 'p' | 'c', token: string, leaseUntil: number, expiresAt: number): string =>
   JSON.stringify([status, token, leaseUntil, expiresAt]);
 const ownerPrefix = (token: string): string => `${JSON.stringify(['p', token]).slice(0, -1)},`;
 const px = (ms: number): number => Math.max(1, Math.ceil(ms));
 
-async function sha1(text: string): Promise<string> {
-  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text)));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
-}
-
 class RedisStore implements IdempotencyStore {
   readonly #client: RedisLike;
   readonly #prefix: string;
   readonly #timeout: number;
-  readonly #shas = new Map<string, Promise<string>>();
 
   constructor(client: RedisLike, prefix: string, timeout: number) {
     this.#client = client;
@@ -142,43 +135,17 @@ class RedisStore implements IdempotencyStore {
     return record.expiresAt <= now ? undefined : record;
   }
 
-  async #script(script: string, key: string, args: (string | number)[]): Promise<unknown> {
-    let sha = this.#shas.get(script);
-    if (sha === undefined) {
-      sha = sha1(script);
-      this.#shas.set(script, sha);
-    }
-    const k = this.#prefix + key;
-    const client = this.#client;
-    const hex = await sha;
-    return this.#guard(
-      client.evalsha(hex, 1, k, ...args).catch((error: unknown) => {
-        if (!String((error as Error | null)?.message).startsWith('NOSCRIPT')) throw error;
-        return client.eval(script, 1, k, ...args);
-      }),
-    );
+  #script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+    return this.#guard(script.run(this.#client, [this.#prefix + key], args));
   }
 
   #guard<T>(pending: Promise<T>): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new IdempotencyStoreUnavailableError('redis', { cause: new Error(`no answer within ${this.#timeout} ms`) }),
-          ),
-        this.#timeout,
-      );
-      pending.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(new IdempotencyStoreUnavailableError('redis', { cause: error }));
-        },
-      );
-    });
+    return withTimeout(
+      pending,
+      this.#timeout,
+      () => new IdempotencyStoreUnavailableError('redis', { cause: new Error(`no answer within ${this.#timeout} ms`) }),
+      (error) => new IdempotencyStoreUnavailableError('redis', { cause: error }),
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import { LuaScript } from '../../core/redis.js';
 import type { AggregatorStore, GroupUpdate, StoredGroup } from '../aggregator-store.js';
 import type { CompletedBy } from '../completion.js';
 import { AggregatorLockError } from '../errors.js';
@@ -58,15 +59,15 @@ export interface RedisAggregatorStoreOptions {
 }
 
 // The lock: SET NX PX holding a fencing token from a counter; the group comes back in the same call.
-const ACQUIRE = `
+const ACQUIRE = /*#__PURE__*/ new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local t = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], t, 'PX', ARGV[1])
-return {t, redis.call('GET', KEYS[3])}`;
+return {t, redis.call('GET', KEYS[3])}`);
 
 // Writes the group and releases the lock, if the lock still holds our token and no newer token has
 // written the group (the fencing check). ARGV: token, key, value ('' deletes), status, dueAt, firstAt, closedAt.
-const WRITE = `
+const WRITE = /*#__PURE__*/ new LuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local cur = redis.call('GET', KEYS[2])
 if cur then
@@ -91,22 +92,24 @@ else
   end
 end
 redis.call('DEL', KEYS[1])
-return 1`;
+return 1`);
 
-const RELEASE = `
+const RELEASE = /*#__PURE__*/ new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
-return 0`;
+return 0`);
 
-const RENEW = `
+const RENEW = /*#__PURE__*/ new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-return 0`;
+return 0`);
 
-const DUE = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`;
+const DUE = /*#__PURE__*/ new LuaScript(
+  `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`,
+);
 
-const COUNT = `return redis.call('ZCARD', KEYS[1])`;
+const COUNT = /*#__PURE__*/ new LuaScript(`return redis.call('ZCARD', KEYS[1])`);
 
 // KEYS[1] the closed set; ARGV: keep, group key prefix.
-const TRIM = `
+const TRIM = /*#__PURE__*/ new LuaScript(`
 local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
 if n <= 0 then return 0 end
 local ks = redis.call('ZRANGE', KEYS[1], 0, n - 1)
@@ -116,14 +119,7 @@ for _, k in ipairs(ks) do
   if v and string.find(v, '^%d+|%["closed"') then redis.call('DEL', g) end
   redis.call('ZREM', KEYS[1], k)
 end
-return #ks`;
-
-async function sha1(text: string): Promise<string> {
-  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text)));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
-}
+return #ks`);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -174,7 +170,6 @@ class Store implements AggregatorStore {
   readonly #p: string;
   readonly #lease: number;
   readonly #lockWait: number;
-  readonly #shas = new Map<string, Promise<string>>();
 
   constructor(client: RedisScriptable, prefix: string, lease: number, lockWait: number) {
     this.#client = client;
@@ -263,18 +258,8 @@ class Store implements AggregatorStore {
     return (await this.#script(TRIM, [`${this.#p}closed`], [keep, `${this.#p}g:`])) as number;
   }
 
-  async #script(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    let sha = this.#shas.get(script);
-    if (sha === undefined) {
-      sha = sha1(script);
-      this.#shas.set(script, sha);
-    }
-    const client = this.#client;
-    const hex = await sha;
-    return client.evalsha(hex, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (!String((error as Error | null)?.message).startsWith('NOSCRIPT')) throw error;
-      return client.eval(script, keys.length, ...keys, ...args);
-    });
+  #script(script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return script.run(this.#client, keys, args);
   }
 }
 

@@ -1,3 +1,4 @@
+import { LuaScript, withTimeout } from '../../core/redis.js';
 import { RateLimitStoreError } from '../errors.js';
 import type { RateLimitLimits, RateLimitStore, StoreDecision } from '../store.js';
 import { SCRIPT } from './lua.js';
@@ -50,19 +51,12 @@ export interface RedisRateLimitStoreOptions {
   readonly timeout?: number | undefined;
 }
 
-async function sha1(text: string): Promise<string> {
-  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-1', new TextEncoder().encode(text)));
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
-}
+const RUN = /*#__PURE__*/ new LuaScript(SCRIPT);
 
 class RedisStore implements RateLimitStore {
   readonly #client: RedisLike;
   readonly #prefix: string;
   readonly #timeout: number;
-  #sha: string | undefined = undefined;
-  #shaPending: Promise<string> | undefined = undefined;
 
   constructor(client: RedisLike, prefix: string, timeout: number) {
     this.#client = client;
@@ -93,43 +87,14 @@ class RedisStore implements RateLimitStore {
     await this.#run(key, 'cap', limits, remaining, 0);
   }
 
-  async #run(key: string, op: string, l: RateLimitLimits, x: number, y: number): Promise<unknown> {
-    const k = this.#prefix + key;
+  #run(key: string, op: string, l: RateLimitLimits, x: number, y: number): Promise<unknown> {
     const args = [op, l.algorithm === 'token-bucket' ? 't' : 'w', l.limit, l.per, l.capacity, x, y];
-    const client = this.#client;
-    let sha = this.#sha;
-    if (sha === undefined) {
-      this.#shaPending ??= sha1(SCRIPT);
-      sha = await this.#shaPending;
-      this.#sha = sha;
-    }
-    return this.#guard(
-      client.evalsha(sha, 1, k, ...args).catch((error: unknown) => {
-        // The server lost its script cache (restart, SCRIPT FLUSH): send the script itself.
-        if (!String((error as Error | null)?.message).startsWith('NOSCRIPT')) throw error;
-        return client.eval(SCRIPT, 1, k, ...args);
-      }),
+    return withTimeout(
+      RUN.run(this.#client, [this.#prefix + key], args),
+      this.#timeout,
+      () => new RateLimitStoreError(`Redis did not answer within ${this.#timeout} ms`),
+      (error) => new RateLimitStoreError('Redis rate limit operation failed', { cause: error }),
     );
-  }
-
-  #guard<T>(pending: Promise<T>): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new RateLimitStoreError(`Redis did not answer within ${this.#timeout} ms`)),
-        // Platforms fire a delay above 2^31 − 1 ms after 1 ms.
-        Math.min(this.#timeout, 2_147_483_647),
-      );
-      pending.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(new RateLimitStoreError('Redis rate limit operation failed', { cause: error }));
-        },
-      );
-    });
   }
 }
 
