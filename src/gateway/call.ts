@@ -281,6 +281,9 @@ export class Pass {
         i,
         lane.tpm,
         t.streamed || call.signal === undefined ? undefined : lane,
+        // With `stream`, its streamTimeout may end the stream while nobody reads it (an abandoned
+        // stream closed by `idle` or `total`, a caller's abort): the stream's signal says so.
+        t.streamed ? lane.scope?.signal : undefined,
       );
     } else {
       try {
