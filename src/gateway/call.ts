@@ -142,7 +142,11 @@ export class Pass {
         if (r !== undefined) return r;
       } else if (i === NONE || (ctx !== undefined && ctx.attempt > 1)) {
         const e = this.exhausted();
-        throw isUnavailable(e) ? call.unavailable(e as GatewayUnavailableError) : e;
+        // A hedged lane that finds nothing free ends itself, not the call (the hedge goes on with
+        // its other lanes, and a call that fails ends with the primary's error): no `rejected`.
+        throw isUnavailable(e) && (ctx === undefined || ctx.attempt === 1)
+          ? call.unavailable(e as GatewayUnavailableError)
+          : e;
       } else if (this.t === call.t && !this.t.hasFallbacks) await call.recover([this], signal);
       else {
         call.park(this);
@@ -281,6 +285,9 @@ export class Pass {
         i,
         lane.tpm,
         t.streamed || call.signal === undefined ? undefined : lane,
+        // With `stream`, its streamTimeout may end the stream while nobody reads it (an abandoned
+        // stream closed by `idle` or `total`, a caller's abort): the stream's signal says so.
+        t.streamed ? lane.scope?.signal : undefined,
       );
     } else {
       try {

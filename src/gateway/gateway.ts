@@ -205,6 +205,13 @@ export class TargetState {
       this.hedge = named(`${at}.hedge`, () =>
         hedge({
           ...h,
+          // A lane needs an endpoint this call has not tried: more lanes than the other endpoints
+          // would each start (a `hedge` event, a share of the budget) only to find none.
+          // (Only a valid count is lowered: `hedge` names a bad one.)
+          ...((h.maxHedges === undefined || (Number.isInteger(h.maxHedges) && h.maxHedges <= 100)) &&
+          (h.maxHedges ?? 1) > this.eps.length - 1
+            ? { maxHedges: this.eps.length - 1 }
+            : {}),
           clock,
           handle: (error, ctx) => {
             const cls = gw.classify(error);

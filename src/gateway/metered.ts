@@ -54,6 +54,13 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   /** Rejects with the caller's reason when it aborts: raced against each pending `next()`. */
   declare aborted: Promise<never> | undefined;
   declare rejectAborted: ((reason: unknown) => void) | undefined;
+  /** Reads of the source in progress. */
+  declare reading: number;
+  /** The usage was accounted and the budget reservation given back (once). */
+  declare settled: boolean;
+  /** The signal of the streamTimeout that owns the stream (target option `stream`), while watched. */
+  declare closed: AbortSignal | undefined;
+  declare readonly onClosed: () => void;
 
   constructor(
     source: AsyncIterable<unknown>,
@@ -62,6 +69,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     i: number,
     lease: RateLimitLease | undefined,
     link: Lane | undefined,
+    closed?: AbortSignal,
   ) {
     this.lease = lease;
     this.source = source;
@@ -81,6 +89,21 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     this.ctx = link?.ctx;
     this.scope = link?.scope;
     this.caller = this.aborted = this.rejectAborted = undefined;
+    this.reading = 0;
+    this.settled = false;
+    this.closed = undefined;
+    // The streamTimeout ended the stream with no read pending (a read in progress ends through it):
+    // account now rather than when — if ever — the consumer reads again.
+    this.onClosed = () => {
+      if (this.reading === 0) this.settle();
+    };
+    if (closed !== undefined) {
+      if (closed.aborted) this.settle();
+      else {
+        this.closed = closed;
+        closed.addEventListener('abort', this.onClosed, { once: true });
+      }
+    }
     const caller = link === undefined ? undefined : pass.call.signal;
     if (caller !== undefined) {
       this.caller = caller;
@@ -127,6 +150,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     if (this.done) return this.reason === NONE ? Promise.resolve(END) : Promise.reject(this.reason);
     try {
       this.it ??= this.source[Symbol.asyncIterator]();
+      this.reading++;
       const p = Promise.resolve(this.it.next()).then(this.onChunk, this.onError);
       const aborted = this.aborted;
       return aborted === undefined ? p : Promise.race([p, aborted]);
@@ -154,6 +178,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   }
 
   chunk(r: IteratorResult<unknown>): IteratorResult<unknown> {
+    this.reading--;
     if (this.done) return r;
     if (r.done) {
       this.complete = true;
@@ -177,6 +202,7 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
   }
 
   fail(error: unknown): never {
+    if (this.reading > 0) this.reading--;
     if (!this.done) {
       this.finish();
       const call = this.pass.call;
@@ -205,6 +231,18 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
     if (caller !== undefined) {
       this.caller = undefined;
       caller.removeEventListener('abort', this);
+    }
+    this.settle();
+  }
+
+  /** Accounts the stream's usage and gives the budget reservation back, once. */
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const closed = this.closed;
+    if (closed !== undefined) {
+      this.closed = undefined;
+      closed.removeEventListener('abort', this.onClosed);
     }
     const call = this.pass.call;
     call.release(); // the budget reservation gives way to the cost accounted here

@@ -1,4 +1,5 @@
 import { LuaScript, withTimeout } from '../../core/redis.js';
+import { checkNumber, checkObject, fail } from '../../core/validate.js';
 import { RateLimitStoreError } from '../errors.js';
 import type { RateLimitLimits, RateLimitStore, StoreDecision } from '../store.js';
 import { SCRIPT } from './lua.js';
@@ -125,12 +126,10 @@ export function redisRateLimitStore(client: RedisLike, options?: RedisRateLimitS
   if (c === null || typeof c !== 'object' || typeof c.evalsha !== 'function' || typeof c.eval !== 'function') {
     throw new TypeError('Expected `client` to be an ioredis client');
   }
+  checkObject('options', options);
   const prefix = options?.prefix ?? 'breakwater:rate-limit:';
   if (typeof prefix !== 'string') throw new TypeError(`Expected \`prefix\` to be a string, got ${typeof prefix}`);
-  const timeout = options?.timeout ?? 1000;
-  if (typeof timeout !== 'number' || !(timeout > 0)) {
-    throw new RangeError(`Expected \`timeout\` to be a number > 0, got ${String(timeout)}`);
-  }
-  if (!Number.isFinite(timeout)) throw new RangeError(`Expected \`timeout\` to be a finite number, got ${timeout}`);
+  const timeout = checkNumber('timeout', options?.timeout ?? 1000, 0, { exclusiveMin: true });
+  if (timeout === Number.POSITIVE_INFINITY) fail('timeout', 'a finite number', timeout, RangeError);
   return new RedisStore(client, prefix, timeout);
 }
