@@ -256,9 +256,13 @@ export class Pass {
       if (t.waiters.size > 0) t.wake();
       return this.failed(lane, i, epoch, error, signal, start);
     }
-    ep.inflight--;
-    if (t.waiters.size > 0) t.wake();
-    return this.answered(lane, i, epoch, value, start);
+    const answer = this.answered(lane, i, epoch, value, start);
+    // A stream holds its endpoint's slot until it ends (the generation goes on): MeteredStream frees it.
+    if (!(answer.value instanceof MeteredStream)) {
+      ep.inflight--;
+      if (t.waiters.size > 0) t.wake();
+    }
+    return answer;
   }
 
   answered(lane: Lane, i: number, epoch: number, value: unknown, start: number): GatewayResult {

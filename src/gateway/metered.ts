@@ -244,6 +244,10 @@ export class MeteredStream implements AsyncIterableIterator<unknown> {
       this.closed = undefined;
       closed.removeEventListener('abort', this.onClosed);
     }
+    // The endpoint's concurrency slot, held while the stream was open (see `Pass.attempt`).
+    this.ep.inflight--;
+    const t = this.pass.t;
+    if (t.waiters.size > 0) t.wake();
     const call = this.pass.call;
     call.release(); // the budget reservation gives way to the cost accounted here
     let input = this.input;

@@ -29,7 +29,7 @@ export interface EndpointLimits {
   readonly rpm?: number | undefined;
   /** Tokens per minute (estimated before the call, trued up with the real usage after it). @defaultValue no limit */
   readonly tpm?: number | undefined;
-  /** Calls in flight at once. @defaultValue no limit */
+  /** Calls in flight at once; a streamed answer counts until the stream ends or is closed. @defaultValue no limit */
   readonly concurrency?: number | undefined;
 }
 
@@ -424,6 +424,7 @@ export interface EndpointSnapshot {
   /** When a 429's cool-down ends (clock time), if one is running. */
   readonly cooldownUntil: number | undefined;
   readonly consecutiveFailures: number;
+  /** Requests in flight, open streams included. */
   readonly inflight: number;
   /** Moving average of latency in ms (`undefined` before the first success). */
   readonly latency: number | undefined;
