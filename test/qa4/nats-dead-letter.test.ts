@@ -36,7 +36,7 @@ describe('jetstreamConsumer: dead letters of messages published with expectation
     const failure = events.find((e) => e.type === 'error');
     expect(failure === undefined ? undefined : String((failure as { error: unknown }).error)).toBeUndefined();
     const m = await b.jsm.streams.getMessage(`${b.stream}_DLQ`, { seq: 1 });
-    expect(m.header.get('Breakwater-Reason')).toBe('terminal');
+    expect(m?.header.get('Breakwater-Reason')).toBe('terminal');
     return m;
   }
 
@@ -48,7 +48,7 @@ describe('jetstreamConsumer: dead letters of messages published with expectation
       () => b.js.publish(`${b.subject}.orders`, JSON.stringify({ id: 1 }), { expect: { streamName: b.stream } }),
       () => true,
     );
-    expect(m.json()).toEqual({ id: 1 });
+    expect(m?.json()).toEqual({ id: 1 });
   });
 
   it('a message published with expect.lastSequence (true of the source, not of the DLQ) is dead-lettered', async () => {
@@ -62,7 +62,7 @@ describe('jetstreamConsumer: dead letters of messages published with expectation
       },
       (msg) => msg.id === 2,
     );
-    expect(m.json()).toEqual({ id: 2 });
+    expect(m?.json()).toEqual({ id: 2 });
   });
 
   it('a rollup message (Nats-Rollup, allowed on the source stream) is dead-lettered', async () => {
@@ -77,7 +77,7 @@ describe('jetstreamConsumer: dead letters of messages published with expectation
       () => b.js.publish(`${b.subject}.orders`, JSON.stringify({ id: 3 }), { headers: h }),
       () => true,
     );
-    expect(m.json()).toEqual({ id: 3 });
-    expect(m.header.get('X-Trace')).toBe('abc');
+    expect(m?.json()).toEqual({ id: 3 });
+    expect(m?.header.get('X-Trace')).toBe('abc');
   });
 });
