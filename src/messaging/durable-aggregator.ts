@@ -317,17 +317,27 @@ export function durableAggregator<M, R = readonly M[], Tx = any>(
 
   const sweepOnce = async (): Promise<number> => {
     let n = 0;
+    // Keys tried in this sweep that are still due (their onComplete failed): each is tried once per
+    // sweep, and the batch grows by their number, so a full batch of failing groups cannot make the
+    // sweep fetch and retry the same keys forever. The next sweep tries them again.
+    const tried = new Set<string>();
     for (;;) {
-      const keys = await store.due(clock.now(), SWEEP_BATCH);
+      const limit = SWEEP_BATCH + tried.size;
+      const keys = await store.due(clock.now(), limit);
+      let fresh = 0;
       for (const key of keys) {
         if (closed) return n;
+        if (tried.has(key)) continue;
+        fresh++;
         try {
           if (await completeDue(key)) n++;
+          else tried.add(key);
         } catch (error) {
+          tried.add(key);
           onError(error);
         }
       }
-      if (keys.length < SWEEP_BATCH) break;
+      if (keys.length < limit || fresh === 0) break;
     }
     await store.trim(keep);
     return n;

@@ -11,7 +11,7 @@ import type { PolicyEventBase } from '../core/events.js';
 import { CALL, Call, pathOf, recordUsage, type Task } from './call.js';
 import { type Instruments, instruments } from './metrics.js';
 import * as N from './names.js';
-import type { GenAiCall, InterceptedCall, LayerInfo, UsageEvent } from './types.js';
+import type { GenAiCall, Instrumentable, InterceptedCall, LayerInfo, UsageEvent } from './types.js';
 
 /** `execute` or `proceed`: runs a call with the (wrapped) function. */
 type Runner = (this: unknown, fn: Task, options?: ExecuteOptions) => Promise<unknown>;
@@ -32,7 +32,7 @@ function gatewayFields(ev: Record<string, unknown>, attrs: Attributes): void {
  * @internal
  */
 export class Telemetry {
-  readonly target: { readonly layers?: readonly LayerInfo[] | undefined };
+  readonly target: Pick<Instrumentable, 'layers' | 'targets' | 'get'>;
   readonly tracer: Tracer;
   readonly meter: Meter;
   readonly m: Instruments;
@@ -45,7 +45,7 @@ export class Telemetry {
   enabled = true;
 
   constructor(
-    target: { readonly layers?: readonly LayerInfo[] | undefined },
+    target: Pick<Instrumentable, 'layers' | 'targets' | 'get'>,
     tracer: Tracer,
     meter: Meter,
     o: {
@@ -122,8 +122,10 @@ export class Telemetry {
     const m = this.m;
     const attrs: Attributes = { [N.KIND]: e.kind };
     if (e.name !== undefined) attrs[N.NAME] = e.name;
-    const metric: Attributes = { ...attrs, [N.TARGET]: call?.label ?? this.label };
     const ev = e as PolicyEventBase & Record<string, unknown>;
+    // A registry's events name their target: outside a call (a shared timer) that is the label.
+    const label = call?.label ?? (typeof ev.target === 'string' ? ev.target : this.label);
+    const metric: Attributes = { ...attrs, [N.TARGET]: label };
     if ('error' in ev && ev.error !== undefined) attrs[N.ERROR_TYPE] = metric[N.ERROR_TYPE] = N.errorType(ev.error);
     // A gateway's events say which endpoint and why: their fields go on the span event (never on a metric).
     if (e.kind === 'gateway' && call !== undefined) gatewayFields(ev, attrs);
@@ -219,10 +221,27 @@ export class Telemetry {
 
   /** The gauges: every breaker's state, every bulkhead's active and queued calls, read at collection. */
   readonly observe = (o: BatchObservableResult): void => {
+    const t = this.target;
+    // A registry's targets each have their own instances, often of one template with the same
+    // names: each is reported under its own target, else their series would collide.
+    if (Array.isArray(t.targets) && typeof t.get === 'function') {
+      for (const name of t.targets as readonly string[]) {
+        let layers: unknown;
+        try {
+          layers = (t.get(name) as { readonly layers?: unknown } | null)?.layers;
+        } catch {
+          continue;
+        }
+        if (Array.isArray(layers)) this.#observe(o, layers as readonly LayerInfo[], name);
+      }
+    } else this.#observe(o, t.layers ?? [], this.label);
+  };
+
+  #observe(o: BatchObservableResult, layers: readonly LayerInfo[], label: string): void {
     const m = this.m;
-    for (const layer of new Set(this.target.layers ?? [])) {
+    for (const layer of new Set(layers)) {
       const l = layer as LayerInfo & { state?: unknown; active?: unknown; queued?: unknown };
-      const a: Attributes = { [N.TARGET]: this.label };
+      const a: Attributes = { [N.TARGET]: label };
       if (l.name !== undefined) a[N.NAME] = l.name;
       if (l.kind === 'breaker' && typeof l.state === 'string') {
         const state = l.state;
@@ -233,5 +252,5 @@ export class Telemetry {
         o.observe(m.queued, l.queued, a);
       }
     }
-  };
+  }
 }

@@ -67,6 +67,13 @@ export interface Instrumentable {
   readonly layers?: readonly LayerInfo[] | undefined;
   /** A label for the target. */
   readonly name?: string | undefined;
+  /**
+   * The names of the target's own targets (a registry's): with {@link Instrumentable.get}, the
+   * gauges read each one's layers and report them under its name instead of the target's label.
+   */
+  readonly targets?: readonly string[] | undefined;
+  /** The policy of one of {@link Instrumentable.targets}: its `layers` are read for the gauges. */
+  get?(target: string): unknown;
 }
 
 /**

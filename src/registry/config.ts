@@ -133,11 +133,13 @@ const isObj = (v: unknown): v is Record<string, unknown> => jsonType(v) === 'obj
 /** Reads `config`; returns the plan, or every problem found. @internal */
 export function compile(
   config: unknown,
-  kinds: Readonly<Record<string, PolicyFactory>>,
+  given: Readonly<Record<string, PolicyFactory>>,
   functions: ReadonlySet<string>,
 ):
   | { readonly plan: Plan; readonly issues?: undefined }
   | { readonly plan?: undefined; readonly issues: ConfigIssue[] } {
+  // Without a prototype: a key such as `constructor` or `__proto__` in the config is no kind.
+  const kinds: Readonly<Record<string, PolicyFactory>> = Object.assign(Object.create(null), given);
   const issues: ConfigIssue[] = [];
   const env: CheckEnv = { functions, issues };
   const kindNames = Object.keys(kinds);

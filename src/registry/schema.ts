@@ -354,6 +354,10 @@ function problem(env: CheckEnv, path: string, message: string): undefined {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => jsonType(v) === 'object';
 
+/** `o[k]` if `k` is `o`'s own key: a config key such as `constructor` or `__proto__` names nothing inherited. @internal */
+export const own = <T>(o: { readonly [key: string]: T }, k: string): T | undefined =>
+  Object.hasOwn(o, k) ? o[k] : undefined;
+
 /**
  * Validates `value` against `s`, pushing every problem (with its path) to `env.issues`; returns the
  * normalised value (durations in ms, defaults filled in unless `partial`), or undefined if invalid.
@@ -411,7 +415,7 @@ export function check(s: OptionSchema, value: unknown, path: string, env: CheckE
       const tag = value[s.tag];
       const names = Object.keys(s.variants);
       if (tag === undefined && partial) return checkUntagged(s, value, path, env);
-      const variant = typeof tag === 'string' ? s.variants[tag] : undefined;
+      const variant = typeof tag === 'string' ? own(s.variants, tag) : undefined;
       if (variant === undefined) {
         const close = typeof tag === 'string' ? suggest(tag, names) : undefined;
         const hint = close === undefined ? '' : `; did you mean ${JSON.stringify(close)}?`;
@@ -447,7 +451,7 @@ function checkObject(
   const out: Record<string, unknown> = {};
   const keys = Object.keys(s.props);
   for (const [k, v] of Object.entries(value)) {
-    const p = s.props[k];
+    const p = own(s.props, k);
     if (p === undefined) {
       problem(env, join(path, k), unknownKey('option', k, tag === undefined ? keys : [tag, ...keys]));
       continue;
@@ -477,7 +481,7 @@ function checkUntagged(s: TaggedSchema, value: Record<string, unknown>, path: st
   const all = new Set<string>([s.tag]);
   for (const v of Object.values(s.variants)) for (const k of Object.keys(v.props)) all.add(k);
   for (const [k, v] of Object.entries(value)) {
-    const owner = Object.values(s.variants).find((o) => o.props[k] !== undefined);
+    const owner = Object.values(s.variants).find((o) => own(o.props, k) !== undefined);
     if (owner === undefined) {
       problem(env, join(path, k), unknownKey('option', k, [...all]));
       continue;
@@ -500,7 +504,7 @@ export function merge(s: OptionSchema, base: unknown, over: unknown): unknown {
     const bt = base[s.tag];
     const ot = over[s.tag];
     if (ot !== undefined && ot !== bt) return over;
-    const variant = s.variants[(ot ?? bt) as string];
+    const variant = own(s.variants, (ot ?? bt) as string);
     return variant === undefined ? { ...base, ...over } : merge(variant, base, over);
   }
   if (s.type === 'either') {
@@ -510,7 +514,7 @@ export function merge(s: OptionSchema, base: unknown, over: unknown): unknown {
   if (s.type !== 'object') return over;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const p = s.props[k];
+    const p = own(s.props, k);
     out[k] = p === undefined ? v : merge(p, base[k], v);
   }
   return out;

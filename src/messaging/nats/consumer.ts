@@ -358,6 +358,15 @@ export function nakDelay(backoff: NakBackoff, count: number, error: unknown, ran
   return Number.isFinite(d) && d > 0 ? Math.ceil(d) : 0;
 }
 
+/**
+ * Headers that tell JetStream how to store a publish (expectations about the source stream, a
+ * rollup, a per-message TTL, an atomic batch, a schedule; the message id, set anew): copied to the
+ * dead-letter publish they would make it fail (`expected stream does not match`, `rollup not
+ * permitted`) and the message would never be parked.
+ */
+const isPublishControl = (name: string): boolean =>
+  /^nats-(expected-|rollup$|ttl$|msg-id$|batch-|schedule)/i.test(name);
+
 function describe(error: unknown): { code: string; message: string } {
   const e = error as { code?: unknown; name?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'Error';
@@ -657,7 +666,9 @@ class Runner<M> {
   ): Promise<void> {
     const h = natsHeaders();
     const src = msg.headers;
-    if (src !== undefined) for (const [k, vs] of src) for (const v of vs) h.append(k, v);
+    if (src !== undefined) {
+      for (const [k, vs] of src) if (!isPublishControl(k)) for (const v of vs) h.append(k, v);
+    }
     const { code, message } = describe(error);
     const info = msg.info;
     h.set('Breakwater-Reason', reason);

@@ -75,7 +75,7 @@ export function validates(root: Schema, value: unknown, schema: Schema = root): 
     for (const r of (schema.required as string[] | undefined) ?? []) if (!(r in o)) return false;
     const props = (schema.properties ?? {}) as Record<string, Schema>;
     for (const k of keys) {
-      const p = props[k];
+      const p = Object.hasOwn(props, k) ? props[k] : undefined;
       if (p !== undefined) {
         if (!validates(root, o[k], p)) return false;
       } else if (
