@@ -11,6 +11,7 @@ const POSTGRES = [
   'test/idempotency/postgres-store.test.ts',
   'test/idempotency/multi-process.test.ts',
   'test/messaging/postgres-aggregator-store.test.ts',
+  'test/cross/aggregator-race.test.ts',
   'test/messaging/nats/fleet.test.ts',
   'test/saga/crash.test.ts',
   'test/saga/postgres-outage.test.ts',
