@@ -23,6 +23,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     setupFiles: ['test/setup.ts'],
+    globalSetup: ['test/support/servers-setup.ts'],
     reporters: ['default', ['json', { outputFile: '.reports/vitest.json' }]],
     coverage: {
       provider: 'v8',
