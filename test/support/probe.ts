@@ -1,5 +1,5 @@
-// The server addresses the tests use and a TCP probe of each, free of the vitest runtime (the global
-// setup imports it in the main process). Test files import servers.ts instead.
+// The server addresses the tests use and a TCP probe of each, free of the vitest runtime (vitest.config.ts
+// imports it). Test files import servers.ts instead.
 import { Socket } from 'node:net';
 
 export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
