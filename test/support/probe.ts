@@ -35,28 +35,29 @@ function probe({ host, port }: Endpoint, ms = 1000): Promise<boolean> {
   });
 }
 
-async function need(name: string, variable: string, at: Endpoint): Promise<boolean> {
-  const ok = await probe(at);
-  const where = `${at.host}:${at.port}`;
-  if (!ok && process.env.CI === 'true') {
-    throw new Error(`${name} on ${where} (${variable}) is required in CI (CI=true) but does not answer`);
-  }
-  if (!ok) console.warn(`[breakwater tests] ${name} not reachable on ${where} (${variable}): its tests are skipped`);
-  return ok;
-}
-
 export interface Servers {
   readonly postgres: boolean;
   readonly redis: boolean;
   readonly nats: boolean;
 }
 
-/** Probes the three servers (in parallel); under CI=true rejects if one does not answer. */
+/**
+ * Probes the three servers (in parallel) and warns about each missing one; under CI=true rejects,
+ * naming every server that does not answer.
+ */
 export async function probeServers(): Promise<Servers> {
-  const [postgres, redis, nats] = await Promise.all([
-    need('PostgreSQL', 'PG_URL', PG),
-    need('Redis', 'REDIS_URL', REDIS),
-    need('NATS', 'NATS_URL', NATS),
-  ]);
+  const wanted = [
+    { name: 'PostgreSQL', variable: 'PG_URL', at: PG },
+    { name: 'Redis', variable: 'REDIS_URL', at: REDIS },
+    { name: 'NATS', variable: 'NATS_URL', at: NATS },
+  ];
+  const [postgres = false, redis = false, nats = false] = await Promise.all(wanted.map((w) => probe(w.at)));
+  const missing = wanted
+    .filter((_, i) => ![postgres, redis, nats][i])
+    .map((w) => `${w.name} on ${w.at.host}:${w.at.port} (${w.variable})`);
+  if (missing.length > 0 && process.env.CI === 'true') {
+    throw new Error(`required in CI (CI=true) but not answering: ${missing.join(', ')}`);
+  }
+  for (const m of missing) console.warn(`[breakwater tests] ${m} not reachable: its tests are skipped`);
   return { postgres, redis, nats };
 }
