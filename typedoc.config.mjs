@@ -17,6 +17,7 @@ export default {
   readme: 'README.md',
   projectDocuments: ['docs/*.md'],
   plugin: ['./scripts/typedoc-guides.mjs'],
+  customCss: './scripts/typedoc-site.css',
   highlightLanguages: ['typescript', 'javascript', 'json', 'bash', 'sh', 'sql', 'text', 'python'],
   groupOrder: ['Guides', 'Project', '*'],
   navigation: { includeGroups: true },

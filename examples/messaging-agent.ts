@@ -131,7 +131,7 @@ export async function messagingSection(): Promise<void> {
     complete: { size: 3, deadline: 50 },
     combine: (parts) => parts.map((p) => p.part).join(' + '),
     onComplete: (text, g) => {
-      console.log(`  task ${g.key}: ${text} ${dim(`(completedBy: ${g.completedBy}, ${g.messages.length} parts)`)}`);
+      console.log(`  task ${g.key}: ${text} ${dim(`(completedBy: ${g.completedBy}, ${g.messages.length} part${g.messages.length === 1 ? '' : 's'})`)}`);
     },
     late: 'drop',
   });

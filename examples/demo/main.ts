@@ -26,6 +26,7 @@ try {
   await telemetrySection(llm);
   await toolsSection({ sqlite: process.argv.includes('--sqlite') });
   await messagingSection();
+  heading('saga: three trip bookings, a failed step compensated, a crash resumed');
   await sagaSection(Number(process.env.DEMO_SEED ?? 42));
   // The agent's log as events: SQLite by default (.demo-data/events.db), memory with --memory.
   const memory = process.argv.includes('--memory');

@@ -16,7 +16,7 @@ import {
 import { RedisBackend } from '../../src/breaker/redis/redis-store.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { tcpProxy } from '../idempotency/support/proxy.js';
-import { HAS, REDIS_URL } from '../support/servers.js';
+import { HAS, REDIS, REDIS_URL } from '../support/servers.js';
 import { describeFleetConformance, type FleetEnv } from './fleet-conformance.js';
 import { describeProtocol } from './protocol-conformance.js';
 import { MemoryBackend } from './support/memory-backend.js';
@@ -165,7 +165,7 @@ describe.skipIf(!HAS.redis)('the in-memory twin is faithful to the Redis script'
 describeFleetConformance(
   'redis (through a TCP proxy)',
   async () => {
-    const proxy = await tcpProxy(Number(new URL(REDIS_URL).port || 6379));
+    const proxy = await tcpProxy(REDIS.port, REDIS.host);
     const client = connect(proxy.port);
     const key = newKey();
     const ops: string[] = [];
@@ -256,7 +256,7 @@ describe.skipIf(!HAS.redis)('redisBreakerStore', () => {
     const onCrash = (e: unknown) => void crashes.push(e);
     process.on('uncaughtException', onCrash);
     process.on('unhandledRejection', onCrash);
-    const proxy = await tcpProxy(Number(new URL(REDIS_URL).port || 6379));
+    const proxy = await tcpProxy(REDIS.port, REDIS.host);
     try {
       const key = newKey();
       const cut = connect(proxy.port);

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { idempotent, isIdempotencyStoreUnavailableError } from '../../src/idempotency/index.js';
 import { redisIdempotencyStore } from '../../src/idempotency/redis/index.js';
-import { HAS, REDIS_URL } from '../support/servers.js';
+import { HAS, REDIS, REDIS_URL } from '../support/servers.js';
 import { describeConformance } from './conformance.js';
 import { tcpProxy } from './support/proxy.js';
 
@@ -93,7 +93,7 @@ describe.skipIf(!HAS.redis)('redisIdempotencyStore', () => {
   });
 
   it('fails while the server is unreachable mid-run, and works again once it is back', async () => {
-    const proxy = await tcpProxy(6379);
+    const proxy = await tcpProxy(REDIS.port, REDIS.host);
     const c = await connect(`redis://127.0.0.1:${proxy.port}`);
     const policy = idempotent({ store: redisIdempotencyStore(c, { prefix, timeout: 1000 }) });
     const key = `mid-run-${Math.random()}`;

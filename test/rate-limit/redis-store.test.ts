@@ -17,7 +17,7 @@ import { redisRateLimitStore } from '../../src/rate-limit/redis/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { tcpProxy } from '../idempotency/support/proxy.js';
 import { sleep, until } from '../support/outage.js';
-import { HAS, REDIS_URL } from '../support/servers.js';
+import { HAS, REDIS, REDIS_URL } from '../support/servers.js';
 
 const run = Math.random().toString(36).slice(2, 10);
 const base = `bw-rl-test:${run}:`;
@@ -164,7 +164,7 @@ describe.skipIf(!HAS.redis)('redisRateLimitStore: Redis unreachable (TCP proxy c
     const crashes: unknown[] = [];
     const onCrash = (e: unknown) => void crashes.push(e);
     process.on('unhandledRejection', onCrash);
-    const proxy = await tcpProxy(6379);
+    const proxy = await tcpProxy(REDIS.port, REDIS.host);
     const c = client(`redis://127.0.0.1:${proxy.port}`, { retryStrategy: () => 50 });
     cleanups.push(async () => {
       process.off('unhandledRejection', onCrash);

@@ -3,6 +3,7 @@
 // process-level crash watch, and small waiting helpers. The shared server itself is never touched.
 import pg from 'pg';
 import { tcpProxy } from '../idempotency/support/proxy.js';
+import { PG, PG_URL } from './servers.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -53,12 +54,12 @@ export async function outage(): Promise<Outage> {
   const onCrash = (e: unknown) => void crashes.push(e);
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
-  const proxy = await tcpProxy(5432);
+  const proxy = await tcpProxy(PG.port, PG.host);
+  const through = new URL(PG_URL); // same user and database, through the proxy
+  through.hostname = '127.0.0.1';
+  through.port = String(proxy.port);
   const pool = new pg.Pool({
-    host: '127.0.0.1',
-    port: proxy.port,
-    user: 'postgres',
-    database: 'test',
+    connectionString: through.href,
     connectionTimeoutMillis: 1000,
     max: 4,
   });

@@ -1,36 +1,17 @@
 // Which real servers answer on this machine. Tests that need one use `describe.skipIf(!HAS.postgres)`.
-// Under CI=true a missing server is a failure, not a skip: the probe throws.
-import { Socket } from 'node:net';
+// The probes use the same PG_URL / REDIS_URL / NATS_URL the tests connect to (defaults: 127.0.0.1 on
+// the standard ports). vitest.config.ts probes once per run, says once what is skipped and provides
+// the answer; a file run under another config probes by itself. Under CI=true a missing server fails the run.
+import { inject } from 'vitest';
+import { probeServers, type Servers } from './probe.js';
 
-export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
+export { type Endpoint, NATS, NATS_URL, PG, PG_URL, REDIS, REDIS_URL, type Servers } from './probe.js';
 
-function probe(port: number, host = '127.0.0.1', ms = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = new Socket();
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(ms, () => done(false));
-    s.once('error', () => done(false));
-    s.connect(port, host, () => done(true));
-  });
-}
-
-async function need(name: string, port: number): Promise<boolean> {
-  const ok = await probe(port);
-  if (!ok && process.env.CI === 'true') {
-    throw new Error(`${name} on 127.0.0.1:${port} is required in CI (CI=true) but does not answer`);
+declare module 'vitest' {
+  export interface ProvidedContext {
+    servers: Servers;
   }
-  if (!ok) console.warn(`[breakwater tests] ${name} not reachable on 127.0.0.1:${port}: its tests are skipped`);
-  return ok;
 }
 
-/** Which servers are reachable; evaluated once per test file. */
-export const HAS: { readonly postgres: boolean; readonly redis: boolean; readonly nats: boolean } = {
-  postgres: await need('PostgreSQL', 5432),
-  redis: await need('Redis', 6379),
-  nats: await need('NATS', 4222),
-};
+/** Which servers are reachable: from the global setup, or probed by this file. */
+export const HAS: Servers = inject('servers') ?? (await probeServers());

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish } from '../../../src/messaging/nats/index.js';
 import { tcpProxy } from '../../idempotency/support/proxy.js';
-import { HAS, PG_URL } from '../../support/servers.js';
+import { HAS, NATS, PG_URL } from '../../support/servers.js';
 import { type Bench, sleep, streamBench, until } from './support.js';
 
 interface Line {
@@ -136,7 +136,7 @@ describe.skipIf(!HAS.nats || !HAS.postgres)('a fleet of JetStream workers (kill 
     for (const m of bodies.slice(0, 20))
       expect((await publish(b.js, `${b.subject}.parts`, m.data, { msgId: m.id })).duplicate).toBe(true);
 
-    const proxy = await tcpProxy(4222);
+    const proxy = await tcpProxy(NATS.port, NATS.host);
     try {
       const config = (worker: number, delay: number) => ({
         worker,
