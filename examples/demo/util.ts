@@ -1,11 +1,18 @@
 // Small helpers shared by the demo's sections.
 
+// Colours only on a terminal, and never with NO_COLOR set (https://no-color.org).
+const tty = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+const paint =
+  (code: number) =>
+  (s: string): string =>
+    tty ? `\x1b[${code}m${s}\x1b[0m` : s;
+
 export const color = {
-  dim: (s: string) => `\x1b[2m${s}\x1b[0m`,
-  green: (s: string) => `\x1b[32m${s}\x1b[0m`,
-  yellow: (s: string) => `\x1b[33m${s}\x1b[0m`,
-  red: (s: string) => `\x1b[31m${s}\x1b[0m`,
-  bold: (s: string) => `\x1b[1m${s}\x1b[0m`,
+  dim: paint(2),
+  green: paint(32),
+  yellow: paint(33),
+  red: paint(31),
+  bold: paint(1),
 };
 
 export function heading(title: string): void {
