@@ -13,9 +13,9 @@ import {
   router,
   scatterGather,
 } from '../src/messaging/index.js';
+import { color } from './demo/util.js';
 
-const dim = (s: string): string => `\x1b[2m${s}\x1b[0m`;
-const bold = (s: string): string => `\x1b[1m${s}\x1b[0m`;
+const { dim, bold } = color;
 
 /** Resolves after `ms`, or rejects with the abort reason as soon as `signal` aborts. */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
@@ -131,7 +131,9 @@ export async function messagingSection(): Promise<void> {
     complete: { size: 3, deadline: 50 },
     combine: (parts) => parts.map((p) => p.part).join(' + '),
     onComplete: (text, g) => {
-      console.log(`  task ${g.key}: ${text} ${dim(`(completedBy: ${g.completedBy}, ${g.messages.length} part${g.messages.length === 1 ? '' : 's'})`)}`);
+      console.log(
+        `  task ${g.key}: ${text} ${dim(`(completedBy: ${g.completedBy}, ${g.messages.length} part${g.messages.length === 1 ? '' : 's'})`)}`,
+      );
     },
     late: 'drop',
   });
