@@ -34,7 +34,11 @@ describe('hedge on real timers', () => {
             rec.result = v;
             return v; // synchronous
           }
-          if (kind === 1) return Promise.resolve().then(() => ((rec.result = v), v));
+          if (kind === 1)
+            return Promise.resolve().then(() => {
+              rec.result = v;
+              return v;
+            });
           if (kind === 2) {
             rec.failed = true;
             throw new Error(`sync fail ${v}`);
