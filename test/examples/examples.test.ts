@@ -67,26 +67,33 @@ describe('examples/', () => {
     expect(unnamed, 'no `npx tsx examples/<file>` line in the header').toEqual([]);
   });
 
+  test('every program is named by a guide (docs/*.md), where its pattern is explained', () => {
+    const docs = readdirSync(`${ROOT}docs`)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => readFileSync(`${ROOT}docs/${f}`, 'utf8'))
+      .join('\n');
+    expect(programs.filter((f) => !docs.includes(`examples/${f}`))).toEqual([]);
+  });
+
   test('the server check reads the imports', () => {
     expect(needs('breaker-fleet-redis.ts')).toEqual(['redis']);
     expect(needs('event-store-transaction.ts')).toEqual(['postgres']);
+    expect(needs('nats-tool-results.ts')).toEqual(['nats']);
     expect(needs('retry-llm-429.ts')).toEqual([]);
   });
 
+  // Each example is its own process: they run side by side (up to vitest's maxConcurrency, 5).
   for (const file of programs) {
     const missing = needs(file).filter((s) => !HAS[s]);
-    test.concurrent.skipIf(missing.length > 0)(
-      `${file}${missing.length > 0 ? ` (needs ${missing.join(', ')})` : ''}`,
-      async () => {
-        const r = await run(file);
-        const output = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-        expect(r.signal, `killed after ${r.ms} ms (limit ${LIMIT} ms)\n${output}`).toBeNull();
-        expect(r.code, `exit code\n${output}`).toBe(0);
-        expect(r.stderr, 'an unhandled rejection or error').not.toMatch(/Unhandled/i);
-        expect(r.stderr, 'a listener leak').not.toMatch(/MaxListenersExceededWarning/);
-        expect(r.stdout.trim(), 'an example prints what happens').not.toBe('');
-      },
-      LIMIT + 10_000,
-    );
+    const name = missing.length > 0 ? `${file} (needs ${missing.join(', ')})` : file;
+    test(name, { concurrent: true, skip: missing.length > 0, timeout: LIMIT + 10_000 }, async () => {
+      const r = await run(file);
+      const output = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+      expect(r.signal, `killed after ${r.ms} ms (limit ${LIMIT} ms)\n${output}`).toBeNull();
+      expect(r.code, `exit code\n${output}`).toBe(0);
+      expect(r.stderr, 'an unhandled rejection or error').not.toMatch(/Unhandled/i);
+      expect(r.stderr, 'a listener leak').not.toMatch(/MaxListenersExceededWarning/);
+      expect(r.stdout.trim(), 'an example prints what happens').not.toBe('');
+    });
   }
 });
