@@ -63,15 +63,11 @@ export async function main(): Promise<void> {
   mesh.on('open', (e) => console.log(`${e.target}: circuit open`));
 
   for (const t of mesh.targets) {
-    console.log(
-      `${t}: ${mesh
-        .describe(t)
-        .map((l) => `${l.kind}${l.name ? ` "${l.name}"` : ''}`)
-        .join(' → ')}`,
-    );
+    const layers = mesh.describe(t).map((l) => `${l.kind}${l.name ? ` "${l.name}"` : ''}`);
+    console.log(`${t}: ${layers.join(' → ')}`);
   }
 
-  // The model provider is down for two requests: the chat breaker opens.
+  // The model provider is down: a chat call fails twice (its retry included) and the chat breaker opens.
   const chat = mesh.get('chat');
   await chat.executeOutcome(() => Promise.reject(Object.assign(new Error('529 overloaded'), { status: 529 })));
   await searchRound('v1, no retry', 6);
