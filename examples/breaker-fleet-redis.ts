@@ -4,7 +4,7 @@
 // a few ms), and after the break one probe in the whole fleet decides whether it is back.
 //
 // Three "workers" share one process here so the example runs alone; in production each is its own
-// process or pod. Needs Redis on 127.0.0.1:6379.
+// process or pod. Needs Redis on 127.0.0.1:6379 (or REDIS_URL).
 // Run: `npx tsx examples/breaker-fleet-redis.ts`
 
 import { Redis } from 'ioredis';
@@ -39,7 +39,7 @@ export function providerBreaker(
 }
 
 export async function main(): Promise<void> {
-  const redis = new Redis({ maxRetriesPerRequest: 1 });
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
   redis.on('error', () => {}); // reconnects by itself; the breakers run locally meanwhile
   const workers = ['w1', 'w2', 'w3'].map((w) => providerBreaker(redis, 'openai', w));
   await new Promise((r) => setTimeout(r, 100));
