@@ -43,13 +43,14 @@ export interface StreamReader<C> {
 }
 
 /**
- * A web `ReadableStream`, or anything with the same `getReader()` (browsers' streams are not all async-iterable).
+ * A web `ReadableStream`, or anything with the same `getReader()`: always read through its reader (also
+ * where it is async-iterable), so that a limit or `return()` cancels it at once.
  *
  * @example
  * ```ts
  * import { type ReadableStreamLike, streamTimeout } from 'breakwater/stream';
  *
- * // A fetch body: read through `getReader()` where the runtime's streams are not async-iterable.
+ * // A fetch body: read through `getReader()`, cancelled at once when a limit passes.
  * async function open(signal: AbortSignal): Promise<ReadableStreamLike<Uint8Array>> {
  *   const res = await fetch(url, { signal });
  *   if (res.body === null) throw new Error(`no body (HTTP ${res.status})`);
@@ -65,7 +66,7 @@ export interface ReadableStreamLike<C> {
 
 /**
  * What `fn` may return under `streamTimeout`: an `AsyncIterable` (an SDK stream, an async
- * generator) or a web `ReadableStream` (read through `getReader()` where it is not async-iterable).
+ * generator) or a web `ReadableStream` (read through its `getReader()`).
  *
  * @example
  * ```ts
@@ -394,9 +395,13 @@ class StreamRun implements TimedStream<unknown> {
       return;
     }
     try {
-      if (typeof s?.[Symbol.asyncIterator] === 'function')
+      // A web stream is read through its reader even where it is async-iterable too (Node, Deno,
+      // Bun, Chromium 124+): its iterator's `return()` waits for a pending read (WebIDL queues it
+      // behind `next()`), so a stalled stream would never be cancelled, while `reader.cancel()`
+      // cancels at once and settles the pending read.
+      if (typeof s?.getReader === 'function') this.reader = (s as ReadableStreamLike<unknown>).getReader();
+      else if (typeof s?.[Symbol.asyncIterator] === 'function')
         this.it = (s as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-      else if (typeof s?.getReader === 'function') this.reader = (s as ReadableStreamLike<unknown>).getReader();
       else {
         // Not a stream: its arrival is the "first chunk"; nothing is left to time.
         this.teardown(NONE, false);

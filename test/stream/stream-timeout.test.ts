@@ -681,7 +681,7 @@ describe('sources', () => {
     expect(finalized).toBe(true);
   });
 
-  it('a web ReadableStream (async-iterable on Node) streams and is cancelled on break', async () => {
+  it('a web ReadableStream (async-iterable on Node, read through its reader) streams and is cancelled on break', async () => {
     let cancelled: unknown = 'no';
     let n = 0;
     const rs = new ReadableStream<number>({
@@ -749,6 +749,34 @@ describe('sources', () => {
     await new Promise((res) => setImmediate(res));
     expect(r.error).toMatchObject({ phase: 'idle' });
     expect(cancelled).toBe(r.error);
+  });
+
+  it('an async-iterable ReadableStream that stalls is cancelled by the idle limit at once', async () => {
+    // Through its async iterator, the cancel would wait for the pending read (WebIDL queues
+    // `return()` behind `next()`): it is read through its reader instead.
+    const clock = virtualClock();
+    let cancelled: unknown = 'no';
+    let sent = false;
+    const rs = new ReadableStream<string>(
+      {
+        pull(c) {
+          if (!sent) c.enqueue('first');
+          sent = true;
+        },
+        cancel(r) {
+          cancelled = r;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    expect(typeof (rs as unknown as AsyncIterable<string>)[Symbol.asyncIterator]).toBe('function');
+    const s = await streamTimeout({ idle: 100, clock }).execute(() => rs);
+    const r = track(collect(s));
+    await clock.advance(100);
+    await new Promise((res) => setImmediate(res));
+    expect(r.error).toMatchObject({ phase: 'idle' });
+    expect(cancelled).toBe(r.error);
+    expect(rs.locked).toBe(false);
   });
 
   it('a source that arrives after the limit passed is closed', async () => {
