@@ -93,6 +93,15 @@ describe.skipIf(!HAS.redis)('durable aggregator on Redis, two processes on one p
     const clock = handClock();
     const stored: string[] = [];
     let stall = true;
+    // Ordered by promises, not by sleeps, so a loaded machine cannot reorder the two processes.
+    let stallStarted!: () => void;
+    const started = new Promise<void>((r) => {
+      stallStarted = r;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
     const make = (lease: number) =>
       durableAggregator<Msg, readonly Msg[]>({
         store: redisAggregatorStore(client(), { prefix, lease, lockWait: 5000 }),
@@ -102,11 +111,12 @@ describe.skipIf(!HAS.redis)('durable aggregator on Redis, two processes on one p
         onComplete: async (all, g) => {
           if (stall && all.some((m) => m.i === 1)) {
             stall = false;
+            stallStarted();
             const end = Date.now() + 150; // no renewal can run: the lease (60 ms) lapses
             while (Date.now() < end) {
               /* busy */
             }
-            await new Promise((r) => setTimeout(r, 150)); // the other process completes meanwhile
+            await released; // the other process completes meanwhile
           }
           stored.push(`${g.key}#${g.generation}:${all.map((m) => m.i).join(',')}`);
         },
@@ -117,8 +127,9 @@ describe.skipIf(!HAS.redis)('durable aggregator on Redis, two processes on one p
     const fast = make(5000);
     expect(await slow.add({ k: 'x', i: 0 })).toBe('added');
     const stalled = slow.add({ k: 'x', i: 1 });
-    await new Promise((r) => setTimeout(r, 170));
+    await started; // resumes after the busy loop: the slow holder's lease has lapsed
     expect(await fast.add({ k: 'x', i: 2 })).toBe('completed');
+    release();
     const err = await stalled.then(
       () => undefined,
       (e: unknown) => e,
