@@ -110,7 +110,8 @@ describe.skipIf(!HAS_REDIS_SERVER)('fleet-wide breaker on a private redis-server
       server.kill('SIGCONT');
       const took = await until(() => b.b.state === 'open', 3000, 'the open made while degraded reaches B');
       // Staleness bound (plus the round trips the resumed server answers first).
-      expect(took).toBeLessThan(opts.staleness + 2 * opts.timeout + 300);
+      // (A generous margin for a loaded CI machine: the bound is what matters, not its last 100 ms.)
+      expect(took).toBeLessThan(opts.staleness + 2 * opts.timeout + 1000);
       expect(a.events.filter((e) => e.type === 'resynced')).toHaveLength(1);
       expect(b.events.filter((e) => e.type === 'resynced')).toHaveLength(1);
       expect(a.b.state).toBe('open');
@@ -177,7 +178,7 @@ describe.skipIf(!HAS_REDIS_SERVER)('fleet-wide breaker on a private redis-server
       5000,
       'another instance probes after the lease lapses',
     );
-    expect(Date.now() - killedAt).toBeLessThan(900 + 200 + 500);
+    expect(Date.now() - killedAt).toBeLessThan(900 + 200 + 1500); // lease + poll, with a margin for load
     expect(probes).toBe(1);
     await until(() => opener.state === 'closed', 1000, 'closed for all');
   });
