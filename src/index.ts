@@ -27,3 +27,4 @@ export {
 } from './core/errors.js';
 export type { Listener, PolicyEventBase, Unsubscribe } from './core/events.js';
 export { type EventOf, type Outcome, Policy } from './core/policy.js';
+export type { StreamingPolicy } from './core/streaming.js';

@@ -1,5 +1,6 @@
 import { CallContext, type Context, type ExecuteOptions } from './context.js';
 import { Emitter, type Listener, type PolicyEventBase, type Unsubscribe } from './events.js';
+import type { StreamingPolicy } from './streaming.js';
 
 /**
  * The result of {@link Policy.executeOutcome}: never a rejection.
@@ -329,8 +330,15 @@ export abstract class BaseLayer<E extends PolicyEventBase> implements Layer {
 /** The union of the events of a set of policies. */
 export type EventsOf<P> = P extends Policy<infer E> ? E : never;
 
-/** Composes policies; the first argument is the outermost layer. */
-function wrap<P extends readonly Policy<any>[]>(...policies: P): Policy<EventsOf<P[number]>> {
+/**
+ * Composes policies; the first argument is the outermost layer. A pipeline that holds a stream
+ * timeout is typed as a {@link StreamingPolicy}: its `execute` hands out the timed stream.
+ */
+function wrap<P extends readonly Policy<any>[]>(
+  ...policies: P
+): [Extract<P[number], StreamingPolicy<any>>] extends [never]
+  ? Policy<EventsOf<P[number]>>
+  : StreamingPolicy<EventsOf<P[number]>> {
   const layers: Layer[] = [];
   for (const p of policies) {
     if (!Array.isArray((p as Policy | null)?.layers)) {

@@ -15,15 +15,19 @@
  *
  * @module
  */
+
+export type {
+  ReadableStreamLike,
+  StreamingPolicy,
+  StreamReader,
+  StreamSource,
+  TimedStream,
+} from '../core/streaming.js';
 export { isStreamTimeoutError, StreamTimeoutError, type StreamTimeoutPhase } from './errors.js';
 export {
-  type ReadableStreamLike,
   type StreamEndOutcome,
   type StreamPolicy,
-  type StreamReader,
-  type StreamSource,
   type StreamTimeoutEvent,
   type StreamTimeoutOptions,
   streamTimeout,
-  type TimedStream,
 } from './stream-timeout.js';

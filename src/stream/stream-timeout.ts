@@ -1,120 +1,10 @@
 import { type Clock, systemTimers, type TimerHandle } from '../core/clock.js';
-import {
-  AbortScope,
-  type CallContext,
-  type Context,
-  type ExecuteOptions,
-  fork,
-  throwIfAborted,
-} from '../core/context.js';
+import { AbortScope, type CallContext, fork, throwIfAborted } from '../core/context.js';
 import type { PolicyEventBase } from '../core/events.js';
-import { BaseLayer, type Chain, invoke, type Outcome, Pipeline, type Policy } from '../core/policy.js';
+import { BaseLayer, type Chain, invoke, Pipeline, type Policy } from '../core/policy.js';
+import type { ReadableStreamLike, StreamingPolicy, StreamReader, TimedStream } from '../core/streaming.js';
 import { checkNumber, checkObject } from '../core/validate.js';
 import { StreamTimeoutError, type StreamTimeoutPhase } from './errors.js';
-
-/**
- * What a reader of a web `ReadableStream` offers (the subset `streamTimeout` uses).
- *
- * @example
- * ```ts
- * import { type StreamReader, streamTimeout } from 'breakwater/stream';
- *
- * // A test source that sends one chunk, then stalls: the idle limit ends the stream.
- * const chunks = ['hello'];
- * const stalling: StreamReader<string> = {
- *   read: () => {
- *     const value = chunks.shift();
- *     return value === undefined ? new Promise<never>(() => {}) : Promise.resolve({ done: false, value });
- *   },
- *   cancel: async () => {},
- *   releaseLock: () => {},
- * };
- * const stream = await streamTimeout({ idle: 1_000 }).execute(() => ({ getReader: () => stalling }));
- * for await (const chunk of stream) console.log(chunk); // 'hello', then a StreamTimeoutError (idle)
- * ```
- */
-export interface StreamReader<C> {
-  /** Reads the next chunk. */
-  read(): PromiseLike<{ readonly done: boolean; readonly value?: C | undefined }>;
-  /** Cancels the stream. */
-  cancel(reason?: unknown): PromiseLike<unknown>;
-  /** Releases the reader's lock on the stream. */
-  releaseLock(): void;
-}
-
-/**
- * A web `ReadableStream`, or anything with the same `getReader()`: always read through its reader (also
- * where it is async-iterable), so that a limit or `return()` cancels it at once.
- *
- * @example
- * ```ts
- * import { type ReadableStreamLike, streamTimeout } from 'breakwater/stream';
- *
- * // A fetch body: read through `getReader()`, cancelled at once when a limit passes.
- * async function open(signal: AbortSignal): Promise<ReadableStreamLike<Uint8Array>> {
- *   const res = await fetch(url, { signal });
- *   if (res.body === null) throw new Error(`no body (HTTP ${res.status})`);
- *   return res.body;
- * }
- * const body = await streamTimeout({ firstChunk: 10_000, idle: 5_000 }).execute(({ signal }) => open(signal));
- * ```
- */
-export interface ReadableStreamLike<C> {
-  /** Locks the stream to a new reader. */
-  getReader(): StreamReader<C>;
-}
-
-/**
- * What `fn` may return under `streamTimeout`: an `AsyncIterable` (an SDK stream, an async
- * generator) or a web `ReadableStream` (read through its `getReader()`).
- *
- * @example
- * ```ts
- * import type { Context } from 'breakwater';
- * import { type StreamSource, streamTimeout } from 'breakwater/stream';
- *
- * // An async generator is a source: each page is a chunk, and `idle` bounds the wait for the next one.
- * async function* pages(signal: AbortSignal) {
- *   for (let cursor: string | null = ''; cursor !== null; ) {
- *     const page = await api.list({ cursor, signal });
- *     cursor = page.next;
- *     yield page;
- *   }
- * }
- * const source = (ctx: Context): StreamSource<Page> => pages(ctx.signal);
- * const stream = await streamTimeout({ firstChunk: 5_000, idle: 5_000 }).execute(source);
- * ```
- */
-export type StreamSource<C> = AsyncIterable<C> | ReadableStream<C> | ReadableStreamLike<C>;
-
-/**
- * The stream `execute` resolves to once the first chunk has arrived: it yields that chunk, then the
- * rest of the source's. Iterate it once (it is its own iterator, like a generator). After the first
- * chunk, a failure or a stall makes `next()` reject; it is never retried.
- *
- * @example
- * ```ts
- * import { streamTimeout, type TimedStream } from 'breakwater/stream';
- *
- * const policy = streamTimeout({ firstChunk: 10_000, idle: 5_000 });
- * const stream: TimedStream<string> = await policy.execute(({ signal }) => llm.streamText(prompt, { signal }));
- * for await (const text of stream) {
- *   res.write(text);
- *   if (res.destroyed) break; // calls return(): the call's signal aborts and the source is closed
- * }
- * ```
- */
-export interface TimedStream<C> extends AsyncIterable<C> {
-  /** Returns this stream (it is its own iterator). */
-  [Symbol.asyncIterator](): TimedStream<C>;
-  /** The next chunk; rejects with the source's error, a `StreamTimeoutError` or the caller's abort reason. */
-  next(): Promise<IteratorResult<C, undefined>>;
-  /**
-   * Stops the stream early (what `break` in `for await` calls): aborts the call's signal, closes the
-   * source (`return()`, or `cancel()` for a reader) without waiting for it, and clears the timer.
-   */
-  return(): Promise<IteratorResult<C, undefined>>;
-}
 
 /**
  * How a stream that `execute` handed out ended.
@@ -204,7 +94,7 @@ export interface StreamTimeoutOptions {
 /**
  * A stream-timeout policy: `execute` resolves to a {@link TimedStream} of the source's chunks. The
  * second signature exists for composition (`Policy.wrap`): a value that is not a stream is passed
- * through as is.
+ * through as is. A `Policy.wrap` pipeline that holds it is a {@link StreamingPolicy} too.
  *
  * @example
  * ```ts
@@ -216,22 +106,7 @@ export interface StreamTimeoutOptions {
  * else res.write(cannedAnswer); // no chunk was delivered, so nothing is said twice
  * ```
  */
-export interface StreamPolicy extends Policy<StreamTimeoutEvent> {
-  /** Runs `fn`, pulls the source's first chunk, and resolves to the stream once it has arrived. */
-  execute<C>(
-    fn: (ctx: Context) => StreamSource<C> | PromiseLike<StreamSource<C>>,
-    options?: ExecuteOptions,
-  ): Promise<TimedStream<C>>;
-  /** Runs `fn`; a result that is not a stream is returned as is once it arrives. */
-  execute<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
-  /** Like `execute`, but resolves to `{ ok, value | error }` and never rejects. */
-  executeOutcome<C>(
-    fn: (ctx: Context) => StreamSource<C> | PromiseLike<StreamSource<C>>,
-    options?: ExecuteOptions,
-  ): Promise<Outcome<TimedStream<C>>>;
-  /** Like `execute`, but resolves to `{ ok, value | error }` and never rejects. */
-  executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>>;
-}
+export interface StreamPolicy extends StreamingPolicy<StreamTimeoutEvent> {}
 
 const NONE: unique symbol = Symbol();
 const END: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });

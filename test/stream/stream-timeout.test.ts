@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { AbortScope, type CallContext, type Context } from '../../src/core/context.js';
 import type { PolicyEventBase } from '../../src/core/events.js';
 import { BaseLayer, type Chain, invoke, Pipeline, Policy } from '../../src/core/policy.js';
@@ -7,6 +7,7 @@ import { fallback } from '../../src/fallback/index.js';
 import { constant, retry } from '../../src/retry/index.js';
 import {
   isStreamTimeoutError,
+  type StreamingPolicy,
   StreamTimeoutError,
   type StreamTimeoutEvent,
   streamTimeout,
@@ -941,5 +942,23 @@ describe('no leaks', () => {
     }
     expect(added).toBeGreaterThan(1000);
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe('types through Policy.wrap', () => {
+  it('a pipeline that holds a stream timeout hands out a TimedStream; one without it returns what fn returns', async () => {
+    const gen = async function* () {
+      yield 1;
+    };
+    const streaming = Policy.wrap(retry({ maxRetries: 0 }), streamTimeout({ firstChunk: 1000 }));
+    expectTypeOf(streaming).toMatchTypeOf<StreamingPolicy<any>>();
+    const s = await streaming.execute(() => gen());
+    expectTypeOf(s).toEqualTypeOf<TimedStream<number>>();
+    expect(await s.next()).toEqual({ done: false, value: 1 });
+    await s.return();
+    // A non-stream result passes through, typed as itself.
+    expectTypeOf(await streaming.execute(() => 42)).toEqualTypeOf<number>();
+    const plain = Policy.wrap(retry({ maxRetries: 0 }));
+    expectTypeOf(await plain.execute(() => gen())).toEqualTypeOf<ReturnType<typeof gen>>();
   });
 });
