@@ -36,7 +36,14 @@ export class LuaScript {
       this.#pending ??= sha1(this.text).then((hex) => (this.#sha = hex));
       return this.#pending.then(() => this.run(client, keys, args));
     }
-    return client.evalsha(sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+    let pending: Promise<unknown>;
+    try {
+      pending = client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      // Always a rejection, as on the first call (callers attach handlers to the promise).
+      return Promise.reject(error);
+    }
+    return pending.catch((error: unknown) => {
       // The server lost its script cache: send the script itself (which caches it again).
       if (!String((error as Error | null)?.message).startsWith('NOSCRIPT')) throw error;
       return client.eval(this.text, keys.length, ...keys, ...args);

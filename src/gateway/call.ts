@@ -256,7 +256,15 @@ export class Pass {
       if (t.waiters.size > 0) t.wake();
       return this.failed(lane, i, epoch, error, signal, start);
     }
-    const answer = this.answered(lane, i, epoch, value, start);
+    let answer: GatewayResult;
+    try {
+      answer = this.answered(lane, i, epoch, value, start);
+    } catch (error) {
+      // Reading the answer failed before a MeteredStream took the slot over: free it here.
+      ep.inflight--;
+      if (t.waiters.size > 0) t.wake();
+      throw error;
+    }
     // A stream holds its endpoint's slot until it ends (the generation goes on): MeteredStream frees it.
     if (!(answer.value instanceof MeteredStream)) {
       ep.inflight--;

@@ -47,6 +47,27 @@ describe('LuaScript', () => {
     await expect(script.run(client, [], [])).rejects.toBe(boom);
     expect(evalFn).not.toHaveBeenCalled();
   });
+
+  it('a client that throws synchronously makes run() reject, on the first call and once the SHA is known', async () => {
+    // The stores call run() where a synchronous throw escapes their handlers (the aggregator's
+    // lease renewal in a timer, `.catch(() => undefined)` on a release): it must always be a rejection.
+    const script = new LuaScript('return 2');
+    const boom = new Error('client closed');
+    const client: ScriptClient = {
+      evalsha: () => {
+        throw boom;
+      },
+      eval: () => {
+        throw boom;
+      },
+    };
+    await expect(script.run(client, [], [])).rejects.toBe(boom); // the SHA is computed first
+    let p: Promise<unknown> | undefined;
+    expect(() => {
+      p = script.run(client, [], []);
+    }).not.toThrow();
+    await expect(p).rejects.toBe(boom);
+  });
 });
 
 describe('withTimeout', () => {
