@@ -360,12 +360,12 @@ export function nakDelay(backoff: NakBackoff, count: number, error: unknown, ran
 
 /**
  * Headers that tell JetStream how to store a publish (expectations about the source stream, a
- * rollup, a per-message TTL, an atomic batch, a schedule; the message id, set anew): copied to the
- * dead-letter publish they would make it fail (`expected stream does not match`, `rollup not
- * permitted`) and the message would never be parked.
+ * rollup, a per-message TTL, a counter increment, an atomic batch, a schedule; the message id, set
+ * anew): copied to the dead-letter publish they would make it fail (`expected stream does not
+ * match`, `rollup not permitted`) and the message would never be parked.
  */
 const isPublishControl = (name: string): boolean =>
-  /^nats-(expected-|rollup$|ttl$|msg-id$|batch-|schedule)/i.test(name);
+  /^nats-(expected-|rollup$|ttl$|incr$|msg-id$|batch-|schedule)/i.test(name);
 
 function describe(error: unknown): { code: string; message: string } {
   const e = error as { code?: unknown; name?: unknown; message?: unknown } | null;
