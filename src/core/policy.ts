@@ -336,9 +336,11 @@ export type EventsOf<P> = P extends Policy<infer E> ? E : never;
  */
 function wrap<P extends readonly Policy<any>[]>(
   ...policies: P
-): [Extract<P[number], StreamingPolicy<any>>] extends [never]
-  ? Policy<EventsOf<P[number]>>
-  : StreamingPolicy<EventsOf<P[number]>> {
+): 0 extends 1 & P[number] // an argument typed \`any\`: nothing is known, so no stream is assumed
+  ? Policy<any>
+  : [Extract<P[number], StreamingPolicy<any>>] extends [never]
+    ? Policy<EventsOf<P[number]>>
+    : StreamingPolicy<EventsOf<P[number]>> {
   const layers: Layer[] = [];
   for (const p of policies) {
     if (!Array.isArray((p as Policy | null)?.layers)) {

@@ -960,5 +960,8 @@ describe('types through Policy.wrap', () => {
     expectTypeOf(await streaming.execute(() => 42)).toEqualTypeOf<number>();
     const plain = Policy.wrap(retry({ maxRetries: 0 }));
     expectTypeOf(await plain.execute(() => gen())).toEqualTypeOf<ReturnType<typeof gen>>();
+    // An argument typed `any` says nothing about streams: a plain policy.
+    const unknownPolicy: any = retry();
+    expectTypeOf(await Policy.wrap(unknownPolicy).execute(() => gen())).toEqualTypeOf<ReturnType<typeof gen>>();
   });
 });
