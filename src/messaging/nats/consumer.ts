@@ -312,14 +312,22 @@ export interface JetStreamConsumer {
 
 const DEFAULT_BACKOFF: readonly number[] = [1000, 2000, 5000, 10_000, 30_000];
 
-/** The backoff of the outermost `retry()` layer of a policy, as a nak schedule (duck-typed: no import of retry). */
-function policyBackoff(policy: Policy<any> | undefined): NakBackoff | undefined {
-  const layers = (policy as { layers?: readonly unknown[] } | undefined)?.layers;
-  const retry = layers?.find(
-    (l): l is { backoffDelay(n: number, error: unknown): number } =>
-      typeof (l as { backoffDelay?: unknown }).backoffDelay === 'function',
-  );
-  return retry === undefined ? undefined : (count, error) => retry.backoffDelay(count, error);
+/**
+ * The nak schedule of a consumer without `backoff`: the backoff of the outermost `retry()` layer of
+ * its policy, looked up at each nak (a registry policy's layers change with its config; duck-typed:
+ * no import of retry), else {@link DEFAULT_BACKOFF}. @internal
+ */
+export function policyBackoff(policy: Policy<any> | undefined): NakBackoff {
+  if (policy === undefined) return DEFAULT_BACKOFF;
+  return (count, error) => {
+    const retry = (policy.layers as readonly unknown[]).find(
+      (l): l is { backoffDelay(n: number, error: unknown): number } =>
+        typeof (l as { backoffDelay?: unknown }).backoffDelay === 'function',
+    );
+    return retry !== undefined
+      ? retry.backoffDelay(count, error)
+      : (DEFAULT_BACKOFF[Math.min(count, DEFAULT_BACKOFF.length) - 1] as number);
+  };
 }
 const TERMINAL_CODES = new Set([
   'ERR_TERMINAL_MESSAGE',
@@ -407,7 +415,7 @@ class Runner<M> {
     this.#o = o;
     this.#decode = (o.decode ?? decodeJson) as (msg: JsMsg) => M;
     this.#terminal = o.terminal ?? defaultTerminal;
-    this.#backoff = o.backoff ?? policyBackoff(o.policy) ?? DEFAULT_BACKOFF;
+    this.#backoff = o.backoff ?? policyBackoff(o.policy);
     this.#random = o.random ?? Math.random;
     this.#clock = o.clock ?? systemClock;
     this.#concurrency = checkNumber('concurrency', o.concurrency ?? 1, 1, { integer: true });
