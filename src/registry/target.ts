@@ -1,7 +1,7 @@
 // The stable policy object of one target, and the listeners that follow it across updates.
 import type { Context, ExecuteOptions } from '../core/context.js';
 import type { Listener, PolicyEventBase, Unsubscribe } from '../core/events.js';
-import type { Layer, Outcome, Policy } from '../core/policy.js';
+import { type Layer, Pipeline, type Policy } from '../core/policy.js';
 import { checkFunction } from '../core/validate.js';
 import type { RegistryCall, RegistryInterceptor, RegistryPolicy } from './types.js';
 
@@ -47,7 +47,14 @@ export class Listeners {
 /** Event types of the registry itself, not forwarded from pipelines. @internal */
 export const CONFIG_EVENTS: ReadonlySet<string> = new Set(['config-applied', 'config-rejected']);
 
+/**
+ * `executeOutcome` and `bind` are the pipeline's own (they only call `this.execute`), borrowed
+ * below rather than written again.
+ */
+export interface TargetPolicy extends Pick<Pipeline<any>, 'executeOutcome' | 'bind'> {}
+
 /** The policy of one target: forwards each call to the pipeline in force. @internal */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the merged interface names the two methods assigned to the prototype right after the class
 export class TargetPolicy implements RegistryPolicy {
   readonly target: string;
   pipeline: Policy<any> | undefined = undefined;
@@ -71,20 +78,6 @@ export class TargetPolicy implements RegistryPolicy {
     if (p === undefined) return Promise.reject(this.#registry.unknown(this.target, true));
     const is = this.#registry.interceptors;
     return is.length === 0 ? p.execute(fn, options) : through(is, 0, this.target, p, fn, options);
-  }
-
-  executeOutcome<T>(fn: (ctx: Context) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<Outcome<T>> {
-    return this.execute(fn, options).then(
-      (value) => ({ ok: true, value }),
-      (error: unknown) => ({ ok: false, error }),
-    );
-  }
-
-  bind<A extends unknown[], T>(
-    fn: (...args: A) => T | PromiseLike<T>,
-    options?: ExecuteOptions,
-  ): (...args: A) => Promise<T> {
-    return (...args: A) => this.execute(() => fn(...args), options);
   }
 
   on(type: string, listener: Listener<any>): Unsubscribe {
@@ -138,6 +131,8 @@ export class TargetPolicy implements RegistryPolicy {
     if (all) this.#registry.listeners.emit(type, e);
   }
 }
+TargetPolicy.prototype.executeOutcome = Pipeline.prototype.executeOutcome;
+TargetPolicy.prototype.bind = Pipeline.prototype.bind;
 
 /** Runs a call through the interceptors from `k` on (each `proceed` runs the next), then the pipeline. */
 function through<T>(
