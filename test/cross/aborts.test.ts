@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chaos } from '../../src/chaos/index.js';
 import { gateway } from '../../src/gateway/index.js';
 import { hedge } from '../../src/hedge/index.js';
@@ -9,18 +9,9 @@ import { registry } from '../../src/registry/index.js';
 import { streamTimeout } from '../../src/stream/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { timeout } from '../../src/timeout/index.js';
+import { failOnUnhandledRejections } from '../support/unhandled.js';
 
-let unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => unhandled.push(e);
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(async () => {
-  await new Promise((r) => setTimeout(r, 5));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections(5);
 
 const reason = () => Object.assign(new Error('caller gave up'), { tag: Symbol('reason') });
 const listeners = (s: AbortSignal) => getEventListeners(s, 'abort').length;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { circuitBreaker, consecutive } from '../../src/breaker/index.js';
 import { fallback } from '../../src/fallback/index.js';
 import { hedge } from '../../src/hedge/index.js';
@@ -7,18 +7,9 @@ import { isRateLimitedError, rateLimit } from '../../src/rate-limit/index.js';
 import { constant, retry } from '../../src/retry/index.js';
 import { streamTimeout } from '../../src/stream/index.js';
 import { virtualClock } from '../../src/testing/index.js';
+import { failOnUnhandledRejections } from '../support/unhandled.js';
 
-let unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => unhandled.push(e);
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(async () => {
-  await new Promise((r) => setTimeout(r, 5));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections(5);
 
 describe('composition', () => {
   it('hedge over a waiting rate limiter: a hedge queued in the limiter is cancelled when the primary wins, and leaves the queue', async () => {

@@ -3,22 +3,13 @@
 // abandon. When everything has settled, nothing may be left held: no in-flight count, no budget
 // reservation, no timer, no listener on a caller's signal, no unhandled rejection.
 import { getEventListeners } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Context } from '../../src/core/context.js';
 import { gateway } from '../../src/gateway/index.js';
 import { seededRandom, virtualClock } from '../../src/testing/index.js';
+import { failOnUnhandledRejections } from '../support/unhandled.js';
 
-let unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => unhandled.push(e);
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(async () => {
-  await new Promise((r) => setTimeout(r, 5));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections(5);
 
 const http = (status: number, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`HTTP ${status}`), { status, headers });

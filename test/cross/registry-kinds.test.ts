@@ -1,22 +1,13 @@
 // Registry updates with the newer policy kinds (rateLimit, hedge, chaos, streamTimeout): state carries
 // over when a layer's settings did not change, calls in flight finish on the pipeline they began on.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isInjectedFaultError } from '../../src/chaos/index.js';
 import { isRateLimitedError, type RateLimitStore } from '../../src/rate-limit/index.js';
 import { registry } from '../../src/registry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
+import { failOnUnhandledRejections } from '../support/unhandled.js';
 
-let unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => unhandled.push(e);
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(async () => {
-  await new Promise((r) => setTimeout(r, 5));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections(5);
 
 describe('registry with rateLimit, hedge, chaos, streamTimeout', () => {
   it('a rate limiter keeps its spent tokens across an edit of another layer; a changed one starts full', async () => {

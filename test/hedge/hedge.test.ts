@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { circuitBreaker, consecutive, failureRate } from '../../src/breaker/index.js';
 import {
   HedgeCancelledError,
@@ -13,6 +13,7 @@ import { retry } from '../../src/retry/index.js';
 import { virtualClock } from '../../src/testing/index.js';
 import { timeout } from '../../src/timeout/index.js';
 import { deferred } from '../support/deferred.js';
+import { failOnUnhandledRejections } from '../support/unhandled.js';
 
 /** An attempt's fn: settles when `clock` reaches `after` ms past its start, recording what it saw. */
 interface Seen {
@@ -39,17 +40,7 @@ function slow(
   };
 }
 
-let unhandled: unknown[] = [];
-const onUnhandled = (e: unknown) => unhandled.push(e);
-beforeEach(() => {
-  unhandled = [];
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(async () => {
-  await new Promise((r) => setTimeout(r, 0));
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections();
 
 describe('hedge: timing', () => {
   it('a primary that resolves before the delay runs alone, and leaves no timer', async () => {
