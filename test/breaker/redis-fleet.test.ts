@@ -3,17 +3,14 @@
 // downstream is a flag file every worker reads. An outage opens the circuit in every process within
 // the staleness bound (1 s by default); one probe in total closes it for all; a Redis restart while
 // the circuit is open (every key lost) crashes nothing and loses no transition.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version']).status === 0;
-if (!HAS_REDIS_SERVER && process.env.CI === 'true') throw new Error('redis-server is required in CI (CI=true)');
+import { freePort, HAS_REDIS_SERVER, startRedis, stopRedis, until } from '../support/redis-server.js';
 
 interface Line {
   t: string;
@@ -35,55 +32,6 @@ const WORKER_SRC = new URL('./fixtures/fleet-worker.ts', import.meta.url).pathna
 const CACHE = new URL('../../node_modules/.cache/breakwater-breaker/', import.meta.url).pathname;
 const WORKER = `${CACHE}fleet-worker-${process.pid}.mjs`;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** A redis-server without persistence: a restart loses every key. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on('error', () => {});
-  await until(
-    () =>
-      probe
-        .connect()
-        .then(() => probe.ping())
-        .then(
-          () => true,
-          () => false,
-        ),
-    5000,
-    'redis-server up',
-  );
-  probe.disconnect();
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 function startWorker(config: Record<string, unknown>): Worker {
   const child = spawn(process.execPath, [WORKER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -2,32 +2,14 @@
 // killed by this test; the shared server on 6379 is never touched): a Redis that stops answering
 // (degraded once, no call fails, local decisions, resynced when it answers again and an open made
 // meanwhile reaches the other instance), and a probe lease whose holder process dies.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BreakerEvent, circuitBreaker, consecutive, isBrokenCircuitError } from '../../src/breaker/index.js';
 import { redisBreakerStore } from '../../src/breaker/redis/index.js';
-
-const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version']).status === 0;
-if (!HAS_REDIS_SERVER && process.env.CI === 'true') throw new Error('redis-server is required in CI (CI=true)');
+import { freePort, HAS_REDIS_SERVER, startRedis, until } from '../support/redis-server.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(10);
-  }
-  return Date.now() - start;
-}
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const children: ChildProcess[] = [];
 const clients: Redis[] = [];
@@ -42,33 +24,6 @@ afterAll(async () => {
     }
   }
 });
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  children.push(child);
-  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on('error', () => {});
-  await until(
-    () =>
-      probe
-        .connect()
-        .then(() => probe.ping())
-        .then(
-          () => true,
-          () => false,
-        ),
-    5000,
-    'redis-server up',
-  );
-  probe.disconnect();
-  return child;
-}
 
 const client = (port: number): Redis => {
   const c = new Redis({ port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
@@ -85,6 +40,7 @@ describe.skipIf(!HAS_REDIS_SERVER)('fleet-wide breaker on a private redis-server
     try {
       const port = await freePort();
       const server = await startRedis(port);
+      children.push(server);
       const opts = { key: 'dep', prefix: 'qa6:', staleness: 400, timeout: 250 };
       const make = () => {
         const store = redisBreakerStore(client(port), opts);
@@ -125,7 +81,7 @@ describe.skipIf(!HAS_REDIS_SERVER)('fleet-wide breaker on a private redis-server
 
   it('the probe lease of a holder process that dies lapses after `lease`; another instance probes once and closes for all', async () => {
     const port = await freePort();
-    await startRedis(port);
+    children.push(await startRedis(port));
     const prefix = 'qa6-lease:';
     const holder = spawn(
       process.execPath,

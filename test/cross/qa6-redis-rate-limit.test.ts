@@ -2,8 +2,7 @@
 // shared server on 6379 is never touched): wait-mode waiters queued when Redis dies or stops
 // answering settle as `onStoreError` says (none hangs, none is an unhandled rejection), and the
 // limiter works again after a restart (the script is loaded again after NOSCRIPT).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -13,25 +12,9 @@ import {
   rateLimit,
 } from '../../src/rate-limit/index.js';
 import { redisRateLimitStore } from '../../src/rate-limit/redis/index.js';
-
-const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version']).status === 0;
-if (!HAS_REDIS_SERVER && process.env.CI === 'true') throw new Error('redis-server is required in CI (CI=true)');
+import { freePort, HAS_REDIS_SERVER, startRedis, stopRedis, until } from '../support/redis-server.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(10);
-  }
-}
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const servers: ChildProcess[] = [];
 const clients: Redis[] = [];
@@ -44,38 +27,6 @@ afterAll(() => {
     }
   }
 });
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  servers.push(child);
-  const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on('error', () => {});
-  await until(
-    () =>
-      probe
-        .connect()
-        .then(() => probe.ping())
-        .then(
-          () => true,
-          () => false,
-        ),
-    5000,
-    'redis-server up',
-  );
-  probe.disconnect();
-  return child;
-}
-const killed = (child: ChildProcess) =>
-  new Promise<void>((r) => {
-    child.once('exit', () => r());
-    child.kill('SIGKILL');
-  });
 
 type Settled = { ok: unknown } | { err: unknown };
 const settle = (p: Promise<unknown>): Promise<Settled> =>
@@ -93,6 +44,7 @@ describe.skipIf(!HAS_REDIS_SERVER)('redisRateLimitStore: waiters when Redis goes
       try {
         const port = await freePort();
         let server = await startRedis(port);
+        servers.push(server);
         const c = new Redis({ port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
         c.on('error', () => {});
         clients.push(c);
@@ -115,7 +67,7 @@ describe.skipIf(!HAS_REDIS_SERVER)('redisRateLimitStore: waiters when Redis goes
           Array.from({ length: 5 }, (_, i) => settle(rl.execute(() => `${name}${i}`))),
         );
         await sleep(50);
-        if (how === 'kill') await killed(server);
+        if (how === 'kill') await stopRedis(server);
         else server.kill('SIGSTOP');
         const results = await Promise.race([
           Promise.all(calls.map((l) => Promise.all(l))),
@@ -135,8 +87,10 @@ describe.skipIf(!HAS_REDIS_SERVER)('redisRateLimitStore: waiters when Redis goes
         expect(new Set(events.map((e) => e.type === 'store-error' && e.action))).toEqual(
           new Set(['throw', 'fail-open', 'fail-closed']),
         );
-        if (how === 'kill') server = await startRedis(port);
-        else server.kill('SIGCONT');
+        if (how === 'kill') {
+          server = await startRedis(port);
+          servers.push(server);
+        } else server.kill('SIGCONT');
         await until(() => c.status === 'ready', 5000, 'client reconnected');
         await sleep(700); // the buckets refill (or the restarted server is empty)
         for (const rl of Object.values(limiters)) expect(await rl.execute(() => 'back')).toBe('back');
