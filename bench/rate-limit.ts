@@ -11,12 +11,12 @@
  *    acquire is one EVALSHA round trip), and from 1 process for comparison.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import Bottleneck from 'bottleneck';
-import { build } from 'esbuild';
 import { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import { rateLimit } from '../src/rate-limit/index.js';
+import { bundleWorker } from '../test/support/worker-bundle.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -157,17 +157,7 @@ async function redis(): Promise<void> {
     log(`\n_Redis not reachable at ${REDIS_URL}: part 2 skipped._`);
     return;
   }
-  mkdirSync(CACHE, { recursive: true });
-  await build({
-    entryPoints: [new URL('../test/rate-limit/fixtures/worker.ts', import.meta.url).pathname],
-    outfile: WORKER,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['ioredis'],
-    logLevel: 'error',
-  });
+  await bundleWorker(new URL('../test/rate-limit/fixtures/worker.ts', import.meta.url).pathname, WORKER, ['ioredis']);
   const ms = quick ? 1000 : 3000;
   const prefix = `bw-rl-bench:${Math.random().toString(36).slice(2, 8)}:`;
   const rows: string[] = [];

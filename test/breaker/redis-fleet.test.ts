@@ -4,13 +4,13 @@
 // the staleness bound (1 s by default); one probe in total closes it for all; a Redis restart while
 // the circuit is open (every key lost) crashes nothing and loses no transition.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, HAS_REDIS_SERVER, startRedis, stopRedis, until } from '../support/redis-server.js';
+import { bundleWorker } from '../support/worker-bundle.js';
 
 interface Line {
   t: string;
@@ -60,17 +60,7 @@ const processes: ChildProcess[] = [];
 
 beforeAll(async () => {
   if (!HAS_REDIS_SERVER) return;
-  mkdirSync(CACHE, { recursive: true });
-  await build({
-    entryPoints: [WORKER_SRC],
-    outfile: WORKER,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['ioredis'],
-    logLevel: 'error',
-  });
+  await bundleWorker(WORKER_SRC, WORKER, ['ioredis']);
 });
 
 afterAll(() => {

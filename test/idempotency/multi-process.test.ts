@@ -2,8 +2,7 @@
 // PostgreSQL: every key completes exactly once and every delivery gets the same result. Then a
 // worker is kill -9'ed while holding leases: its keys are taken over and still complete once.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
-import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import type { IdempotencyStore } from '../../src/idempotency/index.js';
 import { postgresIdempotencyStore } from '../../src/idempotency/postgres/index.js';
 import { redisIdempotencyStore } from '../../src/idempotency/redis/index.js';
 import { HAS, PG_URL, REDIS_URL } from '../support/servers.js';
+import { bundleWorker } from '../support/worker-bundle.js';
 
 interface Line {
   t: 'run' | 'complete' | 'result' | 'error' | 'done';
@@ -33,17 +33,7 @@ const CACHE = new URL('../../node_modules/.cache/breakwater-idempotency/', impor
 const WORKER = `${CACHE}worker-${process.pid}.mjs`;
 
 beforeAll(async () => {
-  mkdirSync(CACHE, { recursive: true });
-  await build({
-    entryPoints: [WORKER_SRC],
-    outfile: WORKER,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['pg', 'ioredis'],
-    logLevel: 'error',
-  });
+  await bundleWorker(WORKER_SRC, WORKER, ['pg', 'ioredis']);
 });
 
 function startWorker(config: Record<string, unknown>): Worker {

@@ -4,11 +4,11 @@
 // not assumed: on a loaded machine a worker can be descheduled for a while, so the floor applies to
 // the windows with a rejection in each tenth of them (and most windows must be such windows).
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
-import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS, REDIS_URL } from '../support/servers.js';
+import { bundleWorker } from '../support/worker-bundle.js';
 
 interface Report {
   admitted: number[];
@@ -22,17 +22,7 @@ const WORKER = `${CACHE}worker-${process.pid}.mjs`;
 const run = Math.random().toString(36).slice(2, 8);
 
 beforeAll(async () => {
-  mkdirSync(CACHE, { recursive: true });
-  await build({
-    entryPoints: [new URL('./fixtures/worker.ts', import.meta.url).pathname],
-    outfile: WORKER,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['ioredis'],
-    logLevel: 'error',
-  });
+  await bundleWorker(new URL('./fixtures/worker.ts', import.meta.url).pathname, WORKER, ['ioredis']);
 });
 
 afterAll(async () => {

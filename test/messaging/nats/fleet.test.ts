@@ -6,15 +6,15 @@
 // nothing is left pending or unacked on the consumer, and the dead-letter stream holds exactly the
 // poison messages, each for the reason the test expects.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { AckPolicy } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { build } from 'esbuild';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish } from '../../../src/messaging/nats/index.js';
 import { tcpProxy } from '../../idempotency/support/proxy.js';
 import { HAS, NATS, PG_URL } from '../../support/servers.js';
+import { bundleWorker } from '../../support/worker-bundle.js';
 import { type Bench, sleep, streamBench, until } from './support.js';
 
 interface Line {
@@ -46,17 +46,7 @@ let bench: Bench | undefined;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  mkdirSync(CACHE, { recursive: true });
-  await build({
-    entryPoints: [SRC],
-    outfile: BUNDLE,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['pg', '@nats-io/*'],
-    logLevel: 'error',
-  });
+  await bundleWorker(SRC, BUNDLE, ['pg', '@nats-io/*']);
 });
 
 afterAll(async () => {
