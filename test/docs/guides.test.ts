@@ -1,7 +1,8 @@
 // The pattern guides (docs/*.md, found by a glob): each names its seed pattern, has an agent mapping
 // in TypeScript that imports breakwater, and every ```ts block type-checks against the sources.
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { type Block, blocks, checked, guides, PROJECT_PAGES, pages, read, typeCheck } from './guides.js';
+import { type Block, blocks, checked, guides, PROJECT_PAGES, pages, ROOT, read, typeCheck } from './guides.js';
 
 const all = guides();
 
@@ -55,4 +56,10 @@ describe('guides', () => {
     expect(new Set(fromProbes.map((e) => e.where)).size, JSON.stringify(fromProbes)).toBe(probes.length);
     expect(errors.filter((e) => !e.where.startsWith('docs/probe-')).map((e) => `${e.where} ${e.message}`)).toEqual([]);
   }, 120_000);
+
+  test("the README's quick start type-checks too", () => {
+    const readme = blocks('../README.md', readFileSync(`${ROOT}README.md`, 'utf8')).filter(checked);
+    expect(readme.length).toBeGreaterThan(0);
+    expect(typeCheck(readme).map((e) => `${e.where} ${e.message}`)).toEqual([]);
+  }, 60_000);
 });
